@@ -1,0 +1,72 @@
+# atlasrestore: build, test and install.  Variable names follow LuaRocks'.
+LUA            ?= lua5.4
+LUA_VERSION    ?= 5.4
+LUA_INCDIR     ?= /usr/include/lua$(LUA_VERSION)
+CC             ?= cc
+CFLAGS         ?= -O2 -g
+LIBFLAG        ?= -shared
+PREFIX         ?= /usr/local
+LIBDIR         ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
+LUADIR         ?= $(PREFIX)/share/lua/$(LUA_VERSION)
+DESTDIR        ?=
+CURL_CFLAGS    ?= $(shell pkg-config --cflags libcurl 2>/dev/null)
+CURL_LIBS      ?= $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
+BUILD          ?= build/$(LUA_VERSION)
+BUSTED         ?= $(LUA) /usr/bin/busted
+FUZZ_SECONDS   ?= 60
+
+WARNINGS  = -std=c99 -Wall -Wextra -pedantic -Wshadow -Wmissing-prototypes -Wstrict-prototypes
+MODFLAGS  = $(CFLAGS) $(WARNINGS) -fPIC -fvisibility=hidden -I$(LUA_INCDIR)
+
+CORE_SRC  = csrc/lcore.c csrc/json.c csrc/digest.c csrc/md5.c
+CURL_SRC  = csrc/lcurl.c csrc/buf.c
+HEADERS   = $(wildcard csrc/*.h)
+LUA_SRC   = $(wildcard lua/atlasrestore/*.lua lua/atlasrestore/*/*.lua)
+
+CORE_SO   = $(BUILD)/atlasrestore/core.so
+CURL_SO   = $(BUILD)/atlasrestore/curl.so
+
+.PHONY: all test check deps unit lint run install clean asan valgrind fuzz rock
+
+all: $(CORE_SO) $(CURL_SO)
+
+# The module never links liblua: the host process (lua, nginx) provides it.
+$(CORE_SO): $(CORE_SRC) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(MODFLAGS) $(LIBFLAG) -o $@ $(CORE_SRC)
+
+$(CURL_SO): $(CURL_SRC) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(MODFLAGS) $(CURL_CFLAGS) $(LIBFLAG) -o $@ $(CURL_SRC) $(CURL_LIBS)
+
+deps:
+	./.ci/deps
+
+# `make test` = install what is missing, build, then every check.
+test: deps
+	$(MAKE) check
+
+check: all unit lint
+
+unit: all
+	$(BUSTED)
+
+lint:
+	luacheck lua spec *.rockspec .busted .luacheckrc
+	cppcheck --quiet --error-exitcode=1 --enable=warning,style,performance,portability \
+	  --inline-suppr --suppress=missingIncludeSystem -I csrc csrc
+
+run: all
+	@$(LUA) spec/support/run.lua
+
+install: all
+	install -d $(DESTDIR)$(LUADIR)/atlasrestore/transport $(DESTDIR)$(LIBDIR)/atlasrestore
+	install -m 644 lua/atlasrestore/*.lua $(DESTDIR)$(LUADIR)/atlasrestore/
+	install -m 644 lua/atlasrestore/transport/*.lua $(DESTDIR)$(LUADIR)/atlasrestore/transport/
+	install -m 755 $(CORE_SO) $(CURL_SO) $(DESTDIR)$(LIBDIR)/atlasrestore/
+
+rock:
+	luarocks --lua-version=$(LUA_VERSION) make --deps-mode=none atlasrestore-scm-1.rockspec
+
+clean:
+	rm -rf build
