@@ -1,0 +1,18 @@
+/* Sans-IO JSON decoder: bytes in, one Lua value out (RFC 8259, strict). */
+#ifndef AR_JSON_H
+#define AR_JSON_H
+
+#include <stddef.h>
+#include "lua.h"
+
+typedef struct ar_json_error {
+    size_t offset;      /* 0-based byte offset in the input where decoding failed */
+    char message[96];   /* NUL-terminated, without the offset */
+} ar_json_error;
+
+/* Decodes one JSON text from json[0..len). On success pushes exactly one Lua value and returns 1.
+   On failure returns 0, leaves the Lua stack exactly as it was, and fills *err (offset = byte offset where it failed).
+   Malformed input never raises a Lua error; only running out of memory while building values can. */
+int ar_json_decode(lua_State *L, const char *json, size_t len, int max_depth, ar_json_error *err);
+
+#endif

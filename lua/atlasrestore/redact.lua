@@ -1,0 +1,73 @@
+--- Removes secrets from text before it leaves the module (errors, debug lines).
+-- A secret is also looked for in its base64 and URL-encoded forms, and inside
+-- the Basic credentials built from it.
+local redact = {}
+
+local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+function redact.base64(s)
+  return ((s:gsub(".", function(c)
+    local byte, bits = c:byte(), ""
+    for i = 8, 1, -1 do bits = bits .. ((byte % 2 ^ i - byte % 2 ^ (i - 1) > 0) and "1" or "0") end
+    return bits
+  end) .. "0000"):gsub("%d%d%d?%d?%d?%d?", function(bits)
+    if #bits < 6 then return "" end
+    local n = 0
+    for i = 1, 6 do n = n + (bits:sub(i, i) == "1" and 2 ^ (6 - i) or 0) end
+    return B64:sub(n + 1, n + 1)
+  end) .. ({ "", "==", "=" })[#s % 3 + 1])
+end
+
+function redact.url_encode(s)
+  return (s:gsub("[^%w%-%._~]", function(c) return string.format("%%%02X", c:byte()) end))
+end
+
+local function escape_pattern(s)
+  return (s:gsub("[%^%$%(%)%%%.%[%]%*%+%-%?]", "%%%0"))
+end
+
+local Scrubber = {}
+Scrubber.__index = Scrubber
+
+--- A scrubber that learns secrets as the client meets them (keys, then tokens).
+function redact.scrubber()
+  return setmetatable({ patterns = {} }, Scrubber)
+end
+
+function Scrubber:add_form(form)
+  if form and #form >= 4 then
+    self.patterns[#self.patterns + 1] = escape_pattern(form)
+    -- Longest first, so a secret that contains another is removed whole.
+    table.sort(self.patterns, function(a, b) return #a > #b end)
+  end
+end
+
+--- Registers a secret in every form it could be written in.
+function Scrubber:add(secret, user)
+  if type(secret) ~= "string" then return end
+  self:add_form(secret)
+  self:add_form(redact.base64(secret))
+  self:add_form(redact.url_encode(secret))
+  self:add_form(redact.url_encode(secret):lower())
+  if user then self:add_form(redact.base64(user .. ":" .. secret)) end
+end
+
+function Scrubber:scrub(text)
+  if type(text) ~= "string" then return text end
+  for _, pattern in ipairs(self.patterns) do text = text:gsub(pattern, "[REDACTED]") end
+  -- Whatever its scheme, an Authorization value is a secret.
+  return (text:gsub("([Aa]uthorization:%s*%a*)[^\r\n]*", "%1 [REDACTED]"))
+end
+
+--- Scrubs every string inside a value, in place, bounded in depth.
+function Scrubber:deep(value, depth)
+  depth = depth or 0
+  if type(value) == "string" then return self:scrub(value) end
+  if type(value) ~= "table" or depth > 16 then return value end
+  for k, v in pairs(value) do
+    if type(v) == "string" or type(v) == "table" then value[k] = self:deep(v, depth + 1) end
+  end
+  return value
+end
+
+return redact

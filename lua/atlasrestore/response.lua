@@ -1,0 +1,152 @@
+--- Sans-IO response handling: (status, headers, body) in, a page, a token or
+-- an error value out. No sockets and no clock, so every transport shares it.
+local core = require "atlasrestore.core"
+local errors = require "atlasrestore.errors"
+
+local response = {}
+
+local array_mt = core.array_mt
+local math_type = math.type or function(n) -- Lua 5.1/LuaJIT: integral floats count as integers
+  return (type(n) == "number" and n == math.floor(n) and n > -2 ^ 63 and n < 2 ^ 63) and "integer" or "float"
+end
+
+local function is_array(v) return type(v) == "table" and getmetatable(v) == array_mt end
+local function is_object(v) return type(v) == "table" and getmetatable(v) ~= array_mt end
+
+--- Fields that the contract types as integers, per record shape.
+response.INTEGER_FIELDS = { "oplogTs", "oplogInc", "pointInTimeUTCSeconds" }
+
+local function bad(status, message)
+  return errors.new(errors.BAD_RESPONSE, { status = status, message = message })
+end
+
+local function is_integer(v) return type(v) == "number" and math_type(v) == "integer" end
+
+local function check_job(job, i)
+  if not is_object(job) then return ("results[%d] is a %s, not an object"):format(i, is_array(job) and "array" or type(job)) end
+  for _, field in ipairs(response.INTEGER_FIELDS) do
+    local v = job[field]
+    if v ~= nil and not is_integer(v) then return ("results[%d].%s is not a 64-bit integer"):format(i, field) end
+  end
+  local ts = job.desiredTimestamp
+  if ts ~= nil then
+    if not is_object(ts) then return ("results[%d].desiredTimestamp is not an object"):format(i) end
+    if ts.increment ~= nil and not is_integer(ts.increment) then
+      return ("results[%d].desiredTimestamp.increment is not a 64-bit integer"):format(i)
+    end
+  end
+  return nil
+end
+
+--- Decodes a 2xx list body into a page.
+-- opts: include_count (false drops totalCount), envelope, max_depth.
+function response.page(status, body, opts)
+  opts = opts or {}
+  local doc, why = core.decode(body, opts.max_depth)
+  if why then return nil, bad(status, why) end
+  if not is_object(doc) then
+    return nil, bad(status, "the body is " .. (doc == nil and "null" or is_array(doc) and "an array" or "a " .. type(doc))
+      .. ", not an object")
+  end
+  if not is_array(doc.results) then
+    if doc.results == nil then return nil, bad(status, "the body has no results") end
+    return nil, bad(status, "results is not an array")
+  end
+  for i = 1, #doc.results do
+    local problem = check_job(doc.results[i], i)
+    if problem then return nil, bad(status, problem) end
+  end
+  if doc.totalCount ~= nil and not (is_integer(doc.totalCount) and doc.totalCount >= 0) then
+    return nil, bad(status, "totalCount is not a non-negative integer")
+  end
+  if doc.links ~= nil and not is_array(doc.links) then return nil, bad(status, "links is not an array") end
+  if opts.envelope and doc.status ~= nil and not is_integer(doc.status) then
+    return nil, bad(status, "the envelope status is not an integer")
+  end
+  -- Real Atlas sends totalCount 0 even when asked not to count.
+  if opts.include_count == false then doc.totalCount = nil end
+  return doc
+end
+
+--- True when the page's links announce another page.
+function response.has_next(page)
+  for _, link in ipairs(page.links or {}) do
+    if is_object(link) and link.rel == "next" then return true end
+  end
+  return false
+end
+
+local API_ERROR_FIELDS = { detail = "string", reason = "string", parameters = "table", badRequestDetail = "table" }
+
+--- Turns a non-2xx answer (or an enveloped error) into an error value.
+function response.error(status, headers, body, opts)
+  local fields = { status = status }
+  local code
+  local doc = body and body ~= "" and core.decode(body, opts and opts.max_depth) or nil
+  if is_object(doc) then
+    if type(doc.errorCode) == "string" then
+      code = doc.errorCode
+    elseif type(doc.error) == "string" then -- the OAuth token endpoint's shape
+      code = doc.error
+      if type(doc.error_description) == "string" then fields.detail = doc.error_description end
+    end
+    for name, kind in pairs(API_ERROR_FIELDS) do
+      if type(doc[name]) == kind then fields[name] = doc[name] end
+    end
+    if opts and opts.envelope and is_integer(doc.status) then fields.status = doc.status end
+  elseif body and body ~= "" then
+    fields.message = "the error body is not JSON"
+  end
+  code = code or (headers and headers["x-error-code"]) or ("HTTP_" .. tostring(status))
+  return errors.new(code, fields)
+end
+
+--- Decodes a token endpoint answer: {access_token =, expires_in =} or nil, err.
+function response.token(status, headers, body)
+  if status ~= 200 then return nil, response.error(status, headers, body) end
+  local doc, why = core.decode(body)
+  if why then return nil, bad(status, "token response: " .. why) end
+  if not is_object(doc) or type(doc.access_token) ~= "string" or doc.access_token == "" then
+    return nil, bad(status, "the token response has no access_token")
+  end
+  local expires_in = tonumber(doc.expires_in) or 3600
+  return { access_token = doc.access_token, expires_in = expires_in }
+end
+
+local MONTHS = { Jan = 1, Feb = 2, Mar = 3, Apr = 4, May = 5, Jun = 6, Jul = 7, Aug = 8, Sep = 9, Oct = 10, Nov = 11,
+  Dec = 12 }
+
+-- Seconds since the epoch of a UTC civil date (days-from-civil), independent of the local zone.
+local function utc_epoch(y, m, d, hh, mm, ss)
+  local floor = math.floor
+  y = m <= 2 and y - 1 or y
+  local era = floor(y / 400)
+  local yoe = y - era * 400
+  local doy = floor((153 * (m + (m > 2 and -3 or 9)) + 2) / 5) + d - 1
+  local doe = yoe * 365 + floor(yoe / 4) - floor(yoe / 100) + doy
+  return ((era * 146097 + doe - 719468) * 86400) + hh * 3600 + mm * 60 + ss
+end
+
+--- Seconds to wait before retrying, from `Retry-After` (seconds or an HTTP date),
+-- else from a RATE_LIMITED_TOKEN_BUCKET body. `now` is the Unix time, for dates.
+function response.retry_after(headers, err, now)
+  local value = headers and headers["retry-after"]
+  if value then
+    local seconds = tonumber(value:match("^%s*(%d+)%s*$"))
+    if seconds then return seconds end
+    local d, mon, y, hh, mm, ss = value:match("^%a+, (%d%d?) (%a%a%a) (%d%d%d%d) (%d%d):(%d%d):(%d%d) GMT$")
+    if d and MONTHS[mon] and now then
+      local at = utc_epoch(tonumber(y), MONTHS[mon], tonumber(d), tonumber(hh), tonumber(mm), tonumber(ss))
+      return math.max(0, at - now)
+    end
+  end
+  if err and err.errorCode == "RATE_LIMITED_TOKEN_BUCKET" then
+    local from_detail = type(err.detail) == "string" and tonumber(err.detail:match("retry after (%d+) second"))
+    if from_detail then return from_detail end
+    local p = err.parameters
+    if type(p) == "table" and type(p[2]) == "number" and p[2] >= 0 then return p[2] end
+  end
+  return nil
+end
+
+return response

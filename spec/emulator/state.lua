@@ -1,0 +1,189 @@
+-- Emulator state kept in ngx.shared dicts: configuration, counters and the
+-- request log.  Everything here is forgotten by reset().
+local cjson = require "cjson.safe"
+local json = require "json"
+
+local M = {}
+
+local state = ngx.shared.emu_state
+local logd = ngx.shared.emu_log
+
+-- The log keeps the newest LOG_MAX entries; counters keep counting past it.
+local LOG_MAX = 20000
+
+M.FAULT_KINDS = {
+  ["429"] = true, ["429_body_only"] = true, ["503"] = true, truncated = true,
+  malformed = true, close = true, stall = true, trickle = true,
+}
+
+local function defaults()
+  return {
+    nonce_ttl = 300,
+    token_ttl = 3600,
+    deprecation_headers = true,
+    stall_seconds = 30,
+    -- 0 or absent = no limit; Atlas itself caps a service account at 100.
+    max_tokens = 0,
+    faults = {
+      seed = 0,
+      rate = 0,
+      kinds = { "429", "503" },
+      retry_after = 1,
+      script = {},
+    },
+  }
+end
+M.defaults = defaults
+
+local function is_array(t)
+  if type(t) ~= "table" then return false end
+  if next(t) == nil then return true end
+  return t[1] ~= nil
+end
+
+-- JSON merge: objects merge recursively, arrays and scalars replace, null
+-- restores the default.
+local function merge(dst, src, dflt)
+  for k, v in pairs(src) do
+    if v == cjson.null then
+      dst[k] = dflt and dflt[k]
+    elseif type(v) == "table" and not is_array(v) and type(dst[k]) == "table" and not is_array(dst[k]) then
+      merge(dst[k], v, dflt and dflt[k])
+    else
+      dst[k] = v
+    end
+  end
+end
+
+-- Rejects values the handlers could not use, so a typo fails at config time.
+local function validate(cfg)
+  local function num(name, v, lo, hi)
+    if type(v) ~= "number" or v ~= v or v < lo or (hi and v > hi) then
+      return nil, name .. " must be a number in [" .. lo .. ", " .. (hi or "inf") .. "]"
+    end
+    return true
+  end
+  local ok, err = num("nonce_ttl", cfg.nonce_ttl, 0)
+  if ok then ok, err = num("token_ttl", cfg.token_ttl, 0) end
+  if ok then ok, err = num("stall_seconds", cfg.stall_seconds, 0, 3600) end
+  if ok then ok, err = num("max_tokens", cfg.max_tokens or 0, 0) end
+  if not ok then return nil, err end
+  if type(cfg.deprecation_headers) ~= "boolean" then
+    return nil, "deprecation_headers must be a boolean"
+  end
+  local f = cfg.faults
+  if type(f) ~= "table" then return nil, "faults must be an object" end
+  ok, err = num("faults.seed", f.seed, -2^31, 2^31)
+  if ok then ok, err = num("faults.rate", f.rate, 0, 1) end
+  if ok then ok, err = num("faults.retry_after", f.retry_after, 0, 86400) end
+  if not ok then return nil, err end
+  if not is_array(f.kinds) then return nil, "faults.kinds must be an array" end
+  for _, k in ipairs(f.kinds) do
+    if not M.FAULT_KINDS[k] then return nil, "unknown fault kind " .. tostring(k) end
+  end
+  if f.rate > 0 and #f.kinds == 0 then return nil, "faults.rate > 0 needs faults.kinds" end
+  if not is_array(f.script) then return nil, "faults.script must be an array" end
+  for _, k in ipairs(f.script) do
+    if k ~= "ok" and not M.FAULT_KINDS[k] then return nil, "unknown fault kind in script: " .. tostring(k) end
+  end
+  return true
+end
+
+local cached_text, cached_cfg
+
+function M.config()
+  local text = state:get("config")
+  if not text then
+    text = json.encode_plain(defaults())
+    state:set("config", text)
+  end
+  if text ~= cached_text then
+    cached_cfg = cjson.decode(text)
+    cached_text = text
+  end
+  return cached_cfg
+end
+
+function M.config_text()
+  M.config()
+  return cached_text
+end
+
+-- Returns the new config, or nil and a message.
+function M.update_config(patch)
+  if type(patch) ~= "table" or is_array(patch) and next(patch) ~= nil then
+    return nil, "config must be a JSON object"
+  end
+  local cfg = cjson.decode(M.config_text())
+  merge(cfg, patch, defaults())
+  local ok, err = validate(cfg)
+  if not ok then return nil, err end
+  state:set("config", json.encode_plain(cfg))
+  if patch.faults ~= nil then
+    -- A new fault plan starts its script and PRNG sequence from the beginning.
+    state:set("script_pos", 0)
+    state:set("fault_index", 0)
+  end
+  return cfg
+end
+
+function M.incr(name, by)
+  return state:incr(name, by or 1, 0)
+end
+
+function M.get(name)
+  return state:get(name)
+end
+
+function M.set(name, value, ttl)
+  return state:set(name, value, ttl)
+end
+
+function M.append_log(entry)
+  local n = logd:incr("n", 1, 0)
+  logd:set(n, json.encode_plain(entry))
+  if n > LOG_MAX then logd:delete(n - LOG_MAX) end
+end
+
+-- Returns the stats document as JSON text; log entries are stored encoded
+-- and are spliced in as they are.
+function M.stats_json()
+  local entries = {}
+  local n = logd:get("n") or 0
+  for i = math.max(1, n - LOG_MAX + 1), n do
+    local e = logd:get(i)
+    if e then entries[#entries + 1] = e end
+  end
+  local trap_log = {}
+  for i = 1, state:get("trap") or 0 do
+    local uri = state:get("trap_uri:" .. i)
+    if uri then trap_log[#trap_log + 1] = uri end
+  end
+  local counters = {
+    requests = state:get("requests") or 0,
+    challenges = state:get("challenges") or 0,
+    tokens = state:get("tokens") or 0,
+    revokes = state:get("revokes") or 0,
+    trap = state:get("trap") or 0,
+    faults = state:get("faults") or 0,
+    list_requests = state:get("list_requests") or 0,
+    trap_log = trap_log,
+  }
+  local head = json.encode_plain(counters)
+  return head:sub(1, -2) .. ',"log":[' .. table.concat(entries, ",") .. "]}"
+end
+
+function M.reset()
+  state:flush_all()
+  logd:flush_all()
+  ngx.shared.emu_nonces:flush_all()
+  ngx.shared.emu_tokens:flush_all()
+  -- flush_all only marks entries expired; free the memory too.
+  state:flush_expired()
+  logd:flush_expired()
+  ngx.shared.emu_nonces:flush_expired()
+  ngx.shared.emu_tokens:flush_expired()
+  M.config()
+end
+
+return M
