@@ -57,7 +57,7 @@ lint:
 	  --inline-suppr --suppress=missingIncludeSystem -I csrc csrc
 
 run: all
-	@$(LUA) spec/support/run.lua
+	@PROJECT="$(PROJECT)" INSTANCE="$(INSTANCE)" $(LUA) spec/support/run.lua
 
 install: all
 	install -d $(DESTDIR)$(LUADIR)/atlasrestore/transport $(DESTDIR)$(LIBDIR)/atlasrestore

@@ -1,0 +1,343 @@
+-- Starts and stops the local Atlas emulator (nginx + lua module) for specs
+-- and scripts.  Plain Lua 5.4; needs lua-socket, lua-cjson, nginx, openssl.
+--
+--   local emulator = require "support.emulator"
+--   local emu = emulator.start{ tls = false }
+--   -- emu.base_url, emu.trap_url, emu.admin_url, emu.ca_file (tls only),
+--   -- emu.group_id, emu.public_key, emu.private_key, emu.client_id, emu.client_secret
+--   emu:stats(); emu:reset(); emu:config{ nonce_ttl = 1 }; emu:expire_tokens()
+--   emu:stop()
+--
+-- Scripts: the emulator is a daemon, so the caller must make sure stop() runs.
+-- Use emulator.with(opts, fn), which stops it even if fn raises, or
+-- `local emu <close> = emulator.start()`, or pcall around the work.  As a
+-- last resort the emulator object also stops nginx when it is collected
+-- (lua.c collects everything at exit, also after an uncaught error).
+local socket = require "socket"
+local cjson = require "cjson"
+
+local M = {}
+
+M.GROUP_ID = "65a1b2c3d4e5f60718293a4b"
+M.PUBLIC_KEY = "emupublic"
+M.PRIVATE_KEY = "emu-private-7d0c2e6b-secret"
+M.CLIENT_ID = "mdb_sa_id_emu0001"
+M.CLIENT_SECRET = "mdb_sa_sk_emu-secret-91f2"
+
+local START_TIMEOUT = 5
+local STOP_TIMEOUT = 5
+local ADMIN_TIMEOUT = 10
+
+local function sh_quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+M.sh_quote = sh_quote
+
+local function run(cmd)
+  local ok, how, code = os.execute(cmd)
+  return ok == true, how, code
+end
+
+local function read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+local function write_file(path, text)
+  local f = assert(io.open(path, "wb"))
+  assert(f:write(text))
+  f:close()
+end
+
+local function capture(cmd)
+  local p = assert(io.popen(cmd, "r"))
+  local out = p:read("a")
+  p:close()
+  return (out:gsub("%s+$", ""))
+end
+
+local function tail(text, n)
+  if not text or text == "" then return "(empty)" end
+  local lines = {}
+  for line in text:gmatch("[^\n]+") do lines[#lines + 1] = line end
+  return table.concat(lines, "\n", math.max(1, #lines - n + 1))
+end
+
+-- Repository root, derived from this file's location.
+local function repo_root()
+  local src = debug.getinfo(1, "S").source
+  local path = src:sub(1, 1) == "@" and src:sub(2) or "spec/support/emulator.lua"
+  local dir = path:match("^(.*)/spec/support/[^/]+$") or "."
+  return capture("cd " .. sh_quote(dir) .. " && pwd -P")
+end
+
+local function free_port()
+  local s = assert(socket.bind("127.0.0.1", 0))
+  local _, port = s:getsockname()
+  s:close()
+  return assert(tonumber(port))
+end
+
+local function port_open(port)
+  local c = socket.tcp()
+  c:settimeout(0.2)
+  local ok = c:connect("127.0.0.1", port)
+  c:close()
+  return ok ~= nil
+end
+
+-- True while `pid` exists and is not a zombie.
+local function alive(pid)
+  local stat = read_file("/proc/" .. pid .. "/stat")
+  if not stat then return false end
+  local st = stat:match("^%d+ %b() (%a)")
+  return st ~= nil and st ~= "Z" and st ~= "X"
+end
+
+local function gen_tls(dir)
+  local q = sh_quote
+  local ext = dir .. "/server.ext"
+  write_file(ext, "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n" ..
+    "extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n")
+  local log = q(dir .. "/openssl.log")
+  local ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+  local cmds = {
+    "openssl req -x509 " .. ec .. " -keyout " .. q(dir .. "/ca.key") .. " -out " .. q(dir .. "/ca.crt") ..
+      " -days 2 -subj '/CN=atlasrestore emulator throwaway CA'" ..
+      " -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign",
+    "openssl req " .. ec .. " -keyout " .. q(dir .. "/server.key") .. " -out " .. q(dir .. "/server.csr") ..
+      " -subj /CN=localhost",
+    "openssl x509 -req -in " .. q(dir .. "/server.csr") .. " -CA " .. q(dir .. "/ca.crt") ..
+      " -CAkey " .. q(dir .. "/ca.key") .. " -CAcreateserial -out " .. q(dir .. "/server.crt") ..
+      " -days 2 -extfile " .. q(ext),
+  }
+  for _, cmd in ipairs(cmds) do
+    if not run(cmd .. " </dev/null >>" .. log .. " 2>&1") then
+      error("emulator: openssl failed: " .. cmd .. "\n" .. tail(read_file(dir .. "/openssl.log"), 20), 3)
+    end
+  end
+end
+
+local function render(template, vars)
+  return (template:gsub("@([%u_]+)@", function(k)
+    local v = vars[k]
+    if v == nil then error("emulator: template placeholder @" .. k .. "@ has no value", 4) end
+    return tostring(v)
+  end))
+end
+
+-- Minimal HTTP/1.0 client for the admin listener: bounded and independent
+-- of socket.http's global settings.
+local function admin_request(self, method, path, body)
+  local c = socket.tcp()
+  c:settimeout(ADMIN_TIMEOUT)
+  local ok, err = c:connect("127.0.0.1", self.admin_port)
+  if not ok then
+    c:close()
+    error("emulator: admin connect failed: " .. tostring(err), 3)
+  end
+  body = body or ""
+  local req = method .. " " .. path .. " HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" ..
+    "Content-Length: " .. #body .. "\r\n\r\n" .. body
+  ok, err = c:send(req)
+  local resp, rerr, partial
+  if ok then resp, rerr, partial = c:receive("*a") end
+  c:close()
+  resp = resp or partial
+  if not ok or not resp or resp == "" then
+    error("emulator: admin " .. method .. " " .. path .. " failed: " .. tostring(err or rerr), 3)
+  end
+  local status = tonumber(resp:match("^HTTP/%d%.%d (%d+)"))
+  local payload = resp:match("\r\n\r\n(.*)$") or ""
+  return status, payload
+end
+
+-- lua-cjson decodes every number as a float; counters read better as integers.
+local function integers(v)
+  if type(v) == "number" then
+    return math.tointeger(v) or v
+  elseif type(v) == "table" then
+    for k, x in pairs(v) do v[k] = integers(x) end
+  end
+  return v
+end
+
+local Emulator = {}
+Emulator.__index = Emulator
+
+function Emulator:stats()
+  local status, body = admin_request(self, "GET", "/__emulator/stats")
+  assert(status == 200, "emulator: stats failed: " .. body)
+  return integers(cjson.decode(body))
+end
+
+function Emulator:reset()
+  local status, body = admin_request(self, "POST", "/__emulator/reset")
+  assert(status == 200, "emulator: reset failed: " .. body)
+  return true
+end
+
+-- Merges `tbl` into the configuration; returns the resulting configuration.
+-- Raises with the emulator's message when a value is rejected.
+function Emulator:config(tbl)
+  local status, body = admin_request(self, "POST", "/__emulator/config", cjson.encode(tbl or {}))
+  if status ~= 200 then error("emulator: config rejected: " .. body, 2) end
+  return integers(cjson.decode(body))
+end
+
+function Emulator:get_config()
+  local _, body = admin_request(self, "GET", "/__emulator/config")
+  return integers(cjson.decode(body))
+end
+
+function Emulator:expire_tokens()
+  local status, body = admin_request(self, "POST", "/__emulator/expire_tokens")
+  assert(status == 200, "emulator: expire_tokens failed: " .. body)
+  return true
+end
+
+-- Path of a restore-job list; version "v2" (default) or "v1.0".
+function Emulator:serverless_path(name, version, group)
+  return string.format("/api/atlas/%s/groups/%s/serverless/%s/backup/restoreJobs",
+    version or "v2", group or self.group_id, name)
+end
+
+function Emulator:flex_path(name, group)
+  return string.format("/api/atlas/v2/groups/%s/flexClusters/%s/backup/restoreJobs", group or self.group_id, name)
+end
+
+function Emulator:url(path)
+  return self.base_url .. path
+end
+
+function Emulator:error_log()
+  return read_file(self.prefix .. "/error.log") or ""
+end
+
+local function kill_tree(pid, sig)
+  run("pkill -" .. sig .. " -P " .. pid .. " >/dev/null 2>&1")
+  run("kill -" .. sig .. " " .. pid .. " >/dev/null 2>&1")
+end
+
+function Emulator:stop()
+  if self.stopped then return true end
+  self.stopped = true
+  local pid = self.pid or tonumber(read_file(self.prefix .. "/nginx.pid") or "")
+  if pid and alive(pid) then
+    -- SIGTERM = fast shutdown; stalled requests must not delay it.
+    run("kill -TERM " .. pid .. " >/dev/null 2>&1")
+    local deadline = socket.gettime() + STOP_TIMEOUT
+    while alive(pid) and socket.gettime() < deadline do socket.sleep(0.02) end
+    if alive(pid) then
+      kill_tree(pid, "KILL")
+      deadline = socket.gettime() + 1
+      while alive(pid) and socket.gettime() < deadline do socket.sleep(0.02) end
+    end
+  end
+  if self.prefix and self.prefix:match("^/tmp/atlas%-emu%.[%w]+$") then
+    run("rm -rf " .. sh_quote(self.prefix))
+  end
+  return true
+end
+
+Emulator.__gc = function(self) pcall(Emulator.stop, self) end
+Emulator.__close = function(self) Emulator.stop(self) end
+
+local function try_start(prefix, root, opts)
+  local port, admin_port, trap_port = free_port(), free_port(), free_port()
+  while admin_port == port do admin_port = free_port() end
+  while trap_port == port or trap_port == admin_port do trap_port = free_port() end
+  local is_root = capture("id -u") == "0"
+  local ssl_lines = ""
+  if opts.tls then
+    ssl_lines = "        ssl_certificate " .. prefix .. "/server.crt;\n" ..
+      "        ssl_certificate_key " .. prefix .. "/server.key;\n" ..
+      "        ssl_protocols TLSv1.2 TLSv1.3;\n" ..
+      "        ssl_session_cache shared:emu_ssl:1m;"
+  end
+  local template = read_file(root .. "/spec/emulator/nginx.conf.in")
+  if not template then error("emulator: cannot read " .. root .. "/spec/emulator/nginx.conf.in", 3) end
+  write_file(prefix .. "/nginx.conf", render(template, {
+    USER_LINE = is_root and "user root;" or "",
+    PREFIX = prefix,
+    REPO = root,
+    PORT = port,
+    SSL_FLAG = opts.tls and " ssl" or "",
+    SSL_LINES = ssl_lines,
+    ADMIN_PORT = admin_port,
+    TRAP_PORT = trap_port,
+  }))
+  local q = sh_quote
+  local ok = run("nginx -p " .. q(prefix) .. " -c " .. q(prefix .. "/nginx.conf") .. " -e " ..
+    q(prefix .. "/error.log") .. " </dev/null >" .. q(prefix .. "/start.log") .. " 2>&1")
+  local function failure()
+    return (read_file(prefix .. "/start.log") or "") .. "\n" .. tail(read_file(prefix .. "/error.log"), 30)
+  end
+  if not ok then return nil, failure() end
+  local deadline = socket.gettime() + START_TIMEOUT
+  local pid
+  while socket.gettime() < deadline do
+    pid = pid or tonumber(read_file(prefix .. "/nginx.pid") or "")
+    if pid and port_open(port) and port_open(admin_port) and port_open(trap_port) then
+      return { pid = pid, port = port, admin_port = admin_port, trap_port = trap_port }
+    end
+    if pid and not alive(pid) then break end
+    socket.sleep(0.02)
+  end
+  if pid and alive(pid) then kill_tree(pid, "KILL") end
+  return nil, "did not accept connections within " .. START_TIMEOUT .. " s\n" .. failure()
+end
+
+-- opts.tls: serve HTTPS with a throwaway CA (emu.ca_file).  opts.root: the
+-- repository root (default: derived from this file).
+function M.start(opts)
+  opts = opts or {}
+  local root = opts.root or repo_root()
+  local prefix = capture("mktemp -d /tmp/atlas-emu.XXXXXXXX")
+  if not prefix:match("^/tmp/atlas%-emu%.[%w]+$") then error("emulator: mktemp failed: " .. prefix, 2) end
+  local self = setmetatable({ prefix = prefix, stopped = false }, Emulator)
+  local ok, err = pcall(function()
+    assert(run("mkdir -p " .. sh_quote(prefix .. "/tmp")), "mkdir failed")
+    if opts.tls then gen_tls(prefix) end
+    local info, why
+    -- Free ports are only probed, so another process may grab one first: retry.
+    for _ = 1, 3 do
+      info, why = try_start(prefix, root, opts)
+      if info then break end
+      if not why:find("Address already in use", 1, true) then break end
+    end
+    if not info then error("emulator: nginx failed to start: " .. why, 0) end
+    for k, v in pairs(info) do self[k] = v end
+  end)
+  if not ok then
+    self.pid = nil
+    self:stop()
+    error(err, 2)
+  end
+  local scheme = opts.tls and "https" or "http"
+  self.tls = opts.tls and true or false
+  self.base_url = scheme .. "://127.0.0.1:" .. self.port
+  self.admin_url = "http://127.0.0.1:" .. self.admin_port
+  self.trap_url = "http://127.0.0.1:" .. self.trap_port
+  self.ca_file = opts.tls and (prefix .. "/ca.crt") or nil
+  self.group_id = M.GROUP_ID
+  self.public_key = M.PUBLIC_KEY
+  self.private_key = M.PRIVATE_KEY
+  self.client_id = M.CLIENT_ID
+  self.client_secret = M.CLIENT_SECRET
+  return self
+end
+
+-- Runs fn(emu) with a fresh emulator and always stops it; re-raises fn's error.
+function M.with(opts, fn)
+  local emu = M.start(opts)
+  local res = table.pack(pcall(fn, emu))
+  emu:stop()
+  if not res[1] then error(res[2], 0) end
+  return table.unpack(res, 2, res.n)
+end
+
+return M

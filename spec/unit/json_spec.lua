@@ -1,0 +1,498 @@
+-- core.decode: the C JSON decoder (csrc/json.c) as seen from Lua.
+local decode = require("atlasrestore.core").decode
+
+local function read_file(path)
+  local f = assert(io.open(path, "rb"))
+  local data = f:read("a")
+  f:close()
+  return data
+end
+
+local function count_keys(t)
+  local n = 0
+  for _ in pairs(t) do n = n + 1 end
+  return n
+end
+
+-- Every outcome of decode must be either a value, or nil plus this message shape.
+local function assert_rejected(json, max_depth)
+  local ok, value, msg = pcall(decode, json, max_depth)
+  assert(ok, ("decode raised for %q: %s"):format(json, tostring(value)))
+  assert(value == nil, ("accepted %q"):format(json))
+  assert(type(msg) == "string" and msg:match("^invalid JSON at byte %d+: .+"),
+    ("bad message for %q: %s"):format(json, tostring(msg)))
+  return msg
+end
+
+describe("core.decode", function()
+  describe("integers (pushed as Lua integers whatever the notation)", function()
+    local cases = {
+      { "0", 0 },
+      { "-0", 0 },
+      { "-0.0", 0 },
+      { "0.000e-5", 0 },
+      { "0e999999999", 0 },
+      { "1", 1 },
+      { "-1", -1 },
+      { "1199145600", 1199145600 },
+      { "1.1991456e+09", 1199145600 },
+      { "1.1991456E9", 1199145600 },
+      { "11991456E2", 1199145600 },
+      { "119914560000e-2", 1199145600 },
+      { "1.0", 1 },
+      { "1.000000000000000000000000000000", 1 },
+      { "1.5e1", 15 },
+      { "100e-2", 1 },
+      { "0.1e1", 1 },
+      { "1e18", 1000000000000000000 },
+      { "9007199254740993", 9007199254740993 },        -- 2^53 + 1 stays exact
+      { "9007199254740993.0", 9007199254740993 },
+      { "900719925474099.3e1", 9007199254740993 },
+      { "123456789012345678", 123456789012345678 },    -- 18 digits
+      { "1234567890123456789", 1234567890123456789 },  -- 19 digits
+      { "12345678901234567890e-1", 1234567890123456789 },
+      { "9223372036854775807", math.maxinteger },
+      { "9.223372036854775807e18", math.maxinteger },
+      { "-9223372036854775807", -math.maxinteger },
+      { "-9223372036854775808", math.mininteger },
+      { "-9.223372036854775808e18", math.mininteger },
+      { "1" .. ("0"):rep(1000) .. "e-1000", 1 },
+      { "0." .. ("0"):rep(1000) .. "1e1001", 1 },
+    }
+    for _, case in ipairs(cases) do
+      local json, expected = case[1], case[2]
+      it(json:sub(1, 40), function()
+        local v = decode(json)
+        assert.are.equal("integer", math.type(v))
+        assert.are.equal(expected, v)
+      end)
+    end
+  end)
+
+  describe("floats (correctly rounded, same as Lua's own conversion)", function()
+    local cases = {
+      "1.5", "-1.5", "0.1", "-0.1", "1e-2", "3.14159", "2.5e-3", "1.7976931348623157e308",
+      "2.2250738585072014e-308", "4.9e-324", "2.2250738585072011e-308", "1e-400", "-1e-400",
+      "9223372036854775808", "-9223372036854775809", "9.223372036854775808e18", "18446744073709551616",
+      "12345678901234567890", "1e19", "123456789012345678901234567890e-20", "0.30000000000000004",
+      "1.00000000000000011102230246251565404236316680908203125",
+      "1.00000000000000011102230246251565404236316680908203124",
+      "1.00000000000000011102230246251565404236316680908203126",
+      "7.038531e-26", "1.5e300", "123.456e-7",
+    }
+    for _, json in ipairs(cases) do
+      it(json, function()
+        local v = decode(json)
+        assert.are.equal("float", math.type(v))
+        assert.are.equal(tonumber(json) + 0.0, v)
+      end)
+    end
+
+    it("very long mantissas round correctly", function()
+      -- 0.1 followed by 2000 more digits: still the double nearest to 0.1.
+      local json = "0.1" .. ("0"):rep(2000) .. "1"
+      assert.are.equal(0.1, decode(json))
+      local halfway = "9007199254740993" .. ("0"):rep(1000) .. "1e-1001"  -- just above 2^53 + 1
+      assert.are.equal(9007199254740994.0, decode(halfway))
+      assert.are.equal("float", math.type(decode(halfway)))
+    end)
+
+    it("huge exponents give infinities or zero without hanging", function()
+      assert.are.equal(math.huge, decode("1e400"))
+      assert.are.equal("float", math.type(decode("1e400")))
+      assert.are.equal(-math.huge, decode("-1e400"))
+      assert.are.equal(math.huge, decode("1e999999999"))
+      assert.are.equal(math.huge, decode("1e99999999999999999999999999"))
+      assert.are.equal(0.0, decode("1e-99999999999999999999999999"))
+      assert.are.equal("float", math.type(decode("1e-99999999999999999999999999")))
+      assert.are.equal(math.huge, decode("1" .. ("0"):rep(400)))
+      assert.are.equal(1e300, decode("1" .. ("0"):rep(100000) .. "e-99700"))
+    end)
+
+    it("does not depend on the C locale's decimal point", function()
+      local previous = os.setlocale(nil, "numeric")
+      for _, loc in ipairs({ "de_DE.UTF-8", "fr_FR.UTF-8", "de_DE", "fr_FR" }) do
+        if os.setlocale(loc, "numeric") then break end
+      end
+      local ok, v = pcall(decode, "[1.5, 1234.5678e-2, 0.1" .. ("0"):rep(30) .. "1]")
+      os.setlocale(previous, "numeric")
+      assert.is_true(ok)
+      assert.are.same({ 1.5, 12.345678, 0.1 }, v)
+    end)
+  end)
+
+  describe("literals and top-level values", function()
+    it("decodes scalars and containers at top level (shape checks are the Lua layer's job)", function()
+      assert.are.equal(true, decode("true"))
+      assert.are.equal(false, decode("false"))
+      assert.are.equal("x", decode('"x"'))
+      assert.are.equal(42, decode(" \t\r\n42 \t\r\n"))
+      assert.are.same({ 1, 2, 3 }, decode("[1,2,3]"))
+      assert.are.same({}, decode("[]"))
+      assert.are.same({}, decode("{}"))
+      assert.are.same({ a = { b = { "c" } } }, decode(' { "a" : { "b" : [ "c" ] } } '))
+    end)
+
+    it("top-level null is a successful nil, not an error", function()
+      assert.are.equal(1, select("#", decode("null")))
+      assert.is_nil(decode("null"))
+      assert.are.equal(1, select("#", decode(" null ")))
+    end)
+  end)
+
+  describe("null", function()
+    it("leaves object keys absent", function()
+      local t = decode('{"a":null,"b":1,"c":null}')
+      assert.is_nil(t.a)
+      assert.is_nil(t.c)
+      assert.are.equal(1, t.b)
+      assert.are.equal(1, count_keys(t))
+      assert.are.same({}, decode('{"parameters":null}'))
+    end)
+
+    it("leaves a hole in arrays and keeps the positions of later elements", function()
+      local t = decode("[1,null,3]")
+      assert.are.equal(1, t[1])
+      assert.is_nil(t[2])
+      assert.are.equal(3, t[3])
+      assert.are.equal(2, count_keys(t))
+      assert.are.same({}, decode("[null]"))
+      local u = decode('[null,null,"x"]')
+      assert.are.equal("x", u[3])
+      assert.are.equal(1, count_keys(u))
+    end)
+  end)
+
+  describe("duplicate keys", function()
+    it("the last one wins", function()
+      assert.are.same({ a = 2 }, decode('{"a":1,"a":2}'))
+      assert.are.same({ a = { 2 } }, decode('{"a":{"x":1},"a":[2]}'))
+    end)
+
+    it("a later null removes an earlier value", function()
+      assert.are.same({}, decode('{"a":1,"a":null}'))
+      assert.are.same({ a = 3 }, decode('{"a":1,"a":null,"a":3}'))
+    end)
+  end)
+
+  describe("strings", function()
+    local cases = {
+      { [["plain"]], "plain" },
+      { [[""]], "" },
+      { [["\"\\\/\b\f\n\r\t"]], "\"\\/\b\f\n\r\t" },
+      { [["a\u0041b"]], "aAb" },
+      { [["\u00e9\u00E9"]], "\u{e9}\u{e9}" },
+      { [["\u20ac"]], "\u{20ac}" },
+      { [["\u0000"]], "\0" },
+      { [["x\u0000y"]], "x\0y" },
+      { [["\u007f\u0080\u07ff\u0800\uffff"]], "\u{7f}\u{80}\u{7ff}\u{800}\u{ffff}" },
+      { [["\ud83d\ude00"]], "\u{1f600}" },
+      { [["\uD800\uDC00"]], "\u{10000}" },
+      { [["\udbff\udfff"]], "\u{10ffff}" },
+      { [["\ud7ff\ue000"]], "\u{d7ff}\u{e000}" },
+      { [["mixed \u00e9 é \n end"]], "mixed \u{e9} \u{e9} \n end" },
+      { '"' .. ("ab\\n"):rep(1000) .. '"', ("ab\n"):rep(1000) },
+    }
+    for i, case in ipairs(cases) do
+      it(("unescapes case %d"):format(i), function()
+        assert.are.equal(case[2], decode(case[1]))
+      end)
+    end
+
+    local utf8_ok = {
+      { "\xc3\xa9", "U+00E9" },
+      { "\xc2\x80", "U+0080" },
+      { "\xdf\xbf", "U+07FF" },
+      { "\xe0\xa0\x80", "U+0800" },
+      { "\xe2\x82\xac", "U+20AC" },
+      { "\xed\x9f\xbf", "U+D7FF" },
+      { "\xee\x80\x80", "U+E000" },
+      { "\xef\xbf\xbf", "U+FFFF" },
+      { "\xf0\x90\x80\x80", "U+10000" },
+      { "\xf0\x9d\x84\x9e", "U+1D11E" },
+      { "\xf4\x8f\xbf\xbf", "U+10FFFF" },
+    }
+    for _, case in ipairs(utf8_ok) do
+      it("accepts UTF-8 " .. case[2], function()
+        assert.are.equal("a" .. case[1] .. "z", decode('"a' .. case[1] .. 'z"'))
+      end)
+    end
+
+    local utf8_bad = {
+      { "\x80", "lone continuation byte" },
+      { "\xbf", "lone continuation byte" },
+      { "\xc0\x80", "overlong NUL" },
+      { "\xc1\xbf", "overlong 2-byte" },
+      { "\xe0\x80\x80", "overlong 3-byte" },
+      { "\xe0\x9f\xbf", "overlong 3-byte" },
+      { "\xf0\x80\x80\x80", "overlong 4-byte" },
+      { "\xf0\x8f\xbf\xbf", "overlong 4-byte" },
+      { "\xed\xa0\x80", "UTF-16 surrogate U+D800" },
+      { "\xed\xbf\xbf", "UTF-16 surrogate U+DFFF" },
+      { "\xed\xa0\xbd\xed\xb8\x80", "CESU-8 surrogate pair" },
+      { "\xf4\x90\x80\x80", "above U+10FFFF" },
+      { "\xf5\x80\x80\x80", "lead byte F5" },
+      { "\xf8\x88\x80\x80\x80", "5-byte form" },
+      { "\xfe", "byte FE" },
+      { "\xff", "byte FF" },
+      { "\xc3", "truncated 2-byte" },
+      { "\xe2\x82", "truncated 3-byte" },
+      { "\xf0\x9d\x84", "truncated 4-byte" },
+      { "\xc3\x28", "bad continuation" },
+      { "\xe2\x28\xa1", "bad continuation" },
+    }
+    for _, case in ipairs(utf8_bad) do
+      it("rejects invalid UTF-8: " .. case[2], function()
+        local msg = assert_rejected('"a' .. case[1] .. 'z"')
+        assert.matches("at byte 2: invalid UTF%-8", msg)
+        assert_rejected('{"k' .. case[1] .. '":1}')
+        -- also after an escape, which takes the other code path
+        assert_rejected('"\\n' .. case[1] .. '"')
+      end)
+    end
+
+    local bad_strings = {
+      { '"a\tb"', "raw tab" },
+      { '"a\nb"', "raw newline" },
+      { '"\0"', "raw NUL" },
+      { '"\31"', "raw 0x1F" },
+      { '"\\n\1"', "raw control char after an escape" },
+      { '"\\x41"', "unknown escape" },
+      { '"\\a"', "unknown escape" },
+      { '"\\U0041"', "uppercase U" },
+      { '"\\u12G4"', "bad hex" },
+      { '"\\u123"', "short \\u" },
+      { '"\\ud800"', "lone high surrogate" },
+      { '"\\udc00"', "lone low surrogate" },
+      { '"\\ud800\\u0041"', "high surrogate then non-surrogate" },
+      { '"\\ud800\\ud800"', "two high surrogates" },
+      { '"\\ud800x"', "high surrogate then text" },
+      { '"\\ud800\\n"', "high surrogate then other escape" },
+      { '"abc', "unterminated" },
+      { "'abc'", "single quotes" },
+    }
+    for _, case in ipairs(bad_strings) do
+      it("rejects " .. case[2], function()
+        assert_rejected(case[1])
+      end)
+    end
+
+    it("does not treat DEL as a control character", function()
+      assert.are.equal("\127", decode('"\127"'))
+    end)
+
+    it("decodes a 10 MB string (plain and escaped)", function()
+      local big = ("0123456789abcdef"):rep(10 * 1024 * 1024 / 16)
+      assert.are.equal(big, decode('"' .. big .. '"'))
+      local t = decode('{"k":"' .. big .. '\\n"}')
+      assert.are.equal(#big + 1, #t.k)
+      assert.are.equal("\n", t.k:sub(-1))
+    end)
+  end)
+
+  describe("rejects what RFC 8259 does not allow", function()
+    local cases = {
+      "", " ", "\n\t\r ", "nul", "tru", "fals", "True", "NULL", "nulls", "truex",
+      "NaN", "-NaN", "Infinity", "-Infinity", "inf",
+      "01", "-01", "00", "+1", "0x10", "0X1F", ".5", "-.5", "1.", "1.e3", "1e", "1e+", "1E-", "-", "--1", "1..2",
+      "1 2", "{}x", "[] []", '"a" "b"', "1,", "[1,]", "[,1]", "[1,,2]", "[1 2]", "[", "]", "{", "}",
+      '{"a":1,}', '{,"a":1}', '{"a" 1}', '{"a":}', '{"a"}', "{a:1}", "{'a':1}", '{1:2}', '{"a":1 "b":2}',
+      '{"a",1}', '["a":1]',
+      "/* c */ 1", "1 // c", "# c\n1", "[1 /* c */]",
+      "\f1", "\v1", "1\f", "\xc2\xa0" .. "1", "\xef\xbb\xbf{}",
+      "undefined", "'x'", "\0", "1\0",
+    }
+    for _, json in ipairs(cases) do
+      it(("%q"):format(json), function()
+        assert_rejected(json)
+      end)
+    end
+  end)
+
+  describe("error messages", function()
+    local cases = {
+      { "", 0, "unexpected end of input" },
+      { "[1,]", 3, "unexpected character ']'" },
+      { "[1,2", 4, "unexpected end of input" },
+      { '{"a":1 x}', 7, "unexpected character 'x'" },
+      { '{"a" 1}', 5, "expected ':'" },
+      { "1 2", 2, "after the JSON value" },
+      { "01", 0, "leading zero" },
+      { '"ab\1"', 3, "control character" },
+      { '["\\ud800"]', 2, "lone surrogate" },
+      { '"\\q"', 1, "invalid escape" },
+      { '["a\xffb"]', 3, "invalid UTF%-8" },
+      { "tx", 0, "invalid literal" },
+      { "\1", 0, "unexpected byte 0x01" },
+    }
+    for _, case in ipairs(cases) do
+      it(("%q fails at byte %d"):format(case[1], case[2]), function()
+        local msg = assert_rejected(case[1])
+        assert.matches("^invalid JSON at byte " .. case[2] .. ": ", msg)
+        assert.matches(case[3], msg)
+      end)
+    end
+  end)
+
+  describe("nesting depth", function()
+    local function nested(n, open, close)
+      return (open):rep(n) .. (close):rep(n)
+    end
+
+    it("defaults to 64 levels", function()
+      assert.is_table(decode(nested(64, "[", "]")))
+      local msg = assert_rejected(nested(65, "[", "]"))
+      assert.matches("too deeply nested", msg)
+      assert.matches("at byte 64:", msg)
+      assert.is_table(decode(('{"a":'):rep(64) .. "1" .. ("}"):rep(64)))
+      assert.matches("too deeply nested", assert_rejected(('{"a":'):rep(65) .. "1" .. ("}"):rep(65)))
+    end)
+
+    it("counts arrays and objects together", function()
+      local ok = ('[{"a":'):rep(32) .. "1" .. ("}]"):rep(32)
+      assert.is_table(decode(ok))
+      assert.matches("too deeply nested", assert_rejected("[" .. ok .. "]"))
+    end)
+
+    it("honours a custom max_depth", function()
+      assert.are.same({ { { 1 } } }, decode("[[[1]]]", 3))
+      assert.matches("too deeply nested", assert_rejected("[[[[1]]]]", 3))
+      assert.are.same({ 1 }, decode("[1]", 1))
+      assert.matches("too deeply nested", assert_rejected("[[]]", 1))
+      assert.are.equal(5, decode("5", 1))
+      -- deeper than the frames kept on the C stack
+      assert.is_table(decode(nested(1000, "[", "]"), 1000))
+      assert.is_table(decode(('[{"k":'):rep(500) .. "1" .. ("}]"):rep(500), 1000))
+    end)
+
+    it("fails cleanly on absurd nesting", function()
+      assert_rejected(("["):rep(1000000))
+      assert_rejected(("["):rep(100000), 1000)
+      assert_rejected(('{"a":'):rep(100000), 1000)
+    end)
+
+    it("sibling containers of different sizes decode exactly (size hints are only hints)", function()
+      local t = decode('[{"a":1,"b":2,"c":3},{},{"x":1},[1,2,3,4,5],[],[6],{"a":1,"b":2,"c":3,"d":4,"e":5}]')
+      assert.are.same({ { a = 1, b = 2, c = 3 }, {}, { x = 1 }, { 1, 2, 3, 4, 5 }, {}, { 6 },
+        { a = 1, b = 2, c = 3, d = 4, e = 5 } }, t)
+    end)
+  end)
+
+  describe("truncated input", function()
+    local body = read_file("spec/fixtures/flex_restore_job_get_200_running.json"):gsub("}$",
+      ',"n":[0,-12,3.5e-2,1.1991456e+09,true,false,null,{},[]],' ..
+      '"s":"esc \\" \\\\ \\/ \\u00e9 \\ud83d\\ude00 \xc3\xa9 \xf0\x9f\x98\x80","o":{ "k" : [ 1 , { } ] }}')
+
+    it("the extended body itself is valid", function()
+      local t = assert(decode(body))
+      assert.are.equal("RUNNING", t.status)
+      assert.are.equal(1199145600, t.n[4])
+      assert.are.equal('esc " \\ / \u{e9} \u{1f600} \u{e9} \u{1f600}', t.s)
+    end)
+
+    it("fails cleanly when cut at every byte offset", function()
+      for cut = 0, #body - 1 do
+        local prefix = body:sub(1, cut)
+        local ok, value, msg = pcall(decode, prefix)
+        assert(ok, ("raised at cut %d: %s"):format(cut, tostring(value)))
+        assert(value == nil, ("accepted a %d-byte prefix"):format(cut))
+        assert(type(msg) == "string" and msg:match("^invalid JSON at byte %d+: "),
+          ("cut %d: %s"):format(cut, tostring(msg)))
+        local at = tonumber(msg:match("byte (%d+)"))
+        assert(at <= cut, ("cut %d reported byte %d"):format(cut, at))
+      end
+    end)
+
+    it("a pretty-printed body fails cleanly at every cut", function()
+      local pretty = read_file("spec/fixtures/digest_401_challenge.json")
+      for cut = 0, #pretty - 1 do
+        assert_rejected(pretty:sub(1, cut))
+      end
+    end)
+  end)
+
+  describe("fixture bodies", function()
+    local function fixture(name)
+      return assert(decode(read_file("spec/fixtures/" .. name)))
+    end
+
+    it("every spec/fixtures/*.json decodes", function()
+      local p = assert(io.popen("ls spec/fixtures"))
+      local n = 0
+      for name in p:lines() do
+        if name:match("%.json$") then
+          local v, msg = decode(read_file("spec/fixtures/" .. name))
+          assert(v ~= nil, name .. ": " .. tostring(msg))
+          n = n + 1
+        end
+      end
+      p:close()
+      assert.is_true(n >= 1)
+    end)
+
+    it("Flex restore jobs list page", function()
+      local page = fixture("flex_restore_jobs_list_200.json")
+      assert.are.equal("integer", math.type(page.totalCount))
+      assert.are.equal(2160, page.totalCount)
+      assert.are.equal(100, #page.results)
+      assert.are.equal(2, #page.links)
+      assert.are.equal("self", page.links[1].rel)
+      assert.are.equal("next", page.links[2].rel)
+      assert.matches("pageNum=2", page.links[2].href, 1, true)
+      local job = page.results[1]
+      assert.are.equal("6a793f812c88faeba59bc399", job.id)
+      assert.are.equal("COMPLETED", job.status)
+      assert.are.equal("RESTORE", job.deliveryType)
+      assert.are.equal("2026-08-10T03:04:32Z", job.restoreFinishedDate)
+      assert.is_nil(job.links)
+      for _, j in ipairs(page.results) do
+        assert.are.equal("string", type(j.id))
+        assert.are.equal(24, #j.id)
+        assert.are.equal("string", type(j.status))
+      end
+    end)
+
+    it("running job has no restoreFinishedDate", function()
+      local job = fixture("flex_restore_job_get_200_running.json")
+      assert.are.equal("RUNNING", job.status)
+      assert.is_nil(job.restoreFinishedDate)
+      assert.are.equal("2026-08-10T03:04:50Z", job.restoreScheduledDate)
+    end)
+
+    it("error body with parameters null", function()
+      local e = fixture("unexpected_error_404_parameters_null.json")
+      assert.are.equal("integer", math.type(e.error))
+      assert.are.equal(404, e.error)
+      assert.are.equal("UNEXPECTED_ERROR", e.errorCode)
+      assert.is_nil(e.parameters)
+    end)
+
+    it("pretty-printed 401 body", function()
+      local e = fixture("digest_401_challenge.json")
+      assert.are.equal(401, e.error)
+      assert.are.equal("integer", math.type(e.error))
+      assert.are.equal("Unauthorized", e.reason)
+    end)
+  end)
+
+  describe("robustness", function()
+    it("works inside coroutines and keeps states independent", function()
+      local co = coroutine.wrap(function(s)
+        coroutine.yield(decode(s))
+        return decode("[2]")
+      end)
+      assert.are.same({ 1 }, co("[1]"))
+      assert.are.same({ 2 }, co())
+    end)
+
+    it("many small decodes and failures interleave without leaking stack slots", function()
+      for i = 1, 10000 do
+        if i % 2 == 0 then
+          assert.are.equal(i, decode(tostring(i)))
+        else
+          assert.is_nil((decode("[" .. i .. ",")))
+        end
+      end
+    end)
+  end)
+end)
