@@ -52,7 +52,7 @@ unit: all
 	$(BUSTED)
 
 lint:
-	luacheck lua spec *.rockspec .busted .luacheckrc
+	luacheck .
 	cppcheck --quiet --error-exitcode=1 --enable=warning,style,performance,portability \
 	  --inline-suppr --suppress=missingIncludeSystem -I csrc csrc
 

@@ -39,6 +39,7 @@
 typedef struct ar_json_frame {
     size_t n;           /* keys stored (object) or elements seen (array) */
     int is_object;
+    int has_null;       /* an array with a hole gets the sparse metatable */
     int obj_hint;       /* sizes of the last object/array closed at this depth: */
     int arr_hint;       /* pages of API results are arrays of same-shaped items */
 } ar_json_frame;
@@ -530,7 +531,7 @@ static const unsigned char *ar_json_number(lua_State *L, const unsigned char *st
             return p;
         }
 #else
-        lua_pushnumber(L, neg ? -(lua_Number)u : (lua_Number)u);
+        lua_pushnumber(L, neg && u ? -(lua_Number)u : (lua_Number)u);
         return p;
 #endif
     }
@@ -585,23 +586,40 @@ static ar_json_frame *ar_json_grow(lua_State *L, int base, ar_json_frame *frames
  *   positions, so such an array has a hole (`#` is then unreliable; arrays
  *   holding null are rare in the APIs this serves).
  * - Duplicate keys: the last one wins (a later null removes an earlier value).
+ * - With array_mt, each array gets that metatable when it closes (the sparse
+ *   one if it held a null, so a caller can refuse holes); objects and
+ *   scalars are never given one.
  */
-int ar_json_decode(lua_State *L, const char *json, size_t len, int max_depth, ar_json_error *err)
+int ar_json_decode(lua_State *L, const char *json, size_t len, const ar_json_options *opts, ar_json_error *err)
 {
-    const unsigned char *const start = (const unsigned char *)json;
-    const unsigned char *const end = start + len;
-    const unsigned char *p = start;
+    int max_depth = opts->max_depth, array_mt = opts->array_mt, sparse_array_mt = opts->sparse_array_mt;
+    const unsigned char *start, *end, *p;
     ar_json_frame local[AR_JSON_LOCAL_FRAMES];
     ar_json_frame *frames = local, *f;
     int cap = AR_JSON_LOCAL_FRAMES, depth = 0, hiwater = 0, anchored = 0, isnull = 0;
     int base = lua_gettop(L);
 
+    if (json == NULL) {
+        /* Keeps the pointer arithmetic below defined for (NULL, 0). */
+        if (len > 0) {
+            err->offset = 0;
+            memcpy(err->message, "no input", sizeof "no input");
+            return 0;
+        }
+        json = "";
+    }
+    /* Relative indices would drift as values are pushed. */
+    if (array_mt < 0 && array_mt > LUA_REGISTRYINDEX)
+        array_mt = base + array_mt + 1;
+    if (sparse_array_mt < 0 && sparse_array_mt > LUA_REGISTRYINDEX)
+        sparse_array_mt = base + sparse_array_mt + 1;
+    if (sparse_array_mt == 0)
+        sparse_array_mt = array_mt;
+    start = (const unsigned char *)json;
+    end = start + len;
+    p = start;
     if (max_depth < 0)
         max_depth = 0;
-    if (len > 0 && json == NULL) {
-        ar_json_fail(err, start, start, "no input");
-        return 0;
-    }
     if (!lua_checkstack(L, AR_JSON_SLOTS)) {
         ar_json_fail(err, start, start, "Lua stack exhausted");
         return 0;
@@ -638,6 +656,7 @@ value:
             hiwater++;
         }
         f->n = 0;
+        f->has_null = 0;
         depth++;
         if (*p == '{') {
             f->is_object = 1;
@@ -704,10 +723,15 @@ closed:
     /* The container just closed is the value on top; remember its size as the
      * hint for its next sibling at the same depth. */
     f = &frames[--depth];
-    if (f->is_object)
+    if (f->is_object) {
         f->obj_hint = f->n > AR_JSON_MAX_HINT ? AR_JSON_MAX_HINT : (int)f->n;
-    else
+    } else {
         f->arr_hint = f->n > AR_JSON_MAX_HINT ? AR_JSON_MAX_HINT : (int)f->n;
+        if (f->has_null ? sparse_array_mt : array_mt) {
+            lua_pushvalue(L, f->has_null ? sparse_array_mt : array_mt);
+            lua_setmetatable(L, -2);
+        }
+    }
 
 done:
     if (depth == 0)
@@ -719,6 +743,8 @@ done:
         lua_rawset(L, -3);
     } else if (!isnull) {
         lua_rawseti(L, -2, (lua_Integer)(f->n + 1));
+    } else {
+        f->has_null = 1;
     }
     f->n++;
     isnull = 0;

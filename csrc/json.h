@@ -10,9 +10,18 @@ typedef struct ar_json_error {
     char message[96];   /* NUL-terminated, without the offset */
 } ar_json_error;
 
+/* Metatables that mark decoded arrays, so callers can tell [] from {} and
+ * arrays from objects without scanning keys. Each is a stack index (or a
+ * pseudo-index such as an upvalue) of a table, or 0 for none. */
+typedef struct ar_json_options {
+    int max_depth;          /* nesting of arrays + objects */
+    int array_mt;           /* metatable of every decoded array */
+    int sparse_array_mt;    /* instead, for arrays that held a null (a hole) */
+} ar_json_options;
+
 /* Decodes one JSON text from json[0..len). On success pushes exactly one Lua value and returns 1.
    On failure returns 0, leaves the Lua stack exactly as it was, and fills *err (offset = byte offset where it failed).
    Malformed input never raises a Lua error; only running out of memory while building values can. */
-int ar_json_decode(lua_State *L, const char *json, size_t len, int max_depth, ar_json_error *err);
+int ar_json_decode(lua_State *L, const char *json, size_t len, const ar_json_options *opts, ar_json_error *err);
 
 #endif

@@ -17,10 +17,14 @@ static int ar_core_decode(lua_State *L) {
   size_t len;
   const char *body = luaL_checklstring(L, 1, &len);
   lua_Integer max_depth = luaL_optinteger(L, 2, AR_DEFAULT_MAX_DEPTH);
+  ar_json_options opts;
   ar_json_error err;
   luaL_argcheck(L, max_depth >= 1 && max_depth <= 1000, 2, "max_depth must be in 1..1000");
   lua_settop(L, 2);
-  if (ar_json_decode(L, body, len, (int)max_depth, &err)) return 1;
+  opts.max_depth = (int)max_depth;
+  opts.array_mt = lua_upvalueindex(1);
+  opts.sparse_array_mt = lua_upvalueindex(2);
+  if (ar_json_decode(L, body, len, &opts, &err)) return 1;
   lua_pushnil(L);
   lua_pushfstring(L, "invalid JSON at byte %d: %s", (int)err.offset, err.message);
   return 2;
@@ -115,10 +119,25 @@ static const luaL_Reg ar_core_funcs[] = {
   { NULL, NULL }
 };
 
-/* Safe to run more than once in one state (busted re-requires modules). */
+/* The array metatables live in the registry, so that every load of the module
+ * in one state (busted re-requires modules) marks arrays the same way. */
+static void ar_core_push_marker(lua_State *L, const char *name) {
+  if (luaL_newmetatable(L, name)) {
+    lua_pushstring(L, name);
+    lua_setfield(L, -2, "__name");
+  }
+}
+
 AR_EXPORT int luaopen_atlasrestore_core(lua_State *L);
 AR_EXPORT int luaopen_atlasrestore_core(lua_State *L) {
-  luaL_newlib(L, ar_core_funcs);
+  lua_newtable(L);
+  ar_core_push_marker(L, "atlasrestore.json.array");
+  ar_core_push_marker(L, "atlasrestore.json.sparse_array");
+  luaL_setfuncs(L, ar_core_funcs, 2);
+  ar_core_push_marker(L, "atlasrestore.json.array");
+  lua_setfield(L, -2, "array_mt");
+  ar_core_push_marker(L, "atlasrestore.json.sparse_array");
+  lua_setfield(L, -2, "sparse_array_mt");
   lua_pushliteral(L, "atlasrestore.core");
   lua_setfield(L, -2, "_NAME");
   lua_pushinteger(L, AR_DEFAULT_MAX_DEPTH);

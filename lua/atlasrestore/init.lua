@@ -492,8 +492,10 @@ function Client:_first_page(ctx, endpoint, group_id, name, per_page)
   end
   -- Both failed. The serverless answer explains best unless it is only "not
   -- found" or "gone", which says nothing the Flex answer does not.
-  local best = flex_err
-  if serverless_err.status ~= 404 and serverless_err.status ~= 410 then best = serverless_err end
+  local chosen = flex_err
+  if serverless_err.status ~= 404 and serverless_err.status ~= 410 then chosen = serverless_err end
+  local best = errors.new(chosen.errorCode, {})
+  for k, v in pairs(chosen) do best[k] = v end
   best.errors = { flex = flex_err, serverless = serverless_err }
   return nil, best
 end

@@ -5,13 +5,16 @@ local errors = require "atlasrestore.errors"
 
 local response = {}
 
-local array_mt = core.array_mt
+local array_mt, sparse_array_mt = core.array_mt, core.sparse_array_mt
 local math_type = math.type or function(n) -- Lua 5.1/LuaJIT: integral floats count as integers
   return (type(n) == "number" and n == math.floor(n) and n > -2 ^ 63 and n < 2 ^ 63) and "integer" or "float"
 end
 
-local function is_array(v) return type(v) == "table" and getmetatable(v) == array_mt end
-local function is_object(v) return type(v) == "table" and getmetatable(v) ~= array_mt end
+local function is_array(v)
+  local mt = type(v) == "table" and getmetatable(v)
+  return mt == array_mt or mt == sparse_array_mt
+end
+local function is_object(v) return type(v) == "table" and not is_array(v) end
 
 --- Fields that the contract types as integers, per record shape.
 response.INTEGER_FIELDS = { "oplogTs", "oplogInc", "pointInTimeUTCSeconds" }
@@ -52,6 +55,8 @@ function response.page(status, body, opts)
     if doc.results == nil then return nil, bad(status, "the body has no results") end
     return nil, bad(status, "results is not an array")
   end
+  -- A null among the results would leave a hole that hides the jobs after it.
+  if getmetatable(doc.results) == sparse_array_mt then return nil, bad(status, "results holds a null") end
   for i = 1, #doc.results do
     local problem = check_job(doc.results[i], i)
     if problem then return nil, bad(status, problem) end

@@ -198,7 +198,9 @@ local function demo_jobs(ctx)
     -- expired download with one URL
     obj{
       { "cancelled", false }, { "deliveryType", "download" },
-      { "deliveryUrl", { "https://restore-6a7a1c0e5f1b2c3d4e5f6a06.emulator.invalid:27017/backup/demo/snapshot.tar.gz" } },
+      { "deliveryUrl", {
+        "https://restore-6a7a1c0e5f1b2c3d4e5f6a06.emulator.invalid:27017/backup/demo/snapshot.tar.gz",
+      } },
       { "expired", true }, { "expiresAt", "2026-01-10T07:15:00Z" }, { "failed", false },
       { "finishedAt", "2026-01-08T07:15:00Z" }, { "id", "6a7a1c0e5f1b2c3d4e5f6a06" },
       { "links", links("6a7a1c0e5f1b2c3d4e5f6a06") }, { "snapshotId", "6a79e2b05f1b2c3d4e5f5b06" },

@@ -8,6 +8,23 @@
 --   emu:stats(); emu:reset(); emu:config{ nonce_ttl = 1 }; emu:expire_tokens()
 --   emu:stop()
 --
+-- Admin HTTP API (on the admin listener and on base_url; never counted):
+--   GET  /__emulator/stats          counters + log (see stats() below)
+--   GET  /__emulator/config         the current configuration
+--   POST /__emulator/config         JSON merge: objects merge, arrays/scalars
+--                                   replace, null restores the default; 400
+--                                   {"error": ...} for an invalid value
+--   POST /__emulator/reset          counters, log, faults, config, tokens, nonces
+--   POST /__emulator/expire_tokens  every issued OAuth token stops working
+-- Config keys (defaults): nonce_ttl 300, token_ttl 3600, deprecation_headers
+--   true, stall_seconds 30, max_tokens 0 (= unlimited), faults = { seed 0,
+--   rate 0, kinds {"429","503"}, retry_after 1, script {} }.  Fault kinds:
+--   429, 429_body_only, 503, truncated, malformed, close, stall, trickle.
+--   Posting `faults` restarts the script and the PRNG sequence.
+-- stats(): { requests, challenges, tokens, revokes, trap, faults,
+--   list_requests, trap_log = {uri...}, log = { {method, uri, status, auth,
+--   user_agent, fault, time}, ... } } (the newest 20,000 log entries).
+--
 -- Scripts: the emulator is a daemon, so the caller must make sure stop() runs.
 -- Use emulator.with(opts, fn), which stops it even if fn raises, or
 -- `local emu <close> = emulator.start()`, or pcall around the work.  As a

@@ -1,0 +1,285 @@
+-- Flex: the successor endpoint, "auto" routing, the unified record shape and
+-- the deprecation warning, end to end through the emulator.
+local atlasrestore = require "atlasrestore"
+local emulator = require "support.emulator"
+
+local function read(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+--- Parses the README's mapping table: rows of `| Flex field | Field in "auto" | Rule |`.
+local function mapping_rows()
+  local readme = read("README.md")
+  local block = assert(readme:match("<!%-%- mapping:begin %-%->(.-)<!%-%- mapping:end %-%->"), "mapping table")
+  local rows = {}
+  for line in block:gmatch("[^\n]+") do
+    local from, to, rule = line:match("^|%s*`([%w]+)`%s*|%s*`([%w]+)`%s*|%s*(.-)%s*|$")
+    if from then rows[#rows + 1] = { from = from, to = to, rule = rule } end
+  end
+  return rows
+end
+
+local function serverless_status_order()
+  local readme = read("README.md")
+  local block = assert(readme:match("<!%-%- status:begin %-%->(.-)<!%-%- status:end %-%->"), "status list")
+  local order = {}
+  for condition, status in block:gmatch("\n%d+%. ([^\n]-) → `(%u+)`") do order[#order + 1] = { condition, status } end
+  return order
+end
+
+describe("Flex", function()
+  local emu, warnings
+
+  lazy_setup(function() emu = emulator.start() end)
+  lazy_teardown(function() if emu then emu:stop() end end)
+  before_each(function()
+    emu:reset()
+    warnings = {}
+  end)
+
+  local function new_client(extra)
+    local opts = {
+      base_url = emu.base_url, public_key = emu.public_key, private_key = emu.private_key,
+      on_warning = function(message) warnings[#warnings + 1] = message end, retry_base_delay = 0.01,
+    }
+    for k, v in pairs(extra or {}) do opts[k] = v end
+    return assert(atlasrestore.new(opts))
+  end
+
+  describe("the Flex methods", function()
+    it("list one page in the Flex shape, with the Flex media type whatever api_version says", function()
+      local client = new_client { api_version = "v1.0" }
+      local page = assert(client:list_flex_restore_jobs(emu.group_id, "flex-demo", { include_count = true }))
+      assert.is_true(#page.results >= 5)
+      local statuses, types = {}, {}
+      for _, job in ipairs(page.results) do
+        statuses[job.status] = true
+        types[job.deliveryType] = true
+        assert.is_nil(job.targetClusterName)
+        if job.deliveryType == "DOWNLOAD" then assert.is_string(job.snapshotUrl) else assert.is_nil(job.snapshotUrl) end
+        if job.status ~= "COMPLETED" and job.status ~= "FAILED" then assert.is_nil(job.restoreFinishedDate) end
+      end
+      for _, s in ipairs { "PENDING", "QUEUED", "RUNNING", "FAILED", "COMPLETED" } do assert.is_true(statuses[s], s) end
+      assert.is_true(types.RESTORE and types.DOWNLOAD)
+      assert.equal("integer", math.type(page.totalCount))
+      local log = emu:stats().log
+      assert.matches("^/api/atlas/v2/groups/.*/flexClusters/flex%-demo/backup/restoreJobs%?includeCount=true$",
+        log[#log].uri)
+      client:close()
+    end)
+
+    it("list every job across pages with the same costs", function()
+      local client = new_client()
+      local jobs = assert(client:all_flex_restore_jobs(emu.group_id, "flex-1200"))
+      assert.equal(1200, #jobs)
+      assert.equal(3 + 1, emu:stats().requests)
+      local n = 0
+      for _ in client:flex_restore_jobs(emu.group_id, "flex-1200", { items_per_page = 400 }) do n = n + 1 end
+      assert.equal(1200, n)
+      client:close()
+    end)
+
+    it("report a dedicated cluster as CANNOT_USE_NON_FLEX_CLUSTER_IN_FLEX_API", function()
+      local client = new_client()
+      local jobs, err = client:all_flex_restore_jobs(emu.group_id, "dedicated-0")
+      assert.is_nil(jobs)
+      assert.equal("CANNOT_USE_NON_FLEX_CLUSTER_IN_FLEX_API", err.errorCode)
+      assert.equal(400, err.status)
+      client:close()
+    end)
+
+    it("take no endpoint option", function()
+      local client = new_client()
+      assert.has_error(function() client:all_flex_restore_jobs(emu.group_id, "flex-demo", { endpoint = "auto" }) end)
+      client:close()
+    end)
+  end)
+
+  describe("endpoint routing", function()
+    it("keeps serverless as the default, and shows why that misleads after the migration", function()
+      local client = new_client()
+      local jobs = assert(client:all_restore_jobs(emu.group_id, "migrated-empty"))
+      assert.equal(0, #jobs)
+      local found = assert(client:all_restore_jobs(emu.group_id, "migrated-empty", { endpoint = "auto" }))
+      assert.is_true(#found > 0)
+      client:close()
+    end)
+
+    it("gives Flex wire records with endpoint = 'flex'", function()
+      local client = new_client()
+      local jobs = assert(client:all_restore_jobs(emu.group_id, "flex-demo", { endpoint = "flex" }))
+      assert.is_string(jobs[1].targetDeploymentItemName)
+      assert.is_nil(jobs[1].source)
+      client:close()
+    end)
+
+    for _, name in ipairs { "migrated-empty", "migrated-404", "migrated-410" } do
+      it("finds the jobs of " .. name .. " on Flex, then remembers it", function()
+        local client = new_client()
+        local jobs = assert(client:all_restore_jobs(emu.group_id, name, { endpoint = "auto" }))
+        assert.is_true(#jobs > 0)
+        for _, job in ipairs(jobs) do
+          assert.equal("flex", job.source)
+          assert.is_string(job.targetClusterName)
+        end
+        assert.equal(2, emu:stats().requests) -- challenge + the Flex page
+        emu:reset()
+        assert(client:all_restore_jobs(emu.group_id, name, { endpoint = "auto" }))
+        assert.equal(1, emu:stats().requests)
+        client:close()
+      end)
+    end
+
+    it("falls back to serverless for a serverless instance, then remembers it", function()
+      local client = new_client { endpoint = "auto" }
+      local jobs = assert(client:all_restore_jobs(emu.group_id, "demo"))
+      assert.equal(7, #jobs)
+      for _, job in ipairs(jobs) do assert.equal("serverless", job.source) end
+      local stats = emu:stats()
+      assert.equal(3, stats.requests) -- challenge, Flex CLUSTER_NOT_FOUND, the serverless page
+      assert.matches("/flexClusters/demo/", stats.log[2].uri)
+      emu:reset()
+      assert(client:all_restore_jobs(emu.group_id, "demo"))
+      assert.equal(1, emu:stats().requests)
+      client:close()
+    end)
+
+    it("returns a clean error for a dedicated cluster, with both answers attached", function()
+      local client = new_client { endpoint = "auto" }
+      local jobs, err = client:all_restore_jobs(emu.group_id, "dedicated-0")
+      assert.is_nil(jobs)
+      assert.equal("CANNOT_USE_CLUSTER_IN_SERVERLESS_INSTANCE_API", err.errorCode)
+      assert.equal("CANNOT_USE_NON_FLEX_CLUSTER_IN_FLEX_API", err.errors.flex.errorCode)
+      assert.equal(err.errorCode, err.errors.serverless.errorCode)
+      client:close()
+    end)
+
+    it("returns Flex's CLUSTER_NOT_FOUND when the name exists nowhere", function()
+      local client = new_client { endpoint = "auto" }
+      local ok, err = pcall(function() for _ in client:restore_jobs(emu.group_id, "nowhere") do end end)
+      assert.is_false(ok)
+      assert.equal("CLUSTER_NOT_FOUND", err.errorCode)
+      assert.equal("SERVERLESS_INSTANCE_NOT_FOUND", err.errors.serverless.errorCode)
+      client:close()
+    end)
+
+    it("refuses an unknown endpoint with INVALID_ARGUMENT", function()
+      local client = new_client()
+      local jobs, err = client:all_restore_jobs(emu.group_id, "demo", { endpoint = "dedicated" })
+      assert.is_nil(jobs)
+      assert.equal("INVALID_ARGUMENT", err.errorCode)
+      client:close()
+    end)
+  end)
+
+  describe("the unified record shape", function()
+    it("maps every Flex job as the README's table says", function()
+      local rows = mapping_rows()
+      assert.is_true(#rows >= 9, "the README has the mapping table")
+      local client = new_client { endpoint = "auto" }
+      local jobs = assert(client:all_restore_jobs(emu.group_id, "flex-demo"))
+      for _, job in ipairs(jobs) do
+        local raw = job.raw
+        assert.equal("flex", job.source)
+        for _, row in ipairs(rows) do
+          local wire = raw[row.from]
+          local rule = row.rule
+          if rule == "same value" then
+            assert.equal(wire, job[row.to], row.from .. " -> " .. row.to)
+          elseif rule == "`{ snapshotUrl }`" then
+            if wire == nil then assert.is_nil(job[row.to]) else assert.same({ wire }, job[row.to]) end
+          elseif rule:find("→") then
+            local expected = {}
+            for a, b in rule:gmatch("`(%u+)` → `(%w+)`") do expected[a] = b end
+            assert.equal(expected[wire], job[row.to], row.from)
+          elseif rule == '`status == "FAILED"`' then
+            assert.equal(wire == "FAILED", job[row.to])
+          else
+            error("unknown rule in the README: " .. rule)
+          end
+          if row.from ~= row.to then assert.is_nil(job[row.from], row.from .. " is renamed") end
+        end
+      end
+      client:close()
+    end)
+
+    it("derives serverless statuses in the README's order and keeps the wire record", function()
+      local order = serverless_status_order()
+      assert.equal(5, #order)
+      local client = new_client { endpoint = "auto" }
+      local jobs = assert(client:all_restore_jobs(emu.group_id, "demo"))
+      local seen = {}
+      for _, job in ipairs(jobs) do
+        local raw = job.raw
+        local expected
+        for _, step in ipairs(order) do
+          local field = step[1]:match("`(%w+)`")
+          local holds = field == nil or (step[1]:find("is true") and raw[field] == true)
+            or (step[1]:find("is present") and raw[field] ~= nil)
+          if holds then expected = step[2] break end
+        end
+        assert.equal(expected, job.status)
+        seen[job.status] = true
+        assert.equal("serverless", job.source)
+        for k, v in pairs(raw) do assert.equal(v, job[k]) end
+      end
+      assert.is_true(seen.CANCELLED and seen.FAILED and seen.EXPIRED and seen.COMPLETED and true)
+      client:close()
+    end)
+  end)
+
+  describe("deprecation warnings", function()
+    it("warn once per client about the serverless endpoint's headers", function()
+      local client = new_client()
+      assert(client:all_restore_jobs(emu.group_id, "demo"))
+      assert(client:all_restore_jobs(emu.group_id, "jobs-501"))
+      assert.equal(1, #warnings)
+      assert.matches("Sunset: Thu, 22 Jan 2026", warnings[1], 1, true)
+      client:close()
+    end)
+
+    it("stay silent without the headers", function()
+      emu:config { deprecation_headers = false }
+      local client = new_client()
+      assert(client:all_restore_jobs(emu.group_id, "demo"))
+      assert(client:all_flex_restore_jobs(emu.group_id, "flex-demo"))
+      assert.equal(0, #warnings)
+      client:close()
+    end)
+
+    it("report a 410 VERSION_GONE", function()
+      emu:config { deprecation_headers = false }
+      local client = new_client()
+      local _, err = client:all_restore_jobs(emu.group_id, "migrated-410")
+      assert.equal("VERSION_GONE", err.errorCode)
+      assert.equal(1, #warnings)
+      assert.matches("VERSION_GONE", warnings[1])
+      client:close()
+    end)
+
+    it("write one line to stderr by default", function()
+      local script = os.tmpname()
+      local f = assert(io.open(script, "w"))
+      f:write(([[
+        package.path = "./lua/?.lua;./lua/?/init.lua;" .. package.path
+        package.cpath = "./build/5.4/?.so;" .. package.cpath
+        local client = assert(require("atlasrestore").new { base_url = %q, public_key = %q, private_key = %q })
+        assert(client:all_restore_jobs(%q, "demo"))
+        assert(client:all_restore_jobs(%q, "demo"))
+        client:close()
+      ]]):format(emu.base_url, emu.public_key, emu.private_key, emu.group_id, emu.group_id))
+      f:close()
+      local pipe = assert(io.popen("lua5.4 " .. script .. " 2>&1 >/dev/null"))
+      local stderr = pipe:read("a")
+      pipe:close()
+      os.remove(script)
+      local lines = {}
+      for line in stderr:gmatch("[^\n]+") do lines[#lines + 1] = line end
+      assert.equal(1, #lines, stderr)
+      assert.matches("^atlasrestore: warning: .*deprecated", lines[1])
+    end)
+  end)
+end)
