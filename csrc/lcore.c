@@ -60,7 +60,7 @@ static void ar_core_add_quoted(luaL_Buffer *b, const char *name, const char *val
 static int ar_core_digest_authorization(lua_State *L) {
   ar_digest_input in;
   const char *opaque, *problem;
-  char response[33], nc[9];
+  char response[33];
   luaL_Buffer b;
   luaL_checktype(L, 1, LUA_TTABLE);
   memset(&in, 0, sizeof in);
@@ -103,6 +103,7 @@ static int ar_core_digest_authorization(lua_State *L) {
     ar_core_add_quoted(&b, "opaque", opaque);
   }
   if (in.qop) {
+    char nc[9];
     snprintf(nc, sizeof nc, "%08lx", in.nc & 0xffffffffUL);
     luaL_addstring(&b, ", qop=auth, nc=");
     luaL_addstring(&b, nc);

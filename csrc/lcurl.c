@@ -195,11 +195,12 @@ static void ar_push_headers(lua_State *L, const ar_buf *raw) {
   lua_newtable(L);
   while (p && p < end) {
     const char *eol = memchr(p, '\n', (size_t)(end - p));
-    const char *line_end = eol ? eol : end, *colon, *value;
-    size_t name_len, i;
-    colon = memchr(p, ':', (size_t)(line_end - p));
-    if (colon && colon > p && (size_t)(colon - p) < sizeof name && memcmp(p, "HTTP/", 5) != 0) {
-      name_len = (size_t)(colon - p);
+    const char *line_end = eol ? eol : end;
+    const char *colon = memchr(p, ':', (size_t)(line_end - p));
+    int status_line = line_end - p >= 5 && memcmp(p, "HTTP/", 5) == 0;
+    if (colon && colon > p && (size_t)(colon - p) < sizeof name && !status_line) {
+      size_t name_len = (size_t)(colon - p), i;
+      const char *value;
       for (i = 0; i < name_len; i++) name[i] = (char)tolower((unsigned char)p[i]);
       value = colon + 1;
       while (value < line_end && (*value == ' ' || *value == '\t')) value++;

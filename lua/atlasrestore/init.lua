@@ -116,7 +116,9 @@ local QUERY_PARAMS = {
 
 local function check_keys(fname, argn, tbl, allowed)
   for k in pairs(tbl) do
-    if not allowed[k] then error(("bad argument #%d to '%s' (unknown option '%s')"):format(argn, fname, tostring(k)), 4) end
+    if not allowed[k] then
+      error(("bad argument #%d to '%s' (unknown option '%s')"):format(argn, fname, tostring(k)), 4)
+    end
   end
 end
 
@@ -211,7 +213,9 @@ local function parse_base_url(url, allow_http)
   local scheme, authority, path = url:match("^(%a[%w+.-]*)://([^/?#]+)(/?[^?#]*)$")
   if not scheme then return nil, errors.invalid("base_url must look like https://host[:port][/path]") end
   scheme = scheme:lower()
-  if scheme ~= "https" and scheme ~= "http" then return nil, errors.invalid("base_url must be https:// (or http://)") end
+  if scheme ~= "https" and scheme ~= "http" then
+    return nil, errors.invalid("base_url must be https:// (or http://)")
+  end
   if authority:find("@", 1, true) then
     return nil, errors.invalid("base_url must not carry credentials; use the credential options")
   end
@@ -240,10 +244,13 @@ function atlasrestore.new(opts)
   for k, v in pairs(opts) do settings[k] = v end
   for _, k in ipairs { "timeout", "connect_timeout", "stall_timeout", "deadline", "max_body_size",
     "retry_base_delay", "retry_max_delay" } do
-    if not (settings[k] > 0) then return nil, errors.invalid(k .. " must be a positive number") end
+    local v = settings[k]
+    if v ~= v or v <= 0 then return nil, errors.invalid(k .. " must be a positive number") end
   end
   for _, k in ipairs { "max_attempts", "max_depth" } do
-    if not is_integral(settings[k]) or settings[k] < 1 then return nil, errors.invalid(k .. " must be an integer >= 1") end
+    if not is_integral(settings[k]) or settings[k] < 1 then
+      return nil, errors.invalid(k .. " must be an integer >= 1")
+    end
   end
   if settings.api_version ~= "v2" and settings.api_version ~= "v1.0" then
     return nil, errors.invalid('api_version must be "v2" or "v1.0"')
@@ -297,7 +304,8 @@ function atlasrestore.new(opts)
 end
 
 function Client:__tostring()
-  return ("atlasrestore.Client (%s, %s)%s"):format(self.base_url, self.credential_label, self.closed and " closed" or "")
+  return ("atlasrestore.Client (%s, %s)%s"):format(self.base_url, self.credential_label,
+    self.closed and " closed" or "")
 end
 
 ---------------------------------------------------------------------------

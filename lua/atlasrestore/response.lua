@@ -26,7 +26,9 @@ end
 local function is_integer(v) return type(v) == "number" and math_type(v) == "integer" end
 
 local function check_job(job, i)
-  if not is_object(job) then return ("results[%d] is a %s, not an object"):format(i, is_array(job) and "array" or type(job)) end
+  if not is_object(job) then
+    return ("results[%d] is a %s, not an object"):format(i, is_array(job) and "array" or type(job))
+  end
   for _, field in ipairs(response.INTEGER_FIELDS) do
     local v = job[field]
     if v ~= nil and not is_integer(v) then return ("results[%d].%s is not a 64-bit integer"):format(i, field) end
@@ -48,8 +50,8 @@ function response.page(status, body, opts)
   local doc, why = core.decode(body, opts.max_depth)
   if why then return nil, bad(status, why) end
   if not is_object(doc) then
-    return nil, bad(status, "the body is " .. (doc == nil and "null" or is_array(doc) and "an array" or "a " .. type(doc))
-      .. ", not an object")
+    local what = doc == nil and "null" or is_array(doc) and "an array" or "a " .. type(doc)
+    return nil, bad(status, "the body is " .. what .. ", not an object")
   end
   if not is_array(doc.results) then
     if doc.results == nil then return nil, bad(status, "the body has no results") end

@@ -85,6 +85,7 @@ describe("atlasrestore against the emulator", function()
       local count, ids = 0, {}
       for job in client:restore_jobs(emu.group_id, "jobs-1000", { items_per_page = 300 }) do
         count = count + 1
+        assert.is_nil(ids[job.id])
         ids[job.id] = true
         if count == 300 then
           -- one page in memory at a time: only the first page has been asked for

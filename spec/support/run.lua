@@ -77,7 +77,8 @@ else
       base_url = emu.base_url, public_key = emu.public_key, private_key = emu.private_key,
       on_warning = function() end,
     })
-    print(("Restore jobs of the emulator's demo instance (%s; no MONGODB_ATLAS_* credentials set)"):format(emu.base_url))
+    print(("Restore jobs of the emulator's demo instance (%s; no MONGODB_ATLAS_* credentials set)"):format(
+      emu.base_url))
     local code = list(client, emu.group_id, "demo")
     client:close()
     return code

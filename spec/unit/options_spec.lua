@@ -41,7 +41,8 @@ describe("atlasrestore.new", function()
     assert.is_table(client.tokens)
     client:close()
     client = assert(atlasrestore.new { getenv = env(merged(SA, {
-      MONGODB_ATLAS_OPS_MANAGER_URL = "https://ops.example.net", MONGODB_ATLAS_BASE_URL = "https://base.example.net" })) })
+      MONGODB_ATLAS_OPS_MANAGER_URL = "https://ops.example.net",
+      MONGODB_ATLAS_BASE_URL = "https://base.example.net" })) })
     assert.equal("https://base.example.net", client.base_url)
     client:close()
   end)
@@ -68,7 +69,9 @@ describe("atlasrestore.new", function()
 
   local invalid = {
     ["no credentials at all"] = { getenv = env {} },
-    ["empty environment values"] = { getenv = env { MONGODB_ATLAS_PUBLIC_API_KEY = "", MONGODB_ATLAS_PRIVATE_API_KEY = "" } },
+    ["empty environment values"] = {
+      getenv = env { MONGODB_ATLAS_PUBLIC_API_KEY = "", MONGODB_ATLAS_PRIVATE_API_KEY = "" },
+    },
     ["two kinds given"] = { public_key = "p", private_key = "k-secret", access_token = "t", getenv = env {} },
     ["key and service account"] = { public_key = "p", private_key = "k", client_id = "i", client_secret = "s" },
     ["half an API key"] = { public_key = "p", getenv = env(KEYS) },
@@ -96,7 +99,8 @@ describe("atlasrestore.new", function()
       local client = assert(atlasrestore.new { access_token = "t", base_url = url })
       client:close()
     end
-    local client = assert(atlasrestore.new { access_token = "t", base_url = "http://atlas.internal", allow_http = true })
+    local client = assert(atlasrestore.new {
+      access_token = "t", base_url = "http://atlas.internal", allow_http = true })
     client:close()
   end)
 

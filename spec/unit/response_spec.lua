@@ -130,7 +130,8 @@ describe("response.error", function()
   end)
 
   it("reads the OAuth shape", function()
-    local err = response.error(401, {}, '{"error":"invalid_client","error_description":"Invalid credentials provided."}')
+    local body = '{"error":"invalid_client","error_description":"Invalid credentials provided."}'
+    local err = response.error(401, {}, body)
     assert.equal("invalid_client", err.errorCode)
     assert.equal("Invalid credentials provided.", err.detail)
   end)

@@ -29,9 +29,9 @@ function transport:request(req)
 end
 
 --- Monotonic seconds, for deadlines and the token cache.
-function transport:now() return curl.now() end
+function transport.now(_) return curl.now() end
 
-function transport:sleep(seconds) curl.sleep(seconds) end
+function transport.sleep(_, seconds) curl.sleep(seconds) end
 
 function transport:close()
   self.session:close()
