@@ -14,6 +14,11 @@ CURL_LIBS      ?= $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
 BUILD          ?= build/$(LUA_VERSION)
 BUSTED         ?= $(LUA) /usr/bin/busted
 FUZZ_SECONDS   ?= 60
+# The sanitizer build: gcc, because its libasan is the one preloaded into lua5.4.
+ASAN_CC        ?= gcc
+ASAN_BUILD     ?= build/asan/$(LUA_VERSION)
+ASAN_CFLAGS    ?= -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1
+VALGRIND       ?= valgrind
 
 WARNINGS  = -std=c99 -Wall -Wextra -pedantic -Wshadow -Wmissing-prototypes -Wstrict-prototypes
 MODFLAGS  = $(CFLAGS) $(WARNINGS) -fPIC -fvisibility=hidden -I$(LUA_INCDIR)
@@ -25,19 +30,24 @@ LUA_SRC   = $(wildcard lua/atlasrestore/*.lua lua/atlasrestore/*/*.lua)
 
 CORE_SO   = $(BUILD)/atlasrestore/core.so
 CURL_SO   = $(BUILD)/atlasrestore/curl.so
+ASAN_SOS  = $(ASAN_BUILD)/atlasrestore/core.so $(ASAN_BUILD)/atlasrestore/curl.so
 
-.PHONY: all test check deps unit lint run install clean asan valgrind fuzz rock
+.PHONY: all test check deps unit lint run install clean asan valgrind fuzz soak rock
 
 all: $(CORE_SO) $(CURL_SO)
 
 # The module never links liblua: the host process (lua, nginx) provides it.
-$(CORE_SO): $(CORE_SRC) $(HEADERS)
+# The same two rules build the sanitizer variant under $(ASAN_BUILD).
+$(CORE_SO) $(ASAN_BUILD)/atlasrestore/core.so: $(CORE_SRC) $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(MODFLAGS) $(LIBFLAG) -o $@ $(CORE_SRC)
 
-$(CURL_SO): $(CURL_SRC) $(HEADERS)
+$(CURL_SO) $(ASAN_BUILD)/atlasrestore/curl.so: $(CURL_SRC) $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(MODFLAGS) $(CURL_CFLAGS) $(LIBFLAG) -o $@ $(CURL_SRC) $(CURL_LIBS)
+
+$(ASAN_SOS): override CC = $(ASAN_CC)
+$(ASAN_SOS): MODFLAGS += $(ASAN_CFLAGS)
 
 deps:
 	./.ci/deps

@@ -39,7 +39,7 @@ local function curl(args, max_time)
   local cmd = string.format("curl -sS --max-time %d -D %s -o %s -w '%%{http_code}' %s 2>%s",
     max_time or 10, q(hdr), q(body), args, q(err))
   local t0 = socket.gettime()
-  local p = assert(io.popen(cmd, "r"))
+  local p = assert(io.popen(emulator.clean_env(cmd), "r"))
   p:read("a")
   local _, _, rc = p:close()
   local r = { rc = rc, elapsed = socket.gettime() - t0, body = read_all(body), stderr = read_all(err) }
@@ -56,7 +56,7 @@ end
 local function accept(v) return "-H " .. q("Accept: " .. v) .. " " end
 
 local function md5(s)
-  local p = assert(io.popen("printf %s " .. q(s) .. " | md5sum"))
+  local p = assert(io.popen(emulator.clean_env("printf %s " .. q(s) .. " | md5sum")))
   local out = p:read("a")
   p:close()
   return (out:match("^(%x+)"))
@@ -86,7 +86,8 @@ except urllib.error.HTTPError as e:
 ]]
 
 local function python_digest(url, password)
-  local p = assert(io.popen("timeout 20 python3 -c " .. q(PY_DIGEST) .. " " .. q(url) .. " " .. q(password) .. " 2>&1"))
+  local cmd = "timeout 20 python3 -c " .. q(PY_DIGEST) .. " " .. q(url) .. " " .. q(password) .. " 2>&1"
+  local p = assert(io.popen(emulator.clean_env(cmd)))
   local out = p:read("a")
   p:close()
   local status, n = out:match("^(%d+) (%-?%d+)")

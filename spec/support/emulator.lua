@@ -50,8 +50,17 @@ local function sh_quote(s)
 end
 M.sh_quote = sh_quote
 
+-- `make asan` preloads the sanitizer runtime into the lua5.4 under test only.
+-- Child commands (nginx, openssl, curl, python3, coreutils, another lua5.4)
+-- must not inherit it: they are not ours and LeakSanitizer aborts on their
+-- leaks.  Every command a spec spawns goes through clean_env().
+M.clean_env_prefix = "env -u LD_PRELOAD -u ASAN_OPTIONS -u UBSAN_OPTIONS -u LSAN_OPTIONS "
+function M.clean_env(cmd)
+  return M.clean_env_prefix .. "/bin/sh -c " .. sh_quote(cmd)
+end
+
 local function run(cmd)
-  local ok, how, code = os.execute(cmd)
+  local ok, how, code = os.execute(M.clean_env(cmd))
   return ok == true, how, code
 end
 
@@ -70,7 +79,7 @@ local function write_file(path, text)
 end
 
 local function capture(cmd)
-  local p = assert(io.popen(cmd, "r"))
+  local p = assert(io.popen(M.clean_env(cmd), "r"))
   local out = p:read("a")
   p:close()
   return (out:gsub("%s+$", ""))

@@ -2,6 +2,7 @@
 -- reset, a lying Content-Length, a redirect. It runs in a child lua5.4 process,
 -- on loopback, and exits by itself after 30 s at most.
 local socket = require "socket"
+local emulator = require "support.emulator"
 
 local rawserver = {}
 
@@ -38,7 +39,7 @@ function rawserver.start(mode, target)
   f:write(SERVER)
   f:close()
   local cmd = ("lua5.4 %s %d %s %s >/dev/null 2>&1 & echo $!"):format(path, port, mode, target or "-")
-  local pipe = assert(io.popen(cmd))
+  local pipe = assert(io.popen(emulator.clean_env(cmd)))
   local pid = tonumber(pipe:read("l"))
   pipe:close()
   local deadline = socket.gettime() + 5
@@ -50,7 +51,7 @@ function rawserver.start(mode, target)
   return {
     base_url = "http://127.0.0.1:" .. port,
     stop = function()
-      os.execute("kill " .. pid .. " 2>/dev/null")
+      os.execute(emulator.clean_env("kill " .. pid .. " 2>/dev/null"))
       os.remove(path)
     end,
   }
