@@ -443,7 +443,10 @@ function Client:_get_page(ctx, path_and_query, accept, decode)
         if not RETRY_STATUS[res.status] then return self:_fail(err, attempt) end
         retry_after = response.retry_after(res.headers, err, os.time())
       end
-    elseif not RETRY_CODES[err.errorCode] then
+    elseif RETRY_CODES[err.errorCode] or RETRY_STATUS[err.status] then
+      -- A failed token request can be a 429 or a 5xx too; it has no headers here.
+      retry_after = err.status == 429 and response.retry_after(nil, err) or nil
+    else
       return self:_fail(err, attempt)
     end
     if attempt >= s.max_attempts then return self:_fail(err, attempt) end
@@ -510,7 +513,8 @@ end
 
 --- Validates a listing's arguments and returns a page source:
 -- next_page() -> array of new jobs | nil when done | false, err.
-function Client:_listing(fname, group_id, name, opts, forced_endpoint)
+-- `lazy`: the caller sets the pace between pages, so the deadline is per page.
+function Client:_listing(fname, group_id, name, opts, forced_endpoint, lazy)
   local err = check_path(fname, group_id, name)
   if opts ~= nil and type(opts) ~= "table" then raise_type(fname, 3, "table", opts) end
   opts = opts or {}
@@ -531,6 +535,7 @@ function Client:_listing(fname, group_id, name, opts, forced_endpoint)
   return function()
     if done then return nil end
     page_num = page_num + 1
+    if lazy then ctx = self:_new_ctx() end
     local page
     if page_num == 1 then
       local second
@@ -582,7 +587,7 @@ end
 
 local function iterate(self, fname, group_id, name, opts, forced_endpoint)
   check_client(self, fname)
-  local next_page, err = self:_listing(fname, group_id, name, opts, forced_endpoint)
+  local next_page, err = self:_listing(fname, group_id, name, opts, forced_endpoint, true)
   if not next_page then
     local _, failed = self:_fail(err, 0)
     error(failed, 3)
