@@ -19,6 +19,10 @@ ASAN_CC        ?= gcc
 ASAN_BUILD     ?= build/asan/$(LUA_VERSION)
 ASAN_CFLAGS    ?= -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1
 VALGRIND       ?= valgrind
+# Upper bounds (seconds) on each proof target, so a hang fails instead of stalling `make test`.
+ASAN_TIMEOUT     ?= 600
+VALGRIND_TIMEOUT ?= 600
+SOAK_TIMEOUT     ?= 300
 
 WARNINGS  = -std=c99 -Wall -Wextra -pedantic -Wshadow -Wmissing-prototypes -Wstrict-prototypes
 MODFLAGS  = $(CFLAGS) $(WARNINGS) -fPIC -fvisibility=hidden -I$(LUA_INCDIR)
@@ -54,12 +58,42 @@ deps:
 
 # `make test` = install what is missing, build, then every check.
 test: deps
-	$(MAKE) check
+	$(MAKE) check FUZZ_SECONDS=$(FUZZ_SECONDS)
 
-check: all unit lint
+check: all unit lint asan valgrind fuzz soak
 
 unit: all
 	$(BUSTED)
+
+# The whole suite with the sanitizer build.  libasan is preloaded into the
+# lua5.4 under test only (spec/support/emulator.lua's clean_env() strips it from
+# every child).  Our .so files are preloaded too, so they stay mapped after
+# lua_close's dlclose and leak stacks keep their symbols.  --ignore-lua stops
+# busted re-executing itself through /bin/sh.  Leaks are checked at exit:
+# busted ends with os.exit(code, true), so lua_close runs every __gc first.
+# timeout runs first so that it is not itself loaded with the preload.
+ASAN_LIB = $(shell $(ASAN_CC) -print-file-name=libasan.so)
+ASAN_ENV = LD_PRELOAD="$(ASAN_LIB) $(abspath $(ASAN_SOS))" \
+  ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=1:detect_stack_use_after_return=1:strict_init_order=1 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+asan: all $(ASAN_SOS)
+	timeout $(ASAN_TIMEOUT) env $(ASAN_ENV) $(BUSTED) --ignore-lua --cpath='./$(ASAN_BUILD)/?.so'
+
+# Unit specs plus one listing per credential kind, with the normal build.
+# "still reachable" (libcurl's and OpenSSL's global state) is not an error.
+valgrind: all
+	ATLASRESTORE_UNDER_VALGRIND=1 timeout $(VALGRIND_TIMEOUT) $(VALGRIND) -q --leak-check=full \
+	  --errors-for-leak-kinds=definite,indirect --error-exitcode=1 --num-callers=30 \
+	  $(BUSTED) --ignore-lua spec/unit spec/e2e/valgrind_spec.lua
+
+# libFuzzer on the JSON decoder; fails on any crash, sanitizer report or leak.
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) LUA_INCDIR=$(LUA_INCDIR) ./spec/fuzz/run.sh
+
+# 1,000 listings under 10% faults in one process; fails on a wrong listing or RSS growth.
+soak: all
+	timeout $(SOAK_TIMEOUT) $(LUA) spec/soak.lua
 
 lint:
 	luacheck .

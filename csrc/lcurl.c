@@ -246,7 +246,7 @@ static const char *ar_error_code(const ar_transfer *t, CURLcode rc) {
 }
 
 /* session:request(req) -> status, headers, body, seconds
- *                      | nil, code, message[, status] */
+ *                      | nil, code, message, status or nil, seconds */
 static int ar_session_request(lua_State *L) {
   ar_session *s = ar_check_session(L);
   ar_transfer *t = &s->transfer;
@@ -257,17 +257,18 @@ static int ar_session_request(lua_State *L) {
   ar_transfer_configure(L, t, 2);
   rc = curl_easy_perform(t->easy);
   curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME_T, &micros);
   if (rc != CURLE_OK) {
     lua_pushnil(L);
     lua_pushstring(L, ar_error_code(t, rc));
     lua_pushstring(L, t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
-    if (status > 0) {
+    if (status > 0)
       lua_pushinteger(L, status);
-      return 4;
-    }
-    return 3;
+    else
+      lua_pushnil(L);
+    lua_pushnumber(L, (lua_Number)micros / 1e6);
+    return 5;
   }
-  curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME_T, &micros);
   lua_pushinteger(L, status);
   ar_push_headers(L, &t->headers);
   lua_pushlstring(L, t->body.data ? t->body.data : "", t->body.len);

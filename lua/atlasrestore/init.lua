@@ -324,7 +324,7 @@ function Client:_send(ctx, method, url, headers, body)
   end
   local scheme = headers.Authorization and headers.Authorization:match("^(%a+)") or "none"
   self:_debug("> %s %s (attempt %d, auth %s)", method, url, ctx.attempt, scheme)
-  local res, code, message, status = self.transport:request {
+  local res, code, message, status, elapsed = self.transport:request {
     method = method, url = url, headers = headers, body = body,
     timeout = math.min(self.settings.timeout, remaining),
     connect_timeout = math.min(self.settings.connect_timeout, remaining),
@@ -332,7 +332,8 @@ function Client:_send(ctx, method, url, headers, body)
     max_body = self.settings.max_body_size,
   }
   if not res then
-    self:_debug("< %s %s failed: %s: %s (attempt %d)", method, url, code, message, ctx.attempt)
+    self:_debug("< %s %s failed: %s: %s (attempt %d, %.1f ms)", method, url, code, message, ctx.attempt,
+      (elapsed or 0) * 1000)
     return nil, errors.new(code, { message = message, status = status })
   end
   self:_debug("< %s %s -> %d (attempt %d, %.1f ms, %d bytes)", method, url, res.status, ctx.attempt,
@@ -411,7 +412,7 @@ function Client:_notice_deprecation(res, err)
     message = ("atlasrestore: warning: this endpoint is deprecated (Deprecation: %s; Sunset: %s)"):format(
       h.deprecation or "-", h.sunset or "-")
   end
-  self.on_warning(message .. '; list with endpoint = "auto" or the Flex methods')
+  self.on_warning(self.scrubber:scrub(message .. '; list with endpoint = "auto" or the Flex methods'))
 end
 
 --- Finishes an error on its way out: attempts, and no secret in any field.

@@ -47,25 +47,44 @@ function Scrubber:add(secret, user)
   if type(secret) ~= "string" then return end
   self:add_form(secret)
   self:add_form(redact.base64(secret))
-  self:add_form(redact.url_encode(secret))
-  self:add_form(redact.url_encode(secret):lower())
+  local encoded = redact.url_encode(secret)
+  self:add_form(encoded)
+  self:add_form(encoded:lower())
+  self:add_form((encoded:gsub("%%20", "+"))) -- the form encoding of request bodies
   if user then self:add_form(redact.base64(user .. ":" .. secret)) end
 end
+
+-- Credentials by their scheme, wherever they appear: an Authorization value
+-- echoed without its header name is still a secret.
+local SCHEMES = {
+  { "([Aa]uthorization:%s*%a*)[^\r\n]*", "%1 [REDACTED]" },
+  { "([Bb]earer%s+)[%w%-%._~%+/]+=*", "%1[REDACTED]" },
+  { "([Bb]asic%s+)[%w%+/]+=*", "%1[REDACTED]" },
+  { "([Rr]esponse%s*=%s*\"?)%x+", "%1[REDACTED]" },
+}
 
 function Scrubber:scrub(text)
   if type(text) ~= "string" then return text end
   for _, pattern in ipairs(self.patterns) do text = text:gsub(pattern, "[REDACTED]") end
-  -- Whatever its scheme, an Authorization value is a secret.
-  return (text:gsub("([Aa]uthorization:%s*%a*)[^\r\n]*", "%1 [REDACTED]"))
+  for _, scheme in ipairs(SCHEMES) do text = text:gsub(scheme[1], scheme[2]) end
+  return text
 end
 
---- Scrubs every string inside a value, in place, bounded in depth.
-function Scrubber:deep(value, depth)
-  depth = depth or 0
+--- Scrubs every string inside a value, keys included, in place. A cycle is
+-- visited once.
+function Scrubber:deep(value, seen)
   if type(value) == "string" then return self:scrub(value) end
-  if type(value) ~= "table" or depth > 16 then return value end
+  if type(value) ~= "table" then return value end
+  seen = seen or {}
+  if seen[value] then return value end
+  seen[value] = true
+  local renamed = {}
   for k, v in pairs(value) do
-    if type(v) == "string" or type(v) == "table" then value[k] = self:deep(v, depth + 1) end
+    if type(v) == "string" or type(v) == "table" then value[k] = self:deep(v, seen) end
+    if type(k) == "string" and self:scrub(k) ~= k then renamed[k] = self:scrub(k) end
+  end
+  for old, new in pairs(renamed) do
+    value[new], value[old] = value[old], nil
   end
   return value
 end
