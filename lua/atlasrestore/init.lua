@@ -549,7 +549,7 @@ function Client:_listing(fname, group_id, name, opts, forced_endpoint, lazy)
       done = true
       return false, err
     end
-    local jobs, results = {}, page.results
+    local jobs, count, results = {}, 0, page.results
     local map = unify and (resolved == "flex" and flex.from_flex or flex.from_serverless)
     for i = 1, #results do
       local job = results[i]
@@ -557,10 +557,11 @@ function Client:_listing(fname, group_id, name, opts, forced_endpoint, lazy)
       -- Jobs can shift between pages while Atlas adds new ones: list each once.
       if id == nil or not seen[id] then
         if id ~= nil then seen[id] = true end
-        jobs[#jobs + 1] = map and map(job) or job
+        count = count + 1
+        jobs[count] = map and map(job) or job
       end
     end
-    if #results > 0 and #jobs == 0 then
+    if #results > 0 and count == 0 then
       done = true
       local _, repeated = self:_fail(errors.new(errors.BAD_RESPONSE, {
         message = ("page %d repeats only jobs already listed; the server is not paginating"):format(page_num),
@@ -610,12 +611,13 @@ local function collect(self, fname, group_id, name, opts, forced_endpoint)
   check_client(self, fname)
   local next_page, err = self:_listing(fname, group_id, name, opts, forced_endpoint)
   if not next_page then return self:_fail(err, 0) end
-  local all = {}
+  local all, count = {}, 0
   while true do
     local jobs, page_err = next_page()
     if jobs == nil then return all end
     if jobs == false then return nil, page_err end
-    for i = 1, #jobs do all[#all + 1] = jobs[i] end
+    for i = 1, #jobs do all[count + i] = jobs[i] end
+    count = count + #jobs
   end
 end
 
