@@ -36,7 +36,7 @@ CORE_SO   = $(BUILD)/atlasrestore/core.so
 CURL_SO   = $(BUILD)/atlasrestore/curl.so
 ASAN_SOS  = $(ASAN_BUILD)/atlasrestore/core.so $(ASAN_BUILD)/atlasrestore/curl.so
 
-.PHONY: all test check deps unit lint run install clean asan valgrind fuzz soak rock
+.PHONY: all test check deps unit lint run install clean asan valgrind fuzz soak rock bench packaging
 
 all: $(CORE_SO) $(CURL_SO)
 
@@ -60,31 +60,37 @@ deps:
 test: deps
 	$(MAKE) check FUZZ_SECONDS=$(FUZZ_SECONDS)
 
-check: all unit lint asan valgrind fuzz soak
+check: all unit lint packaging asan valgrind fuzz soak
 
 unit: all
 	$(BUSTED)
 
 # The whole suite with the sanitizer build.  libasan is preloaded into the
 # lua5.4 under test only (spec/support/emulator.lua's clean_env() strips it from
-# every child).  Our .so files are preloaded too, so they stay mapped after
-# lua_close's dlclose and leak stacks keep their symbols.  --ignore-lua stops
-# busted re-executing itself through /bin/sh.  Leaks are checked at exit:
-# busted ends with os.exit(code, true), so lua_close runs every __gc first.
-# timeout runs first so that it is not itself loaded with the preload.
-ASAN_LIB = $(shell $(ASAN_CC) -print-file-name=libasan.so)
-ASAN_ENV = LD_PRELOAD="$(ASAN_LIB) $(abspath $(ASAN_SOS))" \
+# every child), with a shim that keeps modules mapped after lua_close so leak
+# stacks keep their symbols.  --ignore-lua stops busted re-executing itself
+# through /bin/sh.  Leaks are checked at exit: busted ends with
+# os.exit(code, true), so lua_close runs every __gc first.  timeout comes
+# before env so that it does not get the preload itself.
+ASAN_LIB  = $(shell $(ASAN_CC) -print-file-name=libasan.so)
+ASAN_SHIM = $(ASAN_BUILD)/nodlclose.so
+ASAN_ENV  = LD_PRELOAD="$(ASAN_LIB) $(abspath $(ASAN_SHIM))" \
   ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=1:detect_stack_use_after_return=1:strict_init_order=1 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-asan: all $(ASAN_SOS)
+$(ASAN_SHIM): spec/support/nodlclose.c
+	@mkdir -p $(dir $@)
+	$(ASAN_CC) -O1 -fPIC $(LIBFLAG) -o $@ $<
+
+asan: all $(ASAN_SOS) $(ASAN_SHIM)
 	timeout $(ASAN_TIMEOUT) env $(ASAN_ENV) $(BUSTED) --ignore-lua --cpath='./$(ASAN_BUILD)/?.so'
 
 # Unit specs plus one listing per credential kind, with the normal build.
-# "still reachable" (libcurl's and OpenSSL's global state) is not an error.
+# "still reachable" (libcurl's and OpenSSL's global state) is not an error;
+# --keep-debuginfo names the frames of modules that lua_close has unloaded.
 valgrind: all
-	ATLASRESTORE_UNDER_VALGRIND=1 timeout $(VALGRIND_TIMEOUT) $(VALGRIND) -q --leak-check=full \
-	  --errors-for-leak-kinds=definite,indirect --error-exitcode=1 --num-callers=30 \
+	ATLASRESTORE_UNDER_VALGRIND=1 timeout $(VALGRIND_TIMEOUT) $(VALGRIND) -q --error-exitcode=1 \
+	  --leak-check=full --errors-for-leak-kinds=definite,indirect --keep-debuginfo=yes --num-callers=30 \
 	  $(BUSTED) --ignore-lua spec/unit spec/e2e/valgrind_spec.lua
 
 # libFuzzer on the JSON decoder; fails on any crash, sanitizer report or leak.
@@ -100,7 +106,7 @@ lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,style,performance,portability \
 	  --inline-suppr --suppress=missingIncludeSystem -I csrc csrc
 
-run: all
+run: deps all
 	@PROJECT="$(PROJECT)" INSTANCE="$(INSTANCE)" $(LUA) spec/support/run.lua
 
 install: all
@@ -111,6 +117,19 @@ install: all
 
 rock:
 	luarocks --lua-version=$(LUA_VERSION) make --deps-mode=none atlasrestore-scm-1.rockspec
+
+# Both ways of installing, into throwaway trees, then a listing through each.
+packaging: all
+	rm -rf build/packaging
+	$(MAKE) install PREFIX=$(CURDIR)/build/packaging/make
+	luarocks --lua-version=$(LUA_VERSION) --tree $(CURDIR)/build/packaging/rocks make --deps-mode=none \
+	  atlasrestore-scm-1.rockspec
+	$(LUA) spec/support/installed.lua $(CURDIR)/build/packaging/make
+	$(LUA) spec/support/installed.lua $(CURDIR)/build/packaging/rocks
+
+# Ratios against lua-cjson, the curl CLI and Python's urllib, measured in one run.
+bench: all
+	$(LUA) spec/bench.lua
 
 clean:
 	rm -rf build

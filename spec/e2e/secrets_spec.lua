@@ -256,8 +256,8 @@ local function start_hostile(lifetime)
   write_file(script, HOSTILE)
   write_file(config, "return {}")
   write_file(record, "")
-  local pipe = assert(io.popen(("lua5.4 %s %d %s %s %d >/dev/null 2>&1 & echo $!"):format(
-    script, port, config, record, lifetime)))
+  local pipe = assert(io.popen(emulator.clean_env(("lua5.4 %s %d %s %s %d >/dev/null 2>&1 & echo $!"):format(
+    script, port, config, record, lifetime))))
   local pid = tonumber(pipe:read("l"))
   pipe:close()
   assert(pid, "the hostile server did not start")
@@ -280,7 +280,7 @@ local function start_hostile(lifetime)
     return out
   end
   function server.stop()
-    os.execute("kill " .. pid .. " 2>/dev/null")
+    os.execute(emulator.clean_env("kill " .. pid .. " 2>/dev/null"))
     os.remove(script)
     os.remove(config)
     os.remove(record)
@@ -862,7 +862,7 @@ describe("secrets", function()
         print("ERROR " .. tostring(err))
         bad:close()
       ]]):format(emu.base_url, emu.group_id, emu.public_key, emu.private_key, emu.client_id, emu.client_secret))
-      local ok = os.execute(("lua5.4 %s >%s 2>%s"):format(script, out, errf))
+      local ok = os.execute(emulator.clean_env(("lua5.4 %s >%s 2>%s"):format(script, out, errf)))
       local stdout, stderr = read_file(out) or "", read_file(errf) or ""
       os.remove(script)
       os.remove(out)

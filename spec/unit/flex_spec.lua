@@ -86,7 +86,8 @@ describe("recorded Flex bodies", function()
     assert.is_false(job.failed)
     assert.is_nil(job.targetDeploymentItemName)
     assert.is_nil(job.deliveryUrl)
-    local download = flex.from_flex { id = "x", deliveryType = "DOWNLOAD", status = "FAILED", snapshotUrl = "https://d/1" }
+    local download = flex.from_flex {
+      id = "x", deliveryType = "DOWNLOAD", status = "FAILED", snapshotUrl = "https://d/1" }
     assert.same({ "https://d/1" }, download.deliveryUrl)
     assert.equal("download", download.deliveryType)
     assert.is_true(download.failed)
