@@ -10,15 +10,7 @@ describe("atlasrestore against the emulator", function()
   lazy_teardown(function() if emu then emu:stop() end end)
   before_each(function() emu:reset() end)
 
-  local function new_client(extra)
-    local opts = {
-      base_url = emu.base_url, public_key = emu.public_key, private_key = emu.private_key,
-      on_warning = function() end, retry_base_delay = 0.01,
-    }
-    for k, v in pairs(extra or {}) do opts[k] = v end
-    if opts.client_id or opts.access_token then opts.public_key, opts.private_key = nil, nil end
-    return assert(atlasrestore.new(opts))
-  end
+  local function new_client(extra) return emu:client(extra) end
 
   local function service_account(extra)
     local opts = { client_id = emu.client_id, client_secret = emu.client_secret }

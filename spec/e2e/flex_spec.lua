@@ -1,14 +1,8 @@
 -- Flex: the successor endpoint, "auto" routing, the unified record shape and
 -- the deprecation warning, end to end through the emulator.
-local atlasrestore = require "atlasrestore"
 local emulator = require "support.emulator"
 
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local function read(path) return assert(emulator.read_file(path)) end
 
 --- Parses the README's mapping table: rows of `| Flex field | Field in "auto" | Rule |`.
 local function mapping_rows()
@@ -41,12 +35,9 @@ describe("Flex", function()
   end)
 
   local function new_client(extra)
-    local opts = {
-      base_url = emu.base_url, public_key = emu.public_key, private_key = emu.private_key,
-      on_warning = function(message) warnings[#warnings + 1] = message end, retry_base_delay = 0.01,
-    }
+    local opts = { on_warning = function(message) warnings[#warnings + 1] = message end }
     for k, v in pairs(extra or {}) do opts[k] = v end
-    return assert(atlasrestore.new(opts))
+    return emu:client(opts)
   end
 
   describe("the Flex methods", function()

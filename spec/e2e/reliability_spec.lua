@@ -1,5 +1,4 @@
 -- Reliability: retries, timeouts, limits, TLS and faults, through real sockets.
-local atlasrestore = require "atlasrestore"
 local curl = require "atlasrestore.curl"
 local emulator = require "support.emulator"
 local rawserver = require "support.rawserver"
@@ -11,14 +10,7 @@ describe("reliability", function()
   lazy_teardown(function() if emu then emu:stop() end end)
   before_each(function() emu:reset() end)
 
-  local function new_client(extra)
-    local opts = {
-      base_url = emu.base_url, public_key = emu.public_key, private_key = emu.private_key,
-      on_warning = function() end, retry_base_delay = 0.01, retry_max_delay = 0.05,
-    }
-    for k, v in pairs(extra or {}) do opts[k] = v end
-    return assert(atlasrestore.new(opts))
-  end
+  local function new_client(extra) return emu:client(extra) end
 
   local function list_requests(stats)
     local n = 0
@@ -189,10 +181,9 @@ describe("TLS", function()
   lazy_teardown(function() if emu then emu:stop() end end)
 
   local function new_client(extra)
-    local opts = { base_url = emu.base_url, public_key = emu.public_key, private_key = emu.private_key,
-      on_warning = function() end, max_attempts = 1 }
+    local opts = { max_attempts = 1 }
     for k, v in pairs(extra or {}) do opts[k] = v end
-    return assert(atlasrestore.new(opts))
+    return emu:client(opts)
   end
 
   it("refuses a certificate from an unknown CA", function()

@@ -2,7 +2,6 @@
 -- valgrind (`make valgrind` runs only this file of spec/e2e, tag #valgrind).
 -- It covers what the unit specs cannot: libcurl handles, Digest state and the
 -- token cache, created and freed through the real module.
-local atlasrestore = require "atlasrestore"
 local emulator = require "support.emulator"
 
 describe("one listing per credential kind #valgrind", function()
@@ -23,10 +22,7 @@ describe("one listing per credential kind #valgrind", function()
   end
 
   it("lists jobs-1000 through Digest", function()
-    local client = assert(atlasrestore.new {
-      base_url = emu.base_url, public_key = emu.public_key, private_key = emu.private_key,
-      on_warning = function() end,
-    })
+    local client = emu:client()
     local jobs, err = client:all_restore_jobs(emu.group_id, "jobs-1000")
     assert(jobs, tostring(err and err.errorCode))
     check_ids(jobs, "jobs-1000", 1000)
@@ -35,10 +31,7 @@ describe("one listing per credential kind #valgrind", function()
   end)
 
   it("lists jobs-501 with a service account, then revokes the token", function()
-    local client = assert(atlasrestore.new {
-      base_url = emu.base_url, client_id = emu.client_id, client_secret = emu.client_secret,
-      on_warning = function() end,
-    })
+    local client = emu:client { client_id = emu.client_id, client_secret = emu.client_secret }
     local jobs, err = client:all_restore_jobs(emu.group_id, "jobs-501")
     assert(jobs, tostring(err and err.errorCode))
     check_ids(jobs, "jobs-501", 501)

@@ -64,6 +64,7 @@ local function run(cmd)
   return ok == true, how, code
 end
 
+--- The whole file, or nil when it cannot be read.
 local function read_file(path)
   local f = io.open(path, "rb")
   if not f then return nil end
@@ -71,6 +72,7 @@ local function read_file(path)
   f:close()
   return s
 end
+M.read_file = read_file
 
 local function write_file(path, text)
   local f = assert(io.open(path, "wb"))
@@ -217,6 +219,19 @@ end
 function Emulator:get_config()
   local _, body = admin_request(self, "GET", "/__emulator/config")
   return integers(cjson.decode(body))
+end
+
+--- A client of the module pointed at this emulator: its API key, quick
+-- retries, warnings silenced. `extra` overrides; a service account or an
+-- access token in `extra` replaces the key.
+function Emulator:client(extra)
+  local opts = {
+    base_url = self.base_url, public_key = self.public_key, private_key = self.private_key,
+    on_warning = function() end, retry_base_delay = 0.01, retry_max_delay = 0.05,
+  }
+  for k, v in pairs(extra or {}) do opts[k] = v end
+  if opts.client_id or opts.access_token then opts.public_key, opts.private_key = nil, nil end
+  return assert(require("atlasrestore").new(opts))
 end
 
 function Emulator:expire_tokens()

@@ -3,12 +3,7 @@ local core = require "atlasrestore.core"
 local flex = require "atlasrestore.flex"
 local response = require "atlasrestore.response"
 
-local function fixture(name)
-  local f = assert(io.open("spec/fixtures/" .. name .. ".json", "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local fixture = require("support.fixtures").read
 
 -- Atlas's Flex schema (FlexBackupRestoreJob20241113): every field a string.
 local STRING_FIELDS = { "id", "instanceName", "projectId", "snapshotId", "snapshotFinishedDate", "restoreScheduledDate",

@@ -1,12 +1,7 @@
 -- core.decode: the C JSON decoder (csrc/json.c) as seen from Lua.
 local decode = require("atlasrestore.core").decode
 
-local function read_file(path)
-  local f = assert(io.open(path, "rb"))
-  local data = f:read("a")
-  f:close()
-  return data
-end
+local read_fixture = require("support.fixtures").read
 
 local function count_keys(t)
   local n = 0
@@ -379,7 +374,7 @@ describe("core.decode", function()
   end)
 
   describe("truncated input", function()
-    local body = read_file("spec/fixtures/flex_restore_job_get_200_running.json"):gsub("}$",
+    local body = read_fixture("flex_restore_job_get_200_running"):gsub("}$",
       ',"n":[0,-12,3.5e-2,1.1991456e+09,true,false,null,{},[]],' ..
       '"s":"esc \\" \\\\ \\/ \\u00e9 \\ud83d\\ude00 \xc3\xa9 \xf0\x9f\x98\x80","o":{ "k" : [ 1 , { } ] }}')
 
@@ -404,7 +399,7 @@ describe("core.decode", function()
     end)
 
     it("a pretty-printed body fails cleanly at every cut", function()
-      local pretty = read_file("spec/fixtures/digest_401_challenge.json")
+      local pretty = read_fixture("digest_401_challenge")
       for cut = 0, #pretty - 1 do
         assert_rejected(pretty:sub(1, cut))
       end
@@ -413,17 +408,17 @@ describe("core.decode", function()
 
   describe("fixture bodies", function()
     local function fixture(name)
-      return assert(decode(read_file("spec/fixtures/" .. name)))
+      return assert(decode(read_fixture(name)))
     end
 
     -- Fixtures named as deliberately broken are left to the specs that use them.
     it("every spec/fixtures/*.json decodes", function()
       local p = assert(io.popen("ls spec/fixtures"))
       local n = 0
-      for name in p:lines() do
-        if name:match("%.json$") and not name:match("invalid") and not name:match("malformed")
-          and not name:match("truncated") then
-          local v, msg = decode(read_file("spec/fixtures/" .. name))
+      for file in p:lines() do
+        local name = file:match("^(.*)%.json$")
+        if name and not name:match("invalid") and not name:match("malformed") and not name:match("truncated") then
+          local v, msg = decode(read_fixture(name))
           assert(v ~= nil, name .. ": " .. tostring(msg))
           n = n + 1
         end
@@ -433,7 +428,7 @@ describe("core.decode", function()
     end)
 
     it("Flex restore jobs list page", function()
-      local page = fixture("flex_restore_jobs_list_200.json")
+      local page = fixture("flex_restore_jobs_list_200")
       assert.are.equal("integer", math.type(page.totalCount))
       assert.are.equal(2160, page.totalCount)
       assert.are.equal(100, #page.results)
@@ -455,14 +450,14 @@ describe("core.decode", function()
     end)
 
     it("running job has no restoreFinishedDate", function()
-      local job = fixture("flex_restore_job_get_200_running.json")
+      local job = fixture("flex_restore_job_get_200_running")
       assert.are.equal("RUNNING", job.status)
       assert.is_nil(job.restoreFinishedDate)
       assert.are.equal("2026-08-10T03:04:50Z", job.restoreScheduledDate)
     end)
 
     it("error body with parameters null", function()
-      local e = fixture("unexpected_error_404_parameters_null.json")
+      local e = fixture("unexpected_error_404_parameters_null")
       assert.are.equal("integer", math.type(e.error))
       assert.are.equal(404, e.error)
       assert.are.equal("UNEXPECTED_ERROR", e.errorCode)
@@ -470,7 +465,7 @@ describe("core.decode", function()
     end)
 
     it("pretty-printed 401 body", function()
-      local e = fixture("digest_401_challenge.json")
+      local e = fixture("digest_401_challenge")
       assert.are.equal(401, e.error)
       assert.are.equal("integer", math.type(e.error))
       assert.are.equal("Unauthorized", e.reason)

@@ -2,12 +2,7 @@
 -- error value with its status kept, never a raise.
 local response = require "atlasrestore.response"
 
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local fixtures = require "support.fixtures"
 
 local JOB = '{"id":"5f0000000000000000000001","deliveryType":"automated","targetClusterName":"c",'
   .. '"targetGroupId":"65a1b2c3d4e5f60718293a4b"}'
@@ -101,7 +96,7 @@ describe("response.page with hostile bodies", function()
   end)
 
   it("decodes the recorded Flex list, field by field", function()
-    local page = assert(response.page(200, read("spec/fixtures/flex_restore_jobs_list_200.json"), {}))
+    local page = assert(response.page(200, fixtures.read("flex_restore_jobs_list_200"), {}))
     assert.equal(100, #page.results)
     assert.equal(2160, page.totalCount)
     assert.is_true(response.has_next(page))
@@ -113,10 +108,8 @@ describe("response.page with hostile bodies", function()
 end)
 
 describe("response.error", function()
-  local function read_fixture(name) return read("spec/fixtures/" .. name .. ".json") end
-
   it("reads Atlas's ApiError", function()
-    local err = response.error(404, {}, read_fixture("unexpected_error_404_parameters_null"))
+    local err = response.error(404, {}, fixtures.read("unexpected_error_404_parameters_null"))
     assert.equal("UNEXPECTED_ERROR", err.errorCode)
     assert.equal(404, err.status)
     assert.is_nil(err.parameters, "parameters: null is nil")
@@ -124,7 +117,7 @@ describe("response.error", function()
   end)
 
   it("reads the pretty-printed Digest challenge body", function()
-    local err = response.error(401, {}, read_fixture("digest_401_challenge"))
+    local err = response.error(401, {}, fixtures.read("digest_401_challenge"))
     assert.equal("UNEXPECTED_ERROR", err.errorCode)
     assert.equal("Unauthorized", err.reason)
   end)
