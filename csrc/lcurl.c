@@ -61,11 +61,18 @@ static size_t ar_curl_on_header(char *data, size_t size, size_t nmemb, void *use
   return len;
 }
 
+/* Frees the request headers, wiping each value first (one is Authorization). */
+static void ar_transfer_forget_headers(ar_transfer *t) {
+  struct curl_slist *h;
+  for (h = t->request_headers; h; h = h->next) memset(h->data, 0, strlen(h->data));
+  curl_slist_free_all(t->request_headers);
+  t->request_headers = NULL;
+}
+
 static void ar_transfer_release(ar_transfer *t) {
   if (t->easy) curl_easy_cleanup(t->easy);
   t->easy = NULL;
-  curl_slist_free_all(t->request_headers);
-  t->request_headers = NULL;
+  ar_transfer_forget_headers(t);
   ar_buf_free(&t->body);
   ar_buf_free(&t->headers);
 }
@@ -76,16 +83,30 @@ static ar_session *ar_check_session(lua_State *L) {
   return s;
 }
 
-static const char *ar_opt_string(lua_State *L, int opts, const char *name) {
+static const char *ar_opt_lstring(lua_State *L, int opts, const char *name, size_t *len) {
   const char *value = NULL;
   lua_getfield(L, opts, name);
   if (!lua_isnil(L, -1)) {
     if (lua_type(L, -1) != LUA_TSTRING)
       luaL_error(L, "bad request field '%s' (string expected, got %s)", name, luaL_typename(L, -1));
-    value = lua_tostring(L, -1);
+    value = lua_tolstring(L, -1, len);
   }
   lua_pop(L, 1); /* the options table keeps the string alive */
   return value;
+}
+
+static const char *ar_opt_string(lua_State *L, int opts, const char *name) {
+  size_t len;
+  return ar_opt_lstring(L, opts, name, &len);
+}
+
+/* Seconds to whole milliseconds for libcurl: rounded up, because 0 would mean
+ * "no limit", and capped, because a huge double does not fit in a long. */
+static long ar_millis(double seconds) {
+  double ms = seconds * 1000.0;
+  if (!(ms >= 1.0)) return 1;
+  if (ms > 86400000.0 * 365) return 86400000L * 365;
+  return (long)(ms + 0.999);
 }
 
 static double ar_opt_number(lua_State *L, int opts, const char *name, double fallback) {
@@ -115,12 +136,7 @@ static void ar_transfer_configure(lua_State *L, ar_transfer *t, int opts) {
   method = ar_opt_string(L, opts, "method");
   if (method && strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0)
     luaL_error(L, "bad request field 'method' (GET or POST expected)");
-  body = ar_opt_string(L, opts, "body");
-  if (body) {
-    lua_getfield(L, opts, "body");
-    lua_tolstring(L, -1, &body_len);
-    lua_pop(L, 1);
-  }
+  body = ar_opt_lstring(L, opts, "body", &body_len);
   ca_file = ar_opt_string(L, opts, "ca_file");
   proxy = ar_opt_string(L, opts, "proxy");
   timeout = ar_opt_number(L, opts, "timeout", 60);
@@ -129,8 +145,7 @@ static void ar_transfer_configure(lua_State *L, ar_transfer *t, int opts) {
   low_speed_limit = ar_opt_number(L, opts, "low_speed_limit", 1);
   max_body = ar_opt_number(L, opts, "max_body", AR_DEFAULT_BODY_LIMIT);
 
-  curl_slist_free_all(t->request_headers);
-  t->request_headers = NULL;
+  ar_transfer_forget_headers(t);
   lua_getfield(L, opts, "headers");
   if (!lua_isnil(L, -1)) {
     luaL_checktype(L, -1, LUA_TTABLE);
@@ -170,11 +185,11 @@ static void ar_transfer_configure(lua_State *L, ar_transfer *t, int opts) {
   curl_easy_setopt(t->easy, CURLOPT_HEADERDATA, t);
   curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, t->request_headers);
   curl_easy_setopt(t->easy, CURLOPT_ACCEPT_ENCODING, "");
-  curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, (long)(timeout * 1000));
-  curl_easy_setopt(t->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)(connect_timeout * 1000));
+  curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, ar_millis(timeout));
+  curl_easy_setopt(t->easy, CURLOPT_CONNECTTIMEOUT_MS, ar_millis(connect_timeout));
   /* A server that stalls or trickles is cut off by the low-speed rule. */
   if (low_speed_time > 0) {
-    curl_easy_setopt(t->easy, CURLOPT_LOW_SPEED_TIME, (long)(low_speed_time + 0.999));
+    curl_easy_setopt(t->easy, CURLOPT_LOW_SPEED_TIME, (ar_millis(low_speed_time) + 999) / 1000);
     curl_easy_setopt(t->easy, CURLOPT_LOW_SPEED_LIMIT, (long)low_speed_limit);
   }
   /* Refuses a declared Content-Length over the cap before any byte arrives. */
@@ -258,7 +273,11 @@ static int ar_session_request(lua_State *L) {
   rc = curl_easy_perform(t->easy);
   curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
   curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME_T, &micros);
+  /* The request headers hold the Authorization value: drop them now. */
+  curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
+  ar_transfer_forget_headers(t);
   if (rc != CURLE_OK) {
+    if (t->body.data) memset(t->body.data, 0, t->body.len);
     lua_pushnil(L);
     lua_pushstring(L, ar_error_code(t, rc));
     lua_pushstring(L, t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
@@ -273,6 +292,8 @@ static int ar_session_request(lua_State *L) {
   ar_push_headers(L, &t->headers);
   lua_pushlstring(L, t->body.data ? t->body.data : "", t->body.len);
   lua_pushnumber(L, (lua_Number)micros / 1e6);
+  /* A token response is a secret: no copy stays behind in C memory. */
+  if (t->body.data) memset(t->body.data, 0, t->body.len);
   /* Large bodies should not stay pinned between requests. */
   if (t->body.cap > 4 * 1024 * 1024) ar_buf_free(&t->body);
   return 4;

@@ -50,6 +50,8 @@ end
 --- Adopts a server challenge; the next request uses it with nc = 1.
 -- Returns true when the challenge can be answered.
 function Digest:accept(challenge)
+  local algorithm = (challenge.algorithm or "MD5"):upper()
+  if algorithm ~= "MD5" and algorithm ~= "MD5-SESS" then return false end
   local qop
   if challenge.qop then
     for token in challenge.qop:gmatch("[^,%s]+") do
@@ -74,10 +76,6 @@ function Digest:authorization(method, uri)
     method = method, uri = uri, qop = self.qop, nc = self.nc, cnonce = self.cnonce,
     algorithm = ch.algorithm, opaque = ch.opaque,
   }
-end
-
-function Digest:forget()
-  self.challenge = nil
 end
 
 local TokenCache = {}

@@ -34,9 +34,10 @@ function errors.is_error(value)
   return getmetatable(value) == Error
 end
 
---- Shorthand for INVALID_ARGUMENT, the only error a caller can fix by changing arguments.
+--- Shorthand for INVALID_ARGUMENT, the only error a caller can fix by changing
+-- arguments. Nothing was sent, so no attempt was made.
 function errors.invalid(message)
-  return errors.new(errors.INVALID_ARGUMENT, { message = message })
+  return errors.new(errors.INVALID_ARGUMENT, { message = message, attempts = 0 })
 end
 
 return errors

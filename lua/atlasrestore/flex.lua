@@ -23,15 +23,17 @@ function flex.serverless_status(job)
   return "RUNNING"
 end
 
+-- The module's own fields are set last: a wire field of the same name never
+-- replaces them (the wire value stays in `raw`).
 function flex.from_serverless(job)
-  local record = { source = "serverless", raw = job }
+  local record = {}
   for k, v in pairs(job) do record[k] = v end
-  record.status = flex.serverless_status(job)
+  record.status, record.source, record.raw = flex.serverless_status(job), "serverless", job
   return record
 end
 
 function flex.from_flex(job)
-  local record = { source = "flex", raw = job }
+  local record = {}
   for k, v in pairs(job) do record[flex.RENAMED[k] or k] = v end
   if job.snapshotUrl ~= nil then
     record.snapshotUrl = nil
@@ -41,6 +43,7 @@ function flex.from_flex(job)
     record.deliveryType = flex.DELIVERY_TYPES[job.deliveryType] or job.deliveryType:lower()
   end
   if job.status ~= nil then record.failed = job.status == "FAILED" end
+  record.source, record.raw = "flex", job
   return record
 end
 

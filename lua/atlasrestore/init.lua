@@ -95,8 +95,8 @@ local function check_path(fname, group_id, name)
   if not group_id:match("^%x+$") or #group_id ~= 24 or group_id:match("%u") then
     return errors.invalid("group_id must be 24 lowercase hexadecimal characters")
   end
-  if not name:match("^[%w][%w%-]*$") or #name > 64 then
-    return errors.invalid("cluster_name must match ^[a-zA-Z0-9][a-zA-Z0-9-]*$ (at most 64 characters)")
+  if not name:match("^[%w][%w%-]*$") then
+    return errors.invalid("cluster_name must match ^[a-zA-Z0-9][a-zA-Z0-9-]*$")
   end
 end
 
@@ -219,7 +219,11 @@ local function parse_base_url(url, allow_http)
   if authority:find("@", 1, true) then
     return nil, errors.invalid("base_url must not carry credentials; use the credential options")
   end
-  local host = authority:match("^(%[.-%])") or authority:match("^([^:]+)")
+  local host, port = authority:match("^(%[[%x:.]+%])(.*)$")
+  if not host then host, port = authority:match("^([%w.-]+)(.*)$") end
+  if not host or not (port == "" or port:match("^:%d+$")) then
+    return nil, errors.invalid("base_url has no valid host[:port]")
+  end
   if scheme == "http" and not allow_http and not LOOPBACK[host:lower()] and not host:match("^127%.%d+%.%d+%.%d+$") then
     return nil, errors.invalid("base_url uses plain http:// on a non-loopback host; use https:// or allow_http = true")
   end
@@ -239,17 +243,17 @@ function atlasrestore.new(opts)
     end
   end
   local getenv = opts.getenv or os.getenv
+  -- Only the tunables: credentials stay out of the settings table.
   local settings = {}
-  for k, v in pairs(DEFAULTS) do settings[k] = v end
-  for k, v in pairs(opts) do settings[k] = v end
+  for k, v in pairs(DEFAULTS) do settings[k] = opts[k] == nil and v or opts[k] end
   for _, k in ipairs { "timeout", "connect_timeout", "stall_timeout", "deadline", "max_body_size",
     "retry_base_delay", "retry_max_delay" } do
     local v = settings[k]
-    if v ~= v or v <= 0 then return nil, errors.invalid(k .. " must be a positive number") end
+    if v ~= v or v <= 0 or v == math.huge then return nil, errors.invalid(k .. " must be a positive number") end
   end
-  for _, k in ipairs { "max_attempts", "max_depth" } do
-    if not is_integral(settings[k]) or settings[k] < 1 then
-      return nil, errors.invalid(k .. " must be an integer >= 1")
+  for k, max in pairs { max_attempts = 100, max_depth = 1000 } do
+    if not is_integral(settings[k]) or settings[k] < 1 or settings[k] > max then
+      return nil, errors.invalid(("%s must be an integer in 1..%d"):format(k, max))
     end
   end
   if settings.api_version ~= "v2" and settings.api_version ~= "v1.0" then
@@ -312,14 +316,15 @@ end
 -- One request: transport, debug log, authentication, retries
 ---------------------------------------------------------------------------
 
+-- A hook that raises must not break a listing: its error is dropped.
 function Client:_debug(fmt, ...)
-  if self.log then self.log(self.scrubber:scrub("atlasrestore: " .. fmt:format(...))) end
+  if self.log then pcall(self.log, self.scrubber:scrub("atlasrestore: " .. fmt:format(...))) end
 end
 
 --- Sends one HTTP request within the call's deadline. Returns a response or nil, err.
 function Client:_send(ctx, method, url, headers, body)
   local remaining = ctx.deadline - self.transport:now()
-  if remaining <= 0 then
+  if remaining < 0.001 then
     return nil, errors.new(errors.TIMEOUT, { message = "the call's deadline passed" })
   end
   local scheme = headers.Authorization and headers.Authorization:match("^(%a+)") or "none"
@@ -355,31 +360,39 @@ function Client:_token(ctx)
   if not res then return nil, err end
   local got
   got, err = response.token(res.status, res.headers, res.body)
-  if not got then return nil, err end
+  if not got then
+    err.retry_after = response.retry_after(res.headers, err, os.time())
+    return nil, err
+  end
   self.scrubber:add(got.access_token)
   self.tokens:store(got.access_token, got.expires_in, now)
   return got.access_token
 end
 
 --- One authenticated exchange. A Digest challenge and its answer, or a token
--- refresh after a 401, belong to the same attempt.
+-- renewal after a 401, belong to the same attempt. Returns the last response.
 function Client:_exchange(ctx, path_and_query, accept)
   local url, uri = self.base_url .. path_and_query, self.base_path .. path_and_query
   local headers = { Accept = accept, ["User-Agent"] = self.user_agent }
   local challenge_is_new, token_renewed = false, false
+  local res, err
   for _ = 1, 3 do
     if self.digest then
       headers.Authorization = self.digest:authorization("GET", uri)
     elseif self.tokens then
-      local token, err = self:_token(ctx)
+      local token
+      token, err = self:_token(ctx)
       if not token then return nil, err end
       headers.Authorization = "Bearer " .. token
     else
       headers.Authorization = "Bearer " .. self.access_token
     end
-    local res, err = self:_send(ctx, "GET", url, headers)
+    res, err = self:_send(ctx, "GET", url, headers)
     if not res then return nil, err end
-    if res.status ~= 401 then return res end
+    if res.status ~= 401 then
+      if self.tokens then self.tokens.refused = false end
+      return res
+    end
     local answer_again = false
     if self.digest then
       local challenge = auth.parse_digest_challenge(res.headers["www-authenticate"])
@@ -389,13 +402,20 @@ function Client:_exchange(ctx, path_and_query, accept)
         answer_again = self.digest:accept(challenge)
         challenge_is_new = true
       end
-    elseif self.tokens and not token_renewed then
-      self.tokens:forget()
-      token_renewed, answer_again = true, true
+    elseif self.tokens then
+      -- One new token per 401, unless a new token was refused too: then the
+      -- account itself is refused (an access list, a role), and minting more
+      -- tokens would only use up its 100 live tokens.
+      if token_renewed then
+        self.tokens.refused = true
+      elseif not self.tokens.refused then
+        self.tokens:forget()
+        token_renewed, answer_again = true, true
+      end
     end
     if not answer_again then return res end
   end
-  return nil, errors.new("HTTP_401", { status = 401, message = "authentication did not settle" })
+  return res
 end
 
 --- Reports a deprecated or sunset endpoint once per client.
@@ -412,7 +432,7 @@ function Client:_notice_deprecation(res, err)
     message = ("atlasrestore: warning: this endpoint is deprecated (Deprecation: %s; Sunset: %s)"):format(
       h.deprecation or "-", h.sunset or "-")
   end
-  self.on_warning(self.scrubber:scrub(message .. '; list with endpoint = "auto" or the Flex methods'))
+  pcall(self.on_warning, self.scrubber:scrub(message .. '; list with endpoint = "auto" or the Flex methods'))
 end
 
 --- Finishes an error on its way out: attempts, and no secret in any field.
@@ -443,10 +463,10 @@ function Client:_get_page(ctx, path_and_query, accept, decode)
         self:_notice_deprecation(res, err)
         if not RETRY_STATUS[res.status] then return self:_fail(err, attempt) end
         retry_after = response.retry_after(res.headers, err, os.time())
+        err.retry_after = retry_after
       end
     elseif RETRY_CODES[err.errorCode] or RETRY_STATUS[err.status] then
-      -- A failed token request can be a 429 or a 5xx too; it has no headers here.
-      retry_after = err.status == 429 and response.retry_after(nil, err) or nil
+      retry_after = err.retry_after -- a failed token request can be a 429 or a 5xx too
     else
       return self:_fail(err, attempt)
     end
@@ -484,11 +504,18 @@ end
 function Client:_first_page(ctx, endpoint, group_id, name, per_page)
   local decode = { include_count = false }
   local key = group_id .. "/" .. name
-  if endpoint == "auto" then endpoint = self.routes[key] or "auto" end
-  if endpoint ~= "auto" then
-    local page, err = self:_fetch(ctx, endpoint, group_id, name, page_query(1, per_page), decode)
-    if not page then return nil, err end
-    return page, endpoint
+  local remembered = endpoint == "auto" and self.routes[key]
+  if endpoint ~= "auto" or remembered then
+    local page, err = self:_fetch(ctx, remembered or endpoint, group_id, name, page_query(1, per_page), decode)
+    -- An instance can move after "auto" remembered it: a serverless answer that
+    -- is empty, not found or gone, or a Flex "not a Flex cluster", starts over.
+    local moved = remembered and (page and remembered == "serverless" and #page.results == 0
+      or err and (err.status == 404 or err.status == 410 or NOT_FLEX[err.errorCode]))
+    if not moved then
+      if not page then return nil, err end
+      return page, remembered or endpoint
+    end
+    self.routes[key] = nil
   end
   local page, flex_err = self:_fetch(ctx, "flex", group_id, name, page_query(1, per_page), decode)
   if page then
@@ -509,6 +536,7 @@ function Client:_first_page(ctx, endpoint, group_id, name, per_page)
   local best = errors.new(chosen.errorCode, {})
   for k, v in pairs(chosen) do best[k] = v end
   best.errors = { flex = flex_err, serverless = serverless_err }
+  best.attempts = flex_err.attempts + serverless_err.attempts
   return nil, best
 end
 
@@ -551,22 +579,29 @@ function Client:_listing(fname, group_id, name, opts, forced_endpoint, lazy)
     end
     local jobs, count, results = {}, 0, page.results
     local map = unify and (resolved == "flex" and flex.from_flex or flex.from_serverless)
+    local problem
     for i = 1, #results do
       local job = results[i]
       local id = job.id
       -- Jobs can shift between pages while Atlas adds new ones: list each once.
-      if id == nil or not seen[id] then
-        if id ~= nil then seen[id] = true end
+      -- That needs an id, and a page of nothing new means a server that loops.
+      if type(id) ~= "string" then
+        problem = ("page %d has a job without an id, which cannot be listed exactly once"):format(page_num)
+        break
+      end
+      if not seen[id] then
+        seen[id] = true
         count = count + 1
         jobs[count] = map and map(job) or job
       end
     end
-    if #results > 0 and count == 0 then
+    if not problem and #results > 0 and count == 0 then
+      problem = ("page %d repeats only jobs already listed; the server is not paginating"):format(page_num)
+    end
+    if problem then
       done = true
-      local _, repeated = self:_fail(errors.new(errors.BAD_RESPONSE, {
-        message = ("page %d repeats only jobs already listed; the server is not paginating"):format(page_num),
-      }), 1)
-      return false, repeated
+      local _, failed = self:_fail(errors.new(errors.BAD_RESPONSE, { status = 200, message = problem }), 1)
+      return false, failed
     end
     if #results < per_page or not response.has_next(page) then done = true end
     return jobs

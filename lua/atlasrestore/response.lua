@@ -16,7 +16,7 @@ local function is_array(v)
 end
 local function is_object(v) return type(v) == "table" and not is_array(v) end
 
---- Fields that the contract types as integers, per record shape.
+--- Job fields that the contract types as integers (Flex jobs have none).
 response.INTEGER_FIELDS = { "oplogTs", "oplogInc", "pointInTimeUTCSeconds" }
 
 local function bad(status, message)

@@ -105,6 +105,15 @@ describe("atlasrestore against the emulator", function()
       assert.equal(2 + 1, emu:stats().requests)
       client:close()
     end)
+
+    it("ends with BAD_RESPONSE when jobs carry no id to tell them apart", function()
+      local client = new_client()
+      local jobs, err = client:all_restore_jobs(emu.group_id, "no-ids")
+      assert.is_nil(jobs)
+      assert.equal("BAD_RESPONSE", err.errorCode)
+      assert.matches("without an id", err.message)
+      client:close()
+    end)
   end)
 
   describe("one page", function()
@@ -341,6 +350,20 @@ describe("atlasrestore against the emulator", function()
       local stats = emu:stats()
       assert.equal(2, stats.tokens)
       assert.equal(2 + 3, stats.requests)
+      client:close()
+    end)
+
+    it("stops minting tokens when the account itself is refused", function()
+      emu:config { refuse_bearer = true }
+      local client = service_account()
+      for _ = 1, 3 do
+        local page, err = client:list_restore_jobs(emu.group_id, "demo")
+        assert.is_nil(page)
+        assert.equal(401, err.status)
+      end
+      assert.equal(2, emu:stats().tokens, "the first token, and one renewal that did not help")
+      emu:config { refuse_bearer = false }
+      assert(client:list_restore_jobs(emu.group_id, "demo"))
       client:close()
     end)
 

@@ -138,10 +138,32 @@ describe("Flex", function()
       client:close()
     end)
 
+    it("notices an instance migrated after it remembered serverless", function()
+      local client = new_client { endpoint = "auto" }
+      local jobs = assert(client:all_restore_jobs(emu.group_id, "demo"))
+      assert.equal("serverless", jobs[1].source)
+      emu:config { migrated = { "demo" } }
+      jobs = assert(client:all_restore_jobs(emu.group_id, "demo"))
+      assert.equal(5, #jobs)
+      assert.equal("flex", jobs[1].source)
+      client:close()
+    end)
+
+    it("keeps listing when a hook raises", function()
+      local client = new_client {
+        endpoint = "auto",
+        on_warning = function() error("a broken warning hook") end,
+        debug = function() error("a broken debug hook") end,
+      }
+      assert.equal(7, #assert(client:all_restore_jobs(emu.group_id, "demo")))
+      client:close()
+    end)
+
     it("returns a clean error for a dedicated cluster, with both answers attached", function()
       local client = new_client { endpoint = "auto" }
       local jobs, err = client:all_restore_jobs(emu.group_id, "dedicated-0")
       assert.is_nil(jobs)
+      assert.equal(2, err.attempts, "one attempt on each endpoint")
       assert.equal("CANNOT_USE_CLUSTER_IN_SERVERLESS_INSTANCE_API", err.errorCode)
       assert.equal("CANNOT_USE_NON_FLEX_CLUSTER_IN_FLEX_API", err.errors.flex.errorCode)
       assert.equal(err.errorCode, err.errors.serverless.errorCode)

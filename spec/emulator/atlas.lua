@@ -219,9 +219,11 @@ local function list_response(cfg, version, group, kind, name)
       {}, bad)
   end
 
+  local migrated = false
+  for _, n in ipairs(cfg.migrated) do migrated = migrated or n == name end
   local inst
   if serverless then
-    inst = data.serverless[name]
+    inst = migrated and { count = 0 } or data.serverless[name]
     if not inst then
       return err(404, "SERVERLESS_INSTANCE_NOT_FOUND",
         format("Serverless instance %s in group %s not found", name, group), { name, group })
@@ -234,7 +236,7 @@ local function list_response(cfg, version, group, kind, name)
         { SERVERLESS_VERSION })
     end
   else
-    inst = data.flex[name]
+    inst = migrated and { count = 5 } or data.flex[name]
     if not inst then
       return err(404, "CLUSTER_NOT_FOUND", format("No cluster named %s exists in group %s.", name, group),
         { name, group })
@@ -265,7 +267,7 @@ local LIST_RE = [[^/api/atlas/(v1\.0|v2)/groups/([^/]+)/(serverless|flexClusters
 
 local function api(cfg)
   local ok, stale = auth.check(cfg)
-  if not ok then return unauthorized(cfg, stale) end
+  if not ok or (cfg.refuse_bearer and auth.scheme() == "Bearer") then return unauthorized(cfg, stale) end
   local m = ngx.re.match(ngx.var.uri, LIST_RE, "jo")
   if not m then return resource_not_found() end
   local method = ngx.req.get_method()

@@ -24,6 +24,8 @@ M.serverless = {
   ["same-jobs"] = { same = true, total = 100000 },
   -- Its links point at the trap listener; a client must never follow them.
   ["hostile-next"] = { count = 3, hostile = true },
+  -- Full pages of jobs without an id, with `next`: nothing tells them apart.
+  ["no-ids"] = { count = 1000, no_ids = true },
   -- Migrated to Flex: the serverless side is empty, gone or unknown.
   ["migrated-empty"] = { count = 0 },
   ["migrated-410"] = { gone = true },
@@ -285,6 +287,7 @@ function M.serverless_page(name, inst, pn, ipp, ctx)
   local out = {}
   for i = first, math.min(last, total) do
     out[#out + 1] = serverless_job(name, i, ctx)
+    if inst.no_ids then out[#out] = out[#out]:gsub('"id":"%x+",?', "") end
   end
   return total, last < total, out
 end

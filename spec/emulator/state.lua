@@ -24,6 +24,11 @@ local function defaults()
     stall_seconds = 30,
     -- 0 or absent = no limit; Atlas itself caps a service account at 100.
     max_tokens = 0,
+    -- Serverless instances migrated while the emulator runs: their serverless
+    -- side answers an empty list and their Flex side has 5 jobs.
+    migrated = {},
+    -- Refuses every Bearer token, as an IP access list refuses a service account.
+    refuse_bearer = false,
     faults = {
       seed = 0,
       rate = 0,
@@ -71,6 +76,8 @@ local function validate(cfg)
   if type(cfg.deprecation_headers) ~= "boolean" then
     return nil, "deprecation_headers must be a boolean"
   end
+  if type(cfg.refuse_bearer) ~= "boolean" then return nil, "refuse_bearer must be a boolean" end
+  if not is_array(cfg.migrated) then return nil, "migrated must be an array of names" end
   local f = cfg.faults
   if type(f) ~= "table" then return nil, "faults must be an object" end
   ok, err = num("faults.seed", f.seed, -2^31, 2^31)

@@ -60,8 +60,12 @@ end
 
 local status
 if has_credentials() then
-  local project, instance = os.getenv("PROJECT") or os.getenv("MONGODB_ATLAS_PROJECT_ID"), os.getenv("INSTANCE")
-  if not project or project == "" or not instance or instance == "" then
+  local function setting(name)
+    local v = os.getenv(name)
+    if v ~= "" then return v end
+  end
+  local project, instance = setting("PROJECT") or setting("MONGODB_ATLAS_PROJECT_ID"), setting("INSTANCE")
+  if not project or not instance then
     io.stderr:write("set PROJECT (or MONGODB_ATLAS_PROJECT_ID) and INSTANCE: make run PROJECT=<id> INSTANCE=<name>\n")
     os.exit(2)
   end

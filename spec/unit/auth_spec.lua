@@ -57,6 +57,8 @@ describe("HTTP Digest", function()
     d:accept { realm = "r", nonce = "n2", qop = "auth,auth-int" }
     assert.matches("nc=00000001", d:authorization("GET", "/x"))
     assert.is_false(d:accept { realm = "r", nonce = "n3", qop = "auth-int" })
+    assert.is_false(d:accept { realm = "r", nonce = "n4", qop = "auth", algorithm = "SHA-256" })
+    assert.is_true(d:accept { realm = "r", nonce = "n5", qop = "auth", algorithm = "md5-sess" })
   end)
 end)
 

@@ -89,6 +89,16 @@ describe("recorded Flex bodies", function()
     assert.is_nil(download.snapshotUrl)
   end)
 
+  it("never let a wire field replace source, raw or status", function()
+    local job = flex.from_flex { id = "x", source = "backup", raw = "x", status = "RUNNING" }
+    assert.equal("flex", job.source)
+    assert.equal("backup", job.raw.source)
+    local s = flex.from_serverless { id = "y", source = "backup", raw = "x", status = "odd", cancelled = true }
+    assert.equal("serverless", s.source)
+    assert.equal("CANCELLED", s.status)
+    assert.equal("x", s.raw.raw)
+  end)
+
   it("keep an unknown delivery type open, lowercased", function()
     assert.equal("point_in_time", flex.from_flex { deliveryType = "POINT_IN_TIME" }.deliveryType)
   end)

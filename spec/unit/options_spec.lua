@@ -84,12 +84,19 @@ describe("atlasrestore.new", function()
     ["unknown endpoint"] = { access_token = "t", endpoint = "dedicated" },
     ["zero timeout"] = { access_token = "t", timeout = 0 },
     ["fractional max_attempts"] = { access_token = "t", max_attempts = 1.5 },
+    ["an infinite timeout"] = { access_token = "t", timeout = math.huge },
+    ["a NaN deadline"] = { access_token = "t", deadline = 0 / 0 },
+    ["max_depth past 1000"] = { access_token = "t", max_depth = 1001 },
+    ["no host"] = { access_token = "t", base_url = "http://:8080" },
+    ["a space in the host"] = { access_token = "t", base_url = "https://exa mple.com" },
+    ["a port that is not a number"] = { access_token = "t", base_url = "https://example.com:https" },
   }
   for name, opts in pairs(invalid) do
     it("returns INVALID_ARGUMENT for " .. name, function()
       local client, err = atlasrestore.new(opts)
       assert.is_nil(client)
       assert.equal("INVALID_ARGUMENT", err.errorCode)
+      assert.equal(0, err.attempts)
       assert.matches("^atlasrestore: INVALID_ARGUMENT: ", tostring(err))
     end)
   end

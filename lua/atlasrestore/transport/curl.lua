@@ -2,7 +2,7 @@
 -- line. Each client owns one session, so connections are re-used.
 local curl = require "atlasrestore.curl"
 
-local transport = { name = "curl", version = "libcurl/" .. curl.version() }
+local transport = { version = "libcurl/" .. curl.version() }
 transport.__index = transport
 
 --- opts: ca_file, proxy (nil lets libcurl read https_proxy/no_proxy).
