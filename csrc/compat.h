@@ -13,7 +13,23 @@
 #endif
 
 #if LUA_VERSION_NUM < 502
+#define lua_rawlen(L, i) lua_objlen(L, (i))
+#ifndef luaL_newlib /* LuaJIT 2.1 has it */
 #define luaL_newlib(L, l) (lua_newtable(L), luaL_register(L, NULL, l))
+#endif
+
+/* luaL_setfuncs of 5.2: registers `l` into the table below `nup` upvalues. */
+static void ar_compat_setfuncs(lua_State *L, const luaL_Reg *l, int nup) {
+  int i;
+  luaL_checkstack(L, nup, "too many upvalues");
+  for (; l->name != NULL; l++) {
+    for (i = 0; i < nup; i++) lua_pushvalue(L, -nup);
+    lua_pushcclosure(L, l->func, nup);
+    lua_setfield(L, -(nup + 2), l->name);
+  }
+  lua_pop(L, nup);
+}
+#define luaL_setfuncs ar_compat_setfuncs
 #endif
 
 #endif
