@@ -288,15 +288,15 @@ function atlasrestore.new(opts)
   if creds.public_key then
     self.digest = auth.digest(creds.public_key, creds.private_key, random_hex)
     self.credential_label = "api key " .. creds.public_key
-    self.scrubber:add(creds.private_key, creds.public_key)
+    self.scrubber:add("key", creds.private_key, creds.public_key)
   elseif creds.client_id then
     self.tokens = auth.token_cache(creds.client_id, creds.client_secret)
     self.credential_label = "service account " .. creds.client_id
-    self.scrubber:add(creds.client_secret, creds.client_id)
+    self.scrubber:add("key", creds.client_secret, creds.client_id)
   else
     self.access_token = creds.access_token
     self.credential_label = "access token"
-    self.scrubber:add(creds.access_token)
+    self.scrubber:add("key", creds.access_token)
   end
   if opts.debug == true then
     self.log = function(line) io.stderr:write(line, "\n") end
@@ -364,7 +364,7 @@ function Client:_token(ctx)
     err.retry_after = response.retry_after(res.headers, err, os.time())
     return nil, err
   end
-  self.scrubber:add(got.access_token)
+  self.scrubber:add("token", got.access_token)
   self.tokens:store(got.access_token, got.expires_in, now)
   return got.access_token
 end

@@ -31,35 +31,47 @@ Scrubber.__index = Scrubber
 
 --- A scrubber that learns secrets as the client meets them (keys, then tokens).
 function redact.scrubber()
-  return setmetatable({ patterns = {} }, Scrubber)
+  return setmetatable({ slots = {}, patterns = {} }, Scrubber)
 end
 
-function Scrubber:add_form(form)
-  if form and #form >= 4 then
-    self.patterns[#self.patterns + 1] = escape_pattern(form)
-    -- Longest first, so a secret that contains another is removed whole.
-    table.sort(self.patterns, function(a, b) return #a > #b end)
-  end
-end
-
---- Registers a secret in every form it could be written in.
-function Scrubber:add(secret, user)
-  if type(secret) ~= "string" then return end
-  self:add_form(secret)
-  self:add_form(redact.base64(secret))
+--- Every form a secret could be written in.
+local function forms(secret, user)
   local encoded = redact.url_encode(secret)
-  self:add_form(encoded)
-  self:add_form(encoded:lower())
-  self:add_form((encoded:gsub("%%20", "+"))) -- the form encoding of request bodies
-  if user then self:add_form(redact.base64(user .. ":" .. secret)) end
+  local list = { secret, redact.base64(secret), encoded, encoded:lower(),
+    (encoded:gsub("%%20", "+")) } -- the form encoding of request bodies
+  if user then list[#list + 1] = redact.base64(user .. ":" .. secret) end
+  return list
+end
+
+--- Registers a secret under a slot name. A slot keeps its last two secrets: a
+-- renewed token pushes out the one before the last, so a long-lived client
+-- scrubs a bounded list.
+function Scrubber:add(slot, secret, user)
+  if type(secret) ~= "string" then return end
+  self.slots[slot .. " (previous)"] = self.slots[slot]
+  self.slots[slot] = forms(secret, user)
+  local patterns = {}
+  for _, list in pairs(self.slots) do
+    for _, form in ipairs(list) do
+      if #form >= 4 then patterns[#patterns + 1] = escape_pattern(form) end
+    end
+  end
+  -- Longest first, so a secret that contains another is removed whole.
+  table.sort(patterns, function(a, b) return #a > #b end)
+  self.patterns = patterns
 end
 
 -- Credentials by their scheme, wherever they appear: an Authorization value
 -- echoed without its header name is still a secret.
+-- A credential is long: "Basic authentication" is prose, not a secret.
+local function credential(scheme, value)
+  if #value >= 16 then return scheme .. "[REDACTED]" end
+end
+
 local SCHEMES = {
   { "([Aa]uthorization:%s*%a*)[^\r\n]*", "%1 [REDACTED]" },
-  { "([Bb]earer%s+)[%w%-%._~%+/]+=*", "%1[REDACTED]" },
-  { "([Bb]asic%s+)[%w%+/]+=*", "%1[REDACTED]" },
+  { "([Bb]earer%s+)([%w%-%._~%+/]+=*)", credential },
+  { "([Bb]asic%s+)([%w%+/]+=*)", credential },
   { "([Rr]esponse%s*=%s*\"?)%x+", "%1[REDACTED]" },
 }
 

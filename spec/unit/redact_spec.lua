@@ -9,7 +9,7 @@ describe("redaction", function()
 
   it("removes a secret in its raw, base64, URL-encoded and Basic forms", function()
     local s = redact.scrubber()
-    s:add("s3cr/t+key=", "user")
+    s:add("key", "s3cr/t+key=", "user")
     local text = table.concat({ "raw s3cr/t+key=", "b64 " .. redact.base64("s3cr/t+key="),
       "url " .. redact.url_encode("s3cr/t+key="), "basic " .. redact.base64("user:s3cr/t+key=") }, " | ")
     local out = s:scrub(text)
@@ -25,9 +25,27 @@ describe("redaction", function()
     assert.equal("authorization: Digest [REDACTED]", s:scrub('authorization: Digest username="u", response="x"'))
   end)
 
+  it("keeps one secret per slot, so renewed tokens do not pile up", function()
+    local s = redact.scrubber()
+    s:add("key", "the-private-key")
+    s:add("token", "first-token-0001")
+    s:add("token", "second-token-0002")
+    local before = #s.patterns
+    s:add("token", "third-token-00003")
+    assert.equal(before, #s.patterns)
+    assert.equal("[REDACTED] [REDACTED] [REDACTED] first-token-0001",
+      s:scrub("the-private-key third-token-00003 second-token-0002 first-token-0001"))
+  end)
+
+  it("leaves prose about authentication schemes alone", function()
+    local s = redact.scrubber()
+    assert.equal("Basic authentication is not supported", s:scrub("Basic authentication is not supported"))
+    assert.equal("Bearer [REDACTED]", s:scrub("Bearer eyJhbGciOiJSUzI1NiJ9.payload"))
+  end)
+
   it("scrubs nested tables in place", function()
     local s = redact.scrubber()
-    s:add("hunter22")
+    s:add("key", "hunter22")
     local err = { detail = "bad hunter22", parameters = { "x", { "hunter22" } } }
     s:deep(err)
     assert.equal("bad [REDACTED]", err.detail)
