@@ -458,6 +458,10 @@ function Client:_get_page(ctx, path_and_query, accept, decode)
         local page
         page, err = response.page(res.status, res.body, decode)
         if page then return page end
+        -- A broken 2xx body is worth another try; an enveloped error only when its status is.
+        if err.errorCode ~= errors.BAD_RESPONSE and not RETRY_STATUS[err.status] then
+          return self:_fail(err, attempt)
+        end
       else
         err = response.error(res.status, res.headers, res.body, decode)
         self:_notice_deprecation(res, err)

@@ -43,12 +43,46 @@ local function check_job(job, i)
   return nil
 end
 
+local API_ERROR_FIELDS = { detail = "string", reason = "string", parameters = "table", badRequestDetail = "table" }
+
+-- The error of a decoded body (nil when it is not JSON).
+local function error_of(status, headers, body, doc, envelope)
+  local fields = { status = status }
+  local code
+  -- An enveloped single entity is {status, content}: the ApiError is the content.
+  if envelope and is_object(doc) and is_object(doc.content) then
+    if is_integer(doc.status) then fields.status = doc.status end
+    doc = doc.content
+  end
+  if is_object(doc) then
+    if type(doc.errorCode) == "string" then
+      code = doc.errorCode
+    elseif type(doc.error) == "string" then -- the OAuth token endpoint's shape
+      code = doc.error
+      if type(doc.error_description) == "string" then fields.detail = doc.error_description end
+    end
+    for name, kind in pairs(API_ERROR_FIELDS) do
+      if type(doc[name]) == kind then fields[name] = doc[name] end
+    end
+    if envelope and is_integer(doc.status) then fields.status = doc.status end
+  elseif body and body ~= "" then
+    fields.message = "the error body is not JSON"
+  end
+  code = code or (headers and headers["x-error-code"]) or ("HTTP_" .. tostring(fields.status))
+  return errors.new(code, fields)
+end
+
 --- Decodes a 2xx list body into a page.
 -- opts: include_count (false drops totalCount), envelope, max_depth.
 function response.page(status, body, opts)
   opts = opts or {}
   local doc, why = core.decode(body, opts.max_depth)
   if why then return nil, bad(status, why) end
+  -- With envelope=true a client that cannot see statuses gets HTTP 200 and
+  -- reads the real status from the body.
+  if opts.envelope and is_object(doc) and is_integer(doc.status) and doc.status >= 400 then
+    return nil, error_of(status, nil, body, doc, true)
+  end
   if not is_object(doc) then
     local what = doc == nil and "null" or is_array(doc) and "an array" or "a " .. type(doc)
     return nil, bad(status, "the body is " .. what .. ", not an object")
@@ -83,29 +117,10 @@ function response.has_next(page)
   return false
 end
 
-local API_ERROR_FIELDS = { detail = "string", reason = "string", parameters = "table", badRequestDetail = "table" }
-
 --- Turns a non-2xx answer (or an enveloped error) into an error value.
 function response.error(status, headers, body, opts)
-  local fields = { status = status }
-  local code
   local doc = body and body ~= "" and core.decode(body, opts and opts.max_depth) or nil
-  if is_object(doc) then
-    if type(doc.errorCode) == "string" then
-      code = doc.errorCode
-    elseif type(doc.error) == "string" then -- the OAuth token endpoint's shape
-      code = doc.error
-      if type(doc.error_description) == "string" then fields.detail = doc.error_description end
-    end
-    for name, kind in pairs(API_ERROR_FIELDS) do
-      if type(doc[name]) == kind then fields[name] = doc[name] end
-    end
-    if opts and opts.envelope and is_integer(doc.status) then fields.status = doc.status end
-  elseif body and body ~= "" then
-    fields.message = "the error body is not JSON"
-  end
-  code = code or (headers and headers["x-error-code"]) or ("HTTP_" .. tostring(status))
-  return errors.new(code, fields)
+  return error_of(status, headers, body, doc, opts and opts.envelope)
 end
 
 --- Decodes a token endpoint answer: {access_token =, expires_in =} or nil, err.

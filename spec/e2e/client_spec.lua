@@ -241,6 +241,19 @@ describe("atlasrestore against the emulator", function()
       client:close()
     end)
 
+    it("goes through the proxy it is given", function()
+      local client = new_client { proxy = "http://127.0.0.1:1", max_attempts = 1 }
+      fails("CONNECT_FAILED", nil, client:list_restore_jobs(emu.group_id, "demo"))
+      assert.equal(0, emu:stats().requests, "nothing reached the emulator past the dead proxy")
+      client:close()
+    end)
+
+    it("keeps the status of an error asked for with envelope = true", function()
+      local client = new_client()
+      fails("SERVERLESS_INSTANCE_NOT_FOUND", 404, client:list_restore_jobs(emu.group_id, "nope", { envelope = true }))
+      client:close()
+    end)
+
     it("reports a stalled server as TIMEOUT", function()
       emu:config { stall_seconds = 5, faults = { script = { "stall" } } }
       local client = new_client { timeout = 1, max_attempts = 1 }

@@ -112,9 +112,18 @@ describe("Flex", function()
         local client = new_client()
         local jobs = assert(client:all_restore_jobs(emu.group_id, name, { endpoint = "auto" }))
         assert.is_true(#jobs > 0)
+        -- What a script written against the seed's fields reads.
         for _, job in ipairs(jobs) do
           assert.equal("flex", job.source)
+          assert.matches("^%x+$", job.id)
+          assert.is_truthy(job.deliveryType == "automated" or job.deliveryType == "download")
           assert.is_string(job.targetClusterName)
+          assert.matches("^%x+$", job.targetGroupId)
+          assert.matches("^%d%d%d%d%-", job.timestamp)
+          assert.matches("^%d%d%d%d%-", job.expiresAt)
+          assert.is_boolean(job.failed)
+          if job.status == "COMPLETED" then assert.matches("^%d%d%d%d%-", job.finishedAt) end
+          if job.deliveryType == "download" then assert.is_string(job.deliveryUrl[1]) end
         end
         assert.equal(2, emu:stats().requests) -- challenge + the Flex page
         assert(client:all_restore_jobs(emu.group_id, name, { endpoint = "auto" }))

@@ -149,6 +149,22 @@ describe("response.error", function()
   it("takes the envelope's status", function()
     local err = response.error(200, {}, '{"status":404,"errorCode":"RESOURCE_NOT_FOUND"}', { envelope = true })
     assert.equal(404, err.status)
+    err = response.error(200, {}, '{"status":401,"content":{"error":401,"errorCode":"UNEXPECTED_ERROR"}}',
+      { envelope = true })
+    assert.equal("UNEXPECTED_ERROR", err.errorCode)
+    assert.equal(401, err.status)
+  end)
+
+  it("reads an error out of an enveloped 200", function()
+    local page, err = response.page(200, '{"status":404,"error":404,"errorCode":"SERVERLESS_INSTANCE_NOT_FOUND",'
+      .. '"detail":"nope"}', { envelope = true })
+    assert.is_nil(page)
+    assert.equal("SERVERLESS_INSTANCE_NOT_FOUND", err.errorCode)
+    assert.equal(404, err.status)
+    page, err = response.page(200, '{"status":503,"content":"<html>"}', { envelope = true })
+    assert.is_nil(page)
+    assert.equal("HTTP_503", err.errorCode)
+    assert.equal(200, response.page(200, '{"status":200,"results":[]}', { envelope = true }).status)
   end)
 end)
 
