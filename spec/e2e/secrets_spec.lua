@@ -159,13 +159,7 @@ local function recording_transport(secrets, opts)
   return spy
 end
 
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local read_file = emulator.read_file
 
 local function write_file(path, text)
   local f = assert(io.open(path, "wb"))
