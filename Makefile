@@ -14,6 +14,12 @@ CURL_LIBS      ?= $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
 BUILD          ?= build/$(LUA_VERSION)
 BUSTED         ?= $(LUA) /usr/bin/busted
 FUZZ_SECONDS   ?= 60
+
+# Every server the checks start listens on loopback: a proxy from the
+# environment must not stand in between.
+comma := ,
+export no_proxy := $(if $(no_proxy),$(no_proxy)$(comma))127.0.0.1,localhost
+export NO_PROXY := $(no_proxy)
 # The sanitizer build: gcc, because its libasan is the one preloaded into lua5.4.
 ASAN_CC        ?= gcc
 ASAN_BUILD     ?= build/asan/$(LUA_VERSION)
@@ -36,7 +42,7 @@ CORE_SO   = $(BUILD)/atlasrestore/core.so
 CURL_SO   = $(BUILD)/atlasrestore/curl.so
 ASAN_SOS  = $(ASAN_BUILD)/atlasrestore/core.so $(ASAN_BUILD)/atlasrestore/curl.so
 
-.PHONY: all test check deps unit lint run install clean asan valgrind fuzz soak rock bench packaging
+.PHONY: all test check deps deps-run unit lint run install clean asan valgrind fuzz soak rock bench packaging
 
 all: $(CORE_SO) $(CURL_SO)
 
@@ -55,6 +61,9 @@ $(ASAN_SOS): MODFLAGS += $(ASAN_CFLAGS)
 
 deps:
 	./.ci/deps
+
+deps-run:
+	./.ci/deps run
 
 # `make test` = install what is missing, build, then every check.
 test: deps
@@ -89,7 +98,7 @@ asan: all $(ASAN_SOS) $(ASAN_SHIM)
 # "still reachable" (libcurl's and OpenSSL's global state) is not an error;
 # --keep-debuginfo names the frames of modules that lua_close has unloaded.
 valgrind: all
-	ATLASRESTORE_UNDER_VALGRIND=1 timeout $(VALGRIND_TIMEOUT) $(VALGRIND) -q --error-exitcode=1 \
+	timeout $(VALGRIND_TIMEOUT) $(VALGRIND) -q --error-exitcode=1 \
 	  --leak-check=full --errors-for-leak-kinds=definite,indirect --keep-debuginfo=yes --num-callers=30 \
 	  $(BUSTED) --ignore-lua spec/unit spec/e2e/valgrind_spec.lua
 
@@ -106,7 +115,7 @@ lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,style,performance,portability \
 	  --inline-suppr --suppress=missingIncludeSystem -I csrc csrc
 
-run: deps all
+run: deps-run all
 	@PROJECT="$(PROJECT)" INSTANCE="$(INSTANCE)" $(LUA) spec/support/run.lua
 
 install: all
@@ -124,6 +133,7 @@ packaging: all
 	$(MAKE) install PREFIX=$(CURDIR)/build/packaging/make
 	luarocks --lua-version=$(LUA_VERSION) --tree $(CURDIR)/build/packaging/rocks make --deps-mode=none \
 	  atlasrestore-scm-1.rockspec
+	rm -rf atlasrestore # luarocks builds the C modules here; ./?.so must not find them
 	$(LUA) spec/support/installed.lua $(CURDIR)/build/packaging/make
 	$(LUA) spec/support/installed.lua $(CURDIR)/build/packaging/rocks
 

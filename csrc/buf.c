@@ -16,8 +16,15 @@ int ar_buf_append(ar_buf *b, const char *data, size_t len) {
     size_t cap = b->cap ? b->cap : 16384;
     char *grown;
     while (cap < b->len + len) cap = cap > ((size_t)-1) / 2 ? b->len + len : cap * 2;
-    grown = (char *)realloc(b->data, cap);
+    /* Not realloc: the old block is wiped before it goes back to the heap,
+     * because a body can be a token response. */
+    grown = (char *)malloc(cap);
     if (!grown) return -1;
+    if (b->data) {
+      memcpy(grown, b->data, b->len);
+      memset(b->data, 0, b->cap);
+      free(b->data);
+    }
     b->data = grown;
     b->cap = cap;
   }
@@ -31,6 +38,7 @@ void ar_buf_clear(ar_buf *b) {
 }
 
 void ar_buf_free(ar_buf *b) {
+  if (b->data) memset(b->data, 0, b->cap);
   free(b->data);
   ar_buf_init(b, b->limit);
 }

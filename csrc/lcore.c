@@ -2,6 +2,7 @@
  * no sockets, no clock, no libcurl, so the nginx transport can load it alone. */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "lua.h"
 #include "lauxlib.h"
@@ -101,6 +102,10 @@ static int ar_core_digest_authorization(lua_State *L) {
   if (opaque) {
     luaL_addstring(&b, ", ");
     ar_core_add_quoted(&b, "opaque", opaque);
+  }
+  if (!in.qop && in.algorithm && strcasecmp(in.algorithm, "MD5-sess") == 0) { /* it hashes its cnonce */
+    luaL_addstring(&b, ", ");
+    ar_core_add_quoted(&b, "cnonce", in.cnonce);
   }
   if (in.qop) {
     char nc[9];

@@ -101,11 +101,11 @@ static const char *ar_opt_string(lua_State *L, int opts, const char *name) {
 }
 
 /* Seconds to whole milliseconds for libcurl: rounded up, because 0 would mean
- * "no limit", and capped, because a huge double does not fit in a long. */
+ * "no limit", and capped (at 24 days) so that it fits a 32-bit long. */
 static long ar_millis(double seconds) {
   double ms = seconds * 1000.0;
   if (!(ms >= 1.0)) return 1;
-  if (ms > 86400000.0 * 365) return 86400000L * 365;
+  if (ms >= 2147483647.0) return 2147483647L;
   return (long)(ms + 0.999);
 }
 
@@ -197,8 +197,10 @@ static void ar_transfer_configure(lua_State *L, ar_transfer *t, int opts) {
   if (ca_file) curl_easy_setopt(t->easy, CURLOPT_CAINFO, ca_file);
   if (proxy) curl_easy_setopt(t->easy, CURLOPT_PROXY, proxy);
   if (method && strcmp(method, "POST") == 0) {
+    /* Not copied: the request table keeps the string alive through the
+     * transfer, and no copy of a revoked token stays in libcurl's memory. */
     curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
-    curl_easy_setopt(t->easy, CURLOPT_COPYPOSTFIELDS, body ? body : "");
+    curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, body ? body : "");
   }
 }
 
@@ -275,6 +277,7 @@ static int ar_session_request(lua_State *L) {
   curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME_T, &micros);
   /* The request headers hold the Authorization value: drop them now. */
   curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
+  curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, (char *)NULL);
   ar_transfer_forget_headers(t);
   if (rc != CURLE_OK) {
     if (t->body.data) memset(t->body.data, 0, t->body.len);

@@ -97,10 +97,18 @@ function TokenCache:current(now)
 end
 
 function TokenCache:store(token, expires_in, now)
+  -- A lifetime of 0 (or less) would mean a token request before every request.
+  expires_in = math.max(1, expires_in)
   -- Renew a minute early, or a tenth of the lifetime for short-lived tokens,
   -- so that a token never expires in the middle of a listing.
   local margin = math.min(60, expires_in / 10)
   self.token, self.refresh_at = token, now + expires_in - margin
+  self.fetched_at, self.lifetime = now, expires_in
+end
+
+--- Seconds since the current token was fetched.
+function TokenCache:age(now)
+  return now - (self.fetched_at or now)
 end
 
 function TokenCache:forget()

@@ -403,12 +403,14 @@ function Client:_exchange(ctx, path_and_query, accept)
         challenge_is_new = true
       end
     elseif self.tokens then
-      -- One new token per 401, unless a new token was refused too: then the
-      -- account itself is refused (an access list, a role), and minting more
-      -- tokens would only use up its 100 live tokens.
+      -- One new token and one retry per 401. When a new token is refused too,
+      -- the account itself is refused (an access list, a role): from then on
+      -- that happens at most once per twelfth of a token's lifetime, so that
+      -- the account's 100 live tokens are never used up and a fixed account
+      -- is noticed soon.
       if token_renewed then
         self.tokens.refused = true
-      elseif not self.tokens.refused then
+      elseif not self.tokens.refused or self.tokens:age(self.transport:now()) >= self.tokens.lifetime / 12 then
         self.tokens:forget()
         token_renewed, answer_again = true, true
       end
@@ -459,8 +461,11 @@ function Client:_get_page(ctx, path_and_query, accept, decode)
         page, err = response.page(res.status, res.body, decode)
         if page then return page end
         -- A broken 2xx body is worth another try; an enveloped error only when its status is.
-        if err.errorCode ~= errors.BAD_RESPONSE and not RETRY_STATUS[err.status] then
-          return self:_fail(err, attempt)
+        if err.errorCode ~= errors.BAD_RESPONSE then
+          self:_notice_deprecation(res, err)
+          if not RETRY_STATUS[err.status] then return self:_fail(err, attempt) end
+          retry_after = response.retry_after(res.headers, err, os.time())
+          err.retry_after = retry_after
         end
       else
         err = response.error(res.status, res.headers, res.body, decode)
@@ -503,35 +508,46 @@ local function page_query(page_num, per_page)
   return ("?pageNum=%d&itemsPerPage=%d&includeCount=false"):format(page_num, per_page)
 end
 
---- Fetches the first page for `endpoint`, resolving "auto" (Flex first, then
--- serverless on a "not a Flex cluster" answer). Returns page, endpoint or nil, err.
+--- Fetches the first page for `endpoint`, resolving "auto": Flex first, then
+-- serverless on a "not a Flex cluster" answer. Returns page, endpoint or nil, err.
 function Client:_first_page(ctx, endpoint, group_id, name, per_page)
-  local decode = { include_count = false }
+  local decode, query = { include_count = false }, page_query(1, per_page)
+  local function fetch(where) return self:_fetch(ctx, where, group_id, name, query, decode) end
+  if endpoint ~= "auto" then
+    local page, err = fetch(endpoint)
+    if not page then return nil, err end
+    return page, endpoint
+  end
   local key = group_id .. "/" .. name
-  local remembered = endpoint == "auto" and self.routes[key]
-  if endpoint ~= "auto" or remembered then
-    local page, err = self:_fetch(ctx, remembered or endpoint, group_id, name, page_query(1, per_page), decode)
-    -- An instance can move after "auto" remembered it: a serverless answer that
-    -- is empty, not found or gone, or a Flex "not a Flex cluster", starts over.
-    local moved = remembered and (page and remembered == "serverless" and #page.results == 0
-      or err and (err.status == 404 or err.status == 410 or NOT_FLEX[err.errorCode]))
-    if not moved then
-      if not page then return nil, err end
-      return page, remembered or endpoint
+  local remembered = self.routes[key]
+  local page, serverless_page, flex_err, serverless_err
+  -- Instances move. A remembered serverless instance that answers an empty
+  -- list, a 404 or a 410 looks like a migrated one: Flex is asked again. A
+  -- remembered Flex cluster that is no longer one goes on to serverless.
+  if remembered == "serverless" then
+    serverless_page, serverless_err = fetch("serverless")
+    if serverless_page and #serverless_page.results > 0 then return serverless_page, "serverless" end
+    if serverless_err and serverless_err.status ~= 404 and serverless_err.status ~= 410 then
+      return nil, serverless_err
     end
-    self.routes[key] = nil
+  elseif remembered == "flex" then
+    page, flex_err = fetch("flex")
+    if page then return page, "flex" end
+    if not NOT_FLEX[flex_err.errorCode] then return nil, flex_err end
   end
-  local page, flex_err = self:_fetch(ctx, "flex", group_id, name, page_query(1, per_page), decode)
-  if page then
-    self.routes[key] = "flex"
-    return page, "flex"
+  self.routes[key] = nil
+  if not flex_err then
+    page, flex_err = fetch("flex")
+    if page then
+      self.routes[key] = "flex"
+      return page, "flex"
+    end
+    if not NOT_FLEX[flex_err.errorCode] then return nil, flex_err end
   end
-  if not NOT_FLEX[flex_err.errorCode] then return nil, flex_err end
-  local serverless_err
-  page, serverless_err = self:_fetch(ctx, "serverless", group_id, name, page_query(1, per_page), decode)
-  if page then
+  if not (serverless_page or serverless_err) then serverless_page, serverless_err = fetch("serverless") end
+  if serverless_page then
     self.routes[key] = "serverless"
-    return page, "serverless"
+    return serverless_page, "serverless"
   end
   -- Both failed. The serverless answer explains best unless it is only "not
   -- found" or "gone", which says nothing the Flex answer does not.

@@ -37,7 +37,7 @@ end
 --- Every form a secret could be written in.
 local function forms(secret, user)
   local encoded = redact.url_encode(secret)
-  local list = { secret, redact.base64(secret), encoded, encoded:lower(),
+  local list = { secret, redact.base64(secret), encoded, (encoded:gsub("%%%x%x", string.lower)),
     (encoded:gsub("%%20", "+")) } -- the form encoding of request bodies
   if user then list[#list + 1] = redact.base64(user .. ":" .. secret) end
   return list
@@ -70,8 +70,8 @@ end
 
 local SCHEMES = {
   { "([Aa]uthorization:%s*%a*)[^\r\n]*", "%1 [REDACTED]" },
-  { "([Bb]earer%s+)([%w%-%._~%+/]+=*)", credential },
-  { "([Bb]asic%s+)([%w%+/]+=*)", credential },
+  { "([Bb][Ee][Aa][Rr][Ee][Rr]%s+)([%w%-%._~%+/]+=*)", credential },
+  { "([Bb][Aa][Ss][Ii][Cc]%s+)([%w%+/]+=*)", credential },
   { "([Rr]esponse%s*=%s*\"?)%x+", "%1[REDACTED]" },
 }
 

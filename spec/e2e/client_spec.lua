@@ -59,10 +59,10 @@ describe("atlasrestore against the emulator", function()
     end)
 
     it("answers a stale nonce with one more request and goes on", function()
-      emu:config { nonce_ttl = 1 }
+      emu:config { nonce_ttl = 2 }
       local client = new_client()
       assert(client:all_restore_jobs(emu.group_id, "jobs-499"))
-      curl.sleep(2.2)
+      curl.sleep(3.2)
       local before = emu:stats().requests
       local jobs = assert(client:all_restore_jobs(emu.group_id, "jobs-499"))
       assert.equal(499, #jobs)
@@ -366,8 +366,8 @@ describe("atlasrestore against the emulator", function()
       client:close()
     end)
 
-    it("stops minting tokens when the account itself is refused", function()
-      emu:config { refuse_bearer = true }
+    it("stops minting tokens when the account itself is refused, and notices the fix", function()
+      emu:config { refuse_bearer = true, token_ttl = 24 } -- renewals while refused: every 2 s at most
       local client = service_account()
       for _ = 1, 3 do
         local page, err = client:list_restore_jobs(emu.group_id, "demo")
@@ -375,8 +375,13 @@ describe("atlasrestore against the emulator", function()
         assert.equal(401, err.status)
       end
       assert.equal(2, emu:stats().tokens, "the first token, and one renewal that did not help")
+      -- The account is fixed and its tokens revoked, as an administrator would.
       emu:config { refuse_bearer = false }
-      assert(client:list_restore_jobs(emu.group_id, "demo"))
+      emu:expire_tokens()
+      curl.sleep(2.1)
+      local page = assert(client:list_restore_jobs(emu.group_id, "demo"))
+      assert.equal(7, #page.results)
+      assert.equal(3, emu:stats().tokens)
       client:close()
     end)
 

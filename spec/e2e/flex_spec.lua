@@ -147,6 +147,18 @@ describe("Flex", function()
       client:close()
     end)
 
+    it("checks an empty serverless instance on Flex again, for one request", function()
+      local client = new_client { endpoint = "auto" }
+      assert.equal(0, #assert(client:all_restore_jobs(emu.group_id, "empty")))
+      assert.equal(3, emu:stats().requests) -- challenge, Flex CLUSTER_NOT_FOUND, the empty serverless page
+      assert.equal(0, #assert(client:all_restore_jobs(emu.group_id, "empty")))
+      local stats = emu:stats()
+      assert.equal(5, stats.requests) -- warm: the empty serverless page, then the Flex check
+      assert.matches("/serverless/empty/", stats.log[4].uri)
+      assert.matches("/flexClusters/empty/", stats.log[5].uri)
+      client:close()
+    end)
+
     it("notices an instance migrated after it remembered serverless", function()
       local client = new_client { endpoint = "auto" }
       local jobs = assert(client:all_restore_jobs(emu.group_id, "demo"))

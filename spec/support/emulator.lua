@@ -310,6 +310,8 @@ local function try_start(prefix, root, opts)
     SSL_LINES = ssl_lines,
     ADMIN_PORT = admin_port,
     TRAP_PORT = trap_port,
+    -- Debian's Lua 5.1 C modules (cjson, for nginx's LuaJIT) sit under the multiarch triplet.
+    MULTIARCH = capture("dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch"),
   }))
   local q = sh_quote
   local ok = run("nginx -p " .. q(prefix) .. " -c " .. q(prefix .. "/nginx.conf") .. " -e " ..

@@ -19,6 +19,13 @@ describe("redaction", function()
     assert.matches("raw %[REDACTED%]", out)
   end)
 
+  it("removes a URL-encoded secret whatever the case of its escapes", function()
+    local s = redact.scrubber()
+    s:add("key", "AbC/dEf+GhI=jKl")
+    assert.equal("[REDACTED] [REDACTED]", s:scrub("AbC%2fdEf%2bGhI%3djKl AbC%2FdEf%2BGhI%3DjKl"))
+    assert.equal("BEARER [REDACTED]", s:scrub("BEARER eyJhbGciOiJSUzI1NiJ9.payload"))
+  end)
+
   it("removes every Authorization value, whatever the scheme", function()
     local s = redact.scrubber()
     assert.equal("Authorization: Bearer [REDACTED]", s:scrub("Authorization: Bearer abc.def"))
