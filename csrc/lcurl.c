@@ -195,7 +195,11 @@ static void ar_transfer_configure(lua_State *L, ar_transfer *t, int opts) {
   /* Refuses a declared Content-Length over the cap before any byte arrives. */
   curl_easy_setopt(t->easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)t->body.limit);
   if (ca_file) curl_easy_setopt(t->easy, CURLOPT_CAINFO, ca_file);
-  if (proxy) curl_easy_setopt(t->easy, CURLOPT_PROXY, proxy);
+  /* An explicit proxy beats the environment, no_proxy included. */
+  if (proxy) {
+    curl_easy_setopt(t->easy, CURLOPT_PROXY, proxy);
+    curl_easy_setopt(t->easy, CURLOPT_NOPROXY, "");
+  }
   if (method && strcmp(method, "POST") == 0) {
     /* Not copied: the request table keeps the string alive through the
      * transfer, and no copy of a revoked token stays in libcurl's memory. */
