@@ -315,18 +315,26 @@ local function read_form()
   return ngx.req.get_post_args(20)
 end
 
-local function token(cfg)
-  state.incr("tokens")
+-- What the token and revoke endpoints both check: a POST, the client's Basic
+-- credentials, a form. Returns the form, or nil and the OAuth error to send.
+local function oauth_form(counter)
+  state.incr(counter)
   if ngx.req.get_method() ~= "POST" then
-    return oauth_error(405, "invalid_request", "Method not allowed.", { Allow = "POST" })
+    return nil, { 405, "invalid_request", "Method not allowed.", { Allow = "POST" } }
   end
   if not auth.check_client() then
-    return oauth_error(401, "invalid_client", "Invalid credentials provided.")
+    return nil, { 401, "invalid_client", "Invalid credentials provided." }
   end
   local form = read_form()
   if not form then
-    return oauth_error(400, "invalid_request", "Content-Type must be application/x-www-form-urlencoded.")
+    return nil, { 400, "invalid_request", "Content-Type must be application/x-www-form-urlencoded." }
   end
+  return form
+end
+
+local function token(cfg)
+  local form, problem = oauth_form("tokens")
+  if not form then return oauth_error(unpack(problem)) end
   if form.grant_type == nil then
     return oauth_error(400, "invalid_request", "Missing grant_type parameter.")
   elseif form.grant_type ~= "client_credentials" then
@@ -342,17 +350,8 @@ local function token(cfg)
 end
 
 local function revoke()
-  state.incr("revokes")
-  if ngx.req.get_method() ~= "POST" then
-    return oauth_error(405, "invalid_request", "Method not allowed.", { Allow = "POST" })
-  end
-  if not auth.check_client() then
-    return oauth_error(401, "invalid_client", "Invalid credentials provided.")
-  end
-  local form = read_form()
-  if not form then
-    return oauth_error(400, "invalid_request", "Content-Type must be application/x-www-form-urlencoded.")
-  end
+  local form, problem = oauth_form("revokes")
+  if not form then return oauth_error(unpack(problem)) end
   if type(form.token) ~= "string" or form.token == "" then
     return oauth_error(400, "invalid_request", "Missing token parameter.")
   end
