@@ -8,6 +8,7 @@ void ar_buf_init(ar_buf *b, size_t limit) {
   b->data = NULL;
   b->len = b->cap = 0;
   b->limit = limit;
+  b->wipe = 0;
 }
 
 int ar_buf_append(ar_buf *b, const char *data, size_t len) {
@@ -16,11 +17,10 @@ int ar_buf_append(ar_buf *b, const char *data, size_t len) {
     size_t cap = b->cap ? b->cap : 16384;
     char *grown;
     while (cap < b->len + len) cap = cap > ((size_t)-1) / 2 ? b->len + len : cap * 2;
-    /* Not realloc: the old block is wiped before it goes back to the heap,
-     * because a body can be a token response. */
-    grown = (char *)malloc(cap);
+    /* Not realloc when wiping: the old block must be zeroed before it is freed. */
+    grown = (char *)(b->wipe ? malloc(cap) : realloc(b->data, cap));
     if (!grown) return -1;
-    if (b->data) {
+    if (b->wipe && b->data) {
       memcpy(grown, b->data, b->len);
       memset(b->data, 0, b->cap);
       free(b->data);
@@ -34,11 +34,13 @@ int ar_buf_append(ar_buf *b, const char *data, size_t len) {
 }
 
 void ar_buf_clear(ar_buf *b) {
+  if (b->wipe && b->data) memset(b->data, 0, b->len);
   b->len = 0;
 }
 
 void ar_buf_free(ar_buf *b) {
-  if (b->data) memset(b->data, 0, b->cap);
+  if (b->wipe && b->data) memset(b->data, 0, b->cap);
   free(b->data);
-  ar_buf_init(b, b->limit);
+  b->data = NULL;
+  b->len = b->cap = 0;
 }

@@ -146,7 +146,5 @@ AR_EXPORT int luaopen_atlasrestore_core(lua_State *L) {
   lua_setfield(L, -2, "sparse_array_mt");
   lua_pushliteral(L, "atlasrestore.core");
   lua_setfield(L, -2, "_NAME");
-  lua_pushinteger(L, AR_DEFAULT_MAX_DEPTH);
-  lua_setfield(L, -2, "DEFAULT_MAX_DEPTH");
   return 1;
 }

@@ -165,6 +165,8 @@ static void ar_transfer_configure(lua_State *L, ar_transfer *t, int opts) {
   curl_easy_reset(t->easy); /* keeps the connection cache, forgets the last request */
   ar_buf_clear(&t->body);
   ar_buf_clear(&t->headers);
+  /* Only the token endpoint is POSTed to, and its answer is a secret. */
+  t->body.wipe = method && strcmp(method, "POST") == 0;
   t->body.limit = max_body >= (double)((size_t)-1) ? (size_t)-1 : (size_t)max_body;
   t->headers.limit = AR_HEADER_LIMIT;
   t->body_overflow = t->headers_overflow = 0;
@@ -284,7 +286,7 @@ static int ar_session_request(lua_State *L) {
   curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, (char *)NULL);
   ar_transfer_forget_headers(t);
   if (rc != CURLE_OK) {
-    if (t->body.data) memset(t->body.data, 0, t->body.len);
+    ar_buf_clear(&t->body);
     lua_pushnil(L);
     lua_pushstring(L, ar_error_code(t, rc));
     lua_pushstring(L, t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
@@ -300,7 +302,7 @@ static int ar_session_request(lua_State *L) {
   lua_pushlstring(L, t->body.data ? t->body.data : "", t->body.len);
   lua_pushnumber(L, (lua_Number)micros / 1e6);
   /* A token response is a secret: no copy stays behind in C memory. */
-  if (t->body.data) memset(t->body.data, 0, t->body.len);
+  ar_buf_clear(&t->body);
   /* Large bodies should not stay pinned between requests. */
   if (t->body.cap > 4 * 1024 * 1024) ar_buf_free(&t->body);
   return 4;

@@ -30,10 +30,6 @@ function errors.new(code, fields)
   return setmetatable(err, Error)
 end
 
-function errors.is_error(value)
-  return getmetatable(value) == Error
-end
-
 --- Shorthand for INVALID_ARGUMENT, the only error a caller can fix by changing
 -- arguments. Nothing was sent, so no attempt was made.
 function errors.invalid(message)

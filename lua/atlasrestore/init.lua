@@ -10,7 +10,7 @@ local auth = require "atlasrestore.auth"
 local redact = require "atlasrestore.redact"
 local flex = require "atlasrestore.flex"
 
-local atlasrestore = { _VERSION = "0.1.0", errors = errors }
+local atlasrestore = { _VERSION = "0.1.0" }
 
 local Client = { __name = "atlasrestore.Client" }
 Client.__index = Client

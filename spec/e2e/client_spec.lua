@@ -267,19 +267,18 @@ describe("atlasrestore against the emulator", function()
       client:close()
     end)
 
-    it("reports an unparseable 200 as BAD_RESPONSE with its status", function()
-      emu:config { faults = { script = { "malformed" } } }
-      local client = new_client { max_attempts = 1 }
-      fails("BAD_RESPONSE", 200, client:list_restore_jobs(emu.group_id, "demo"))
-      client:close()
-    end)
-
-    it("names an HTTP error without any code HTTP_<status>", function()
-      emu:config { faults = { script = { "503" } } }
-      local client = new_client { max_attempts = 1 }
-      fails("HTTP_503", 503, client:list_restore_jobs(emu.group_id, "demo"))
-      client:close()
-    end)
+    local faulted = {
+      { "malformed", "BAD_RESPONSE", 200, "reports an unparseable 200 as BAD_RESPONSE with its status" },
+      { "503", "HTTP_503", 503, "names an HTTP error without any code HTTP_<status>" },
+    }
+    for _, case in ipairs(faulted) do
+      it(case[4], function()
+        emu:config { faults = { script = { case[1] } } }
+        local client = new_client { max_attempts = 1 }
+        fails(case[2], case[3], client:list_restore_jobs(emu.group_id, "demo"))
+        client:close()
+      end)
+    end
 
     it("refuses invalid arguments with INVALID_ARGUMENT and sends nothing", function()
       local client = new_client()
