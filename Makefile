@@ -33,7 +33,7 @@ SOAK_TIMEOUT     ?= 300
 WARNINGS  = -std=c99 -Wall -Wextra -pedantic -Wshadow -Wmissing-prototypes -Wstrict-prototypes
 MODFLAGS  = $(CFLAGS) $(WARNINGS) -fPIC -fvisibility=hidden -I$(LUA_INCDIR)
 
-CORE_SRC  = csrc/lcore.c csrc/json.c csrc/digest.c csrc/md5.c
+CORE_SRC  = csrc/lcore.c csrc/json.c csrc/digest.c csrc/md5.c csrc/base64.c
 CURL_SRC  = csrc/lcurl.c csrc/buf.c
 HEADERS   = $(wildcard csrc/*.h)
 LUA_SRC   = $(wildcard lua/atlasrestore/*.lua lua/atlasrestore/*/*.lua)

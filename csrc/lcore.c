@@ -7,6 +7,7 @@
 #include "lua.h"
 #include "lauxlib.h"
 
+#include "base64.h"
 #include "compat.h"
 #include "digest.h"
 #include "json.h"
@@ -119,7 +120,21 @@ static int ar_core_digest_authorization(lua_State *L) {
   return 1;
 }
 
+/* core.base64(s) -> the RFC 4648 encoding of s */
+static int ar_core_base64(lua_State *L) {
+  size_t len, size;
+  const char *s = luaL_checklstring(L, 1, &len);
+  char *out;
+  luaL_argcheck(L, len < ((size_t)-1) / 2, 1, "string too long");
+  size = ar_base64_size(len);
+  out = (char *)lua_newuserdata(L, size ? size : 1); /* scratch space that Lua frees */
+  ar_base64_encode((const unsigned char *)s, len, out);
+  lua_pushlstring(L, out, size);
+  return 1;
+}
+
 static const luaL_Reg ar_core_funcs[] = {
+  { "base64", ar_core_base64 },
   { "decode", ar_core_decode },
   { "digest_authorization", ar_core_digest_authorization },
   { NULL, NULL }

@@ -1,9 +1,18 @@
---- Credentials: HTTP Digest state (nonce re-use with a counting nc) and the
--- service-account token cache. Sans-IO: the client does the requests.
+--- Credential strategies: HTTP Digest (nonce re-use with a counting nc), the
+-- service-account token (one fetch shared by every request), a ready token.
+-- Each one builds Authorization values and decides what a 401 means.
 local core = require "atlasrestore.core"
-local redact = require "atlasrestore.redact"
+local response = require "atlasrestore.response"
+local routes = require "atlasrestore.routes"
 
 local auth = {}
+
+--- Token and header values that Atlas could not have meant.
+auth.MAX_TOKEN_SIZE = 16 * 1024
+
+---------------------------------------------------------------------------
+-- Digest
+---------------------------------------------------------------------------
 
 --- Parses `WWW-Authenticate: Digest k=v, k="v", ...` into a table, or nil.
 function auth.parse_digest_challenge(header)
@@ -78,6 +87,10 @@ function Digest:authorization(method, uri)
   }
 end
 
+---------------------------------------------------------------------------
+-- The service-account token cache
+---------------------------------------------------------------------------
+
 local TokenCache = {}
 TokenCache.__index = TokenCache
 
@@ -87,7 +100,7 @@ function auth.token_cache(client_id, client_secret)
 end
 
 function TokenCache:basic()
-  return "Basic " .. redact.base64(self.client_id .. ":" .. self.client_secret)
+  return "Basic " .. core.base64(self.client_id .. ":" .. self.client_secret)
 end
 
 --- The cached token if it is still fresh at `now` (monotonic seconds).
@@ -115,6 +128,142 @@ function TokenCache:forget()
   local token = self.token
   self.token = nil
   return token
+end
+
+---------------------------------------------------------------------------
+-- Strategies. Each has: label, secrets (for the scrubber), authorize(pipe,
+-- ctx, method, uri) -> value | nil | nil, err, refused(pipe, res, exchange)
+-- -> send again?, nil | err, and close(pipe) -> true | nil, err.
+-- `exchange` is a table that lives for one authenticated exchange.
+---------------------------------------------------------------------------
+
+local DigestStrategy = {}
+DigestStrategy.__index = DigestStrategy
+
+function DigestStrategy:authorize(_, _, method, uri)
+  return self.digest:authorization(method, uri)
+end
+
+function DigestStrategy:refused(_, res, exchange)
+  local header = res.headers["www-authenticate"]
+  if type(header) == "table" then header = header[1] end
+  local challenge = auth.parse_digest_challenge(header)
+  -- Answer when we had no nonce, when ours went stale, or when a re-used one
+  -- was refused; never twice for a fresh challenge (that is a wrong key).
+  if challenge and (not exchange.authorization or challenge.stale == "true" or not exchange.challenged) then
+    exchange.challenged = true
+    return self.digest:accept(challenge)
+  end
+  return false
+end
+
+function DigestStrategy.close() return true end
+
+local TokenStrategy = {}
+TokenStrategy.__index = TokenStrategy
+
+local function token_headers(tokens, user_agent)
+  return {
+    Authorization = tokens:basic(),
+    ["Content-Type"] = "application/x-www-form-urlencoded",
+    Accept = "application/json",
+    ["User-Agent"] = user_agent,
+  }
+end
+
+-- One token request; the answer is checked before any of it is used.
+local function fetch_token(self, pipe, ctx)
+  local now = pipe.transport:now()
+  local res, err = pipe:send(ctx, 1, "POST", routes.token(), token_headers(self.tokens, pipe.user_agent),
+    "grant_type=client_credentials")
+  if not res then return nil, err end
+  local got
+  got, err = response.token(res.status, res.headers, res.body, auth.MAX_TOKEN_SIZE)
+  if not got then
+    err.retry_after = response.retry_after(res.headers, err, os.time())
+    return nil, err
+  end
+  pipe.scrubber:add("token", got.access_token)
+  self.tokens:store(got.access_token, got.expires_in, now)
+  return got.access_token
+end
+
+--- The cached token, or one fetch that every concurrent request waits for.
+function TokenStrategy:authorize(pipe, ctx)
+  local token = self.tokens:current(pipe.transport:now())
+  if token then return "Bearer " .. token end
+  local transport = pipe.transport
+  if not self.pending then
+    self.pending = transport:spawn(fetch_token, self, pipe, ctx)
+  end
+  local pending = self.pending
+  local ok, got, err = transport:wait(pending)
+  if self.pending == pending then self.pending = nil end
+  if not ok then error(got, 0) end
+  if not got then return nil, err end
+  return "Bearer " .. got
+end
+
+--- One new token and one retry per 401. When a new token is refused too, the
+-- account itself is refused (an access list, a role): from then on that
+-- happens at most once per twelfth of a token's lifetime, so that the
+-- account's 100 live tokens are never used up and a fixed account is noticed soon.
+function TokenStrategy:refused(pipe, _, exchange)
+  local tokens = self.tokens
+  if exchange.renewed then
+    tokens.refused = true
+    return false
+  end
+  if tokens.refused and tokens:age(pipe.transport:now()) < tokens.lifetime / 12 then return false end
+  -- Only the request that still holds the refused token forgets it: a
+  -- concurrent one may already have renewed it.
+  if tokens.token and exchange.authorization == "Bearer " .. tokens.token then tokens:forget() end
+  exchange.renewed = true
+  return true
+end
+
+function TokenStrategy:accepted() self.tokens.refused = false end
+
+--- Revokes the token this client fetched. A failed revocation keeps the token,
+-- so that a second close() tries again.
+function TokenStrategy:close(pipe)
+  local token = self.tokens.token
+  if not token then return true end
+  local headers = token_headers(self.tokens, pipe.user_agent)
+  headers.Accept = nil
+  local ok, err = pipe:post(routes.revoke(), headers,
+    "token=" .. routes.url_encode(token) .. "&token_type_hint=access_token")
+  if not ok then return nil, err end
+  self.tokens:forget()
+  return true
+end
+
+local StaticStrategy = {}
+StaticStrategy.__index = StaticStrategy
+
+function StaticStrategy:authorize() return "Bearer " .. self.token end
+
+function StaticStrategy.refused() return false end
+
+function StaticStrategy.close() return true end
+
+--- The strategy for one kind of credentials (see options.client).
+function auth.strategy(creds, random_hex)
+  if creds.public_key then
+    return setmetatable({
+      label = "api key " .. creds.public_key,
+      secrets = { creds.private_key, creds.public_key },
+      digest = auth.digest(creds.public_key, creds.private_key, random_hex),
+    }, DigestStrategy)
+  elseif creds.client_id then
+    return setmetatable({
+      label = "service account " .. creds.client_id,
+      secrets = { creds.client_secret, creds.client_id },
+      tokens = auth.token_cache(creds.client_id, creds.client_secret),
+    }, TokenStrategy)
+  end
+  return setmetatable({ label = "access token", secrets = { creds.access_token }, token = creds.access_token },
+    StaticStrategy)
 end
 
 return auth

@@ -1,26 +1,10 @@
 --- Removes secrets from text before it leaves the module (errors, debug lines).
 -- A secret is also looked for in its base64 and URL-encoded forms, and inside
 -- the Basic credentials built from it.
+local core = require "atlasrestore.core"
+local routes = require "atlasrestore.routes"
+
 local redact = {}
-
-local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-
-function redact.base64(s)
-  return ((s:gsub(".", function(c)
-    local byte, bits = c:byte(), ""
-    for i = 8, 1, -1 do bits = bits .. ((byte % 2 ^ i - byte % 2 ^ (i - 1) > 0) and "1" or "0") end
-    return bits
-  end) .. "0000"):gsub("%d%d%d?%d?%d?%d?", function(bits)
-    if #bits < 6 then return "" end
-    local n = 0
-    for i = 1, 6 do n = n + (bits:sub(i, i) == "1" and 2 ^ (6 - i) or 0) end
-    return B64:sub(n + 1, n + 1)
-  end) .. ({ "", "==", "=" })[#s % 3 + 1])
-end
-
-function redact.url_encode(s)
-  return (s:gsub("[^%w%-%._~]", function(c) return string.format("%%%02X", c:byte()) end))
-end
 
 local function escape_pattern(s)
   return (s:gsub("[%^%$%(%)%%%.%[%]%*%+%-%?]", "%%%0"))
@@ -36,10 +20,10 @@ end
 
 --- Every form a secret could be written in.
 local function forms(secret, user)
-  local encoded = redact.url_encode(secret)
-  local list = { secret, redact.base64(secret), encoded, (encoded:gsub("%%%x%x", string.lower)),
+  local encoded = routes.url_encode(secret)
+  local list = { secret, core.base64(secret), encoded, (encoded:gsub("%%%x%x", string.lower)),
     (encoded:gsub("%%20", "+")) } -- the form encoding of request bodies
-  if user then list[#list + 1] = redact.base64(user .. ":" .. secret) end
+  if user then list[#list + 1] = core.base64(user .. ":" .. secret) end
   return list
 end
 

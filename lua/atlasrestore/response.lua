@@ -123,16 +123,26 @@ function response.error(status, headers, body, opts)
   return error_of(status, headers, body, doc, opts and opts.envelope)
 end
 
+-- RFC 6750's b64token: what may follow "Bearer " in a header.
+local B64TOKEN = "^[%w%-%._~%+/]+=*$"
+
 --- Decodes a token endpoint answer: {access_token =, expires_in =} or nil, err.
-function response.token(status, headers, body)
+-- A token larger than `max_size`, or one that could not be sent as a header
+-- (CR, LF, a space...), is BAD_RESPONSE: it is never put into a request.
+function response.token(status, headers, body, max_size)
   if status ~= 200 then return nil, response.error(status, headers, body) end
   local doc, why = core.decode(body)
   if why then return nil, bad(status, "token response: " .. why) end
   if not is_object(doc) or type(doc.access_token) ~= "string" or doc.access_token == "" then
     return nil, bad(status, "the token response has no access_token")
   end
+  local token = doc.access_token
+  if max_size and #token > max_size then
+    return nil, bad(status, ("the access_token is %d bytes, more than the %d allowed"):format(#token, max_size))
+  end
+  if not token:find(B64TOKEN) then return nil, bad(status, "the access_token is not an RFC 6750 b64token") end
   local expires_in = tonumber(doc.expires_in) or 3600
-  return { access_token = doc.access_token, expires_in = expires_in }
+  return { access_token = token, expires_in = expires_in }
 end
 
 local MONTHS = { Jan = 1, Feb = 2, Mar = 3, Apr = 4, May = 5, Jun = 6, Jul = 7, Aug = 8, Sep = 9, Oct = 10, Nov = 11,

@@ -139,7 +139,7 @@ end
 -- and which tokens it received, so that the grep knows every value to look for.
 local function recording_transport(secrets, opts)
   local inner = curl_transport.new(opts or {})
-  local spy = { version = inner.version, requests = 0 }
+  local spy = setmetatable({ requests = 0, tokens = {} }, { __index = inner })
   function spy.request(_, req)
     spy.requests = spy.requests + 1
     secrets.authorization(req.headers.Authorization)
@@ -147,19 +147,30 @@ local function recording_transport(secrets, opts)
       local token = req.body:match("token=([^&]+)")
       if token then secrets.add("revoked token", url_decode(token)) end
     end
-    local res, code, message, status = inner:request(req)
+    local res, err = inner:request(req)
     if res and req.url:find("/api/oauth/token", 1, true) then
-      secrets.add("fetched token", res.body:match('"access_token"%s*:%s*"([^"]+)"'))
+      local decoded, doc = pcall(cjson.decode, res.body)
+      local token = decoded and type(doc) == "table" and doc.access_token or nil
+      secrets.add("fetched token", token)
+      spy.tokens[#spy.tokens + 1] = token
     end
-    return res, code, message, status
+    return res, err
   end
-  function spy.now() return inner:now() end
-  function spy.sleep(_, s) return inner:sleep(s) end
-  function spy.close() return inner:close() end
+  -- Every other method is the libcurl transport's own, on the inner object.
+  for _, name in ipairs { "now", "sleep", "spawn", "wait", "cancel", "close" } do
+    spy[name] = function(_, ...) return inner[name](inner, ...) end
+  end
   return spy
 end
 
 local read_file = emulator.read_file
+
+-- The recording transport of each client, for the token it holds last.
+local spies = setmetatable({}, { __mode = "k" })
+local function held_token(client)
+  local tokens = spies[client].tokens
+  return tokens[#tokens]
+end
 
 local function write_file(path, text)
   local f = assert(io.open(path, "wb"))
@@ -309,7 +320,9 @@ describe("secrets", function()
     secrets.add("private key", opts.private_key, opts.public_key)
     secrets.add("client secret", opts.client_secret, opts.client_id)
     secrets.add("access token", opts.access_token)
-    return assert(atlasrestore.new(opts)), log, secrets, warnings
+    local client = assert(atlasrestore.new(opts))
+    spies[client] = opts.transport
+    return client, log, secrets, warnings
   end
 
   local function list_url(name) return emu.base_url .. emu:serverless_path(name) end
@@ -371,7 +384,7 @@ describe("secrets", function()
     it("logs the token request of a service account, and the revocation without its body", function()
       local client, log, secrets = new_client { client_id = emu.client_id, client_secret = emu.client_secret }
       assert(client:all_restore_jobs(emu.group_id, "demo"))
-      local token = client.tokens.token
+      local token = held_token(client)
       assert.is_string(token)
       secrets.add("token held by the client", token)
       assert(client:close())
@@ -454,8 +467,8 @@ describe("secrets", function()
       local client, log, secrets, warnings = sa()
       assert(client:all_restore_jobs(emu.group_id, "jobs-501"))
       assert(client:all_flex_restore_jobs(emu.group_id, "flex-demo"))
-      secrets.add("token held by the client", client.tokens.token)
-      assert.is_nil(tostring(client):find(client.tokens.token, 1, true))
+      secrets.add("token held by the client", held_token(client))
+      assert.is_nil(tostring(client):find(held_token(client), 1, true))
       assert(client:close())
       assert.matches("closed", tostring(client))
       assert_logged(log, emu.base_url .. "/api/oauth/revoke")
@@ -481,10 +494,10 @@ describe("secrets", function()
     it("keep both tokens secret across an expiry and a refresh", function()
       local client, log, secrets = sa()
       assert(client:all_restore_jobs(emu.group_id, "demo"))
-      local first = client.tokens.token
+      local first = held_token(client)
       emu:expire_tokens()
       assert(client:all_restore_jobs(emu.group_id, "demo"))
-      local second = client.tokens.token
+      local second = held_token(client)
       assert.is_string(first)
       assert.is_string(second)
       assert.are_not.equal(first, second)
@@ -503,7 +516,7 @@ describe("secrets", function()
     it("keep a ready token out of the log", function()
       local sa_client, _, secrets = new_client { client_id = emu.client_id, client_secret = emu.client_secret }
       assert(sa_client:all_restore_jobs(emu.group_id, "demo"))
-      local token = sa_client.tokens.token
+      local token = held_token(sa_client)
       local client, log, _, warnings = new_client({ access_token = token }, secrets)
       assert(client:all_restore_jobs(emu.group_id, "jobs-501"))
       assert.is_nil(tostring(client):find(token, 1, true))
@@ -541,7 +554,7 @@ describe("secrets", function()
       emu:config { faults = { retry_after = 0, script = { "429", "503", "malformed", "429" } } }
       local client, log, secrets = new_client { client_id = emu.client_id, client_secret = emu.client_secret }
       local jobs, err = client:all_restore_jobs(emu.group_id, "demo")
-      secrets.add("token held by the client", client.tokens.token)
+      secrets.add("token held by the client", held_token(client))
       assert(client:close())
       assert.is_nil(jobs)
       assert.equal("RATE_LIMITED_TOKEN_BUCKET", err.errorCode)
@@ -601,7 +614,7 @@ describe("secrets", function()
     local PRIVATE = "hostile Priv/key+9f3e=&x"
     local CLIENT_ID = "mdb_sa_id_hostile"
     local CLIENT_SECRET = "sa secret/91+f2=&q"
-    local TOKEN = "hostile-token/abc+def=xyz"
+    local TOKEN = "hostile-token/abc+def.xyz=="
 
     local function hostile_client(extra)
       local opts = { base_url = hostile.base_url, retry_base_delay = 0.01, max_attempts = 1 }
@@ -715,7 +728,7 @@ describe("secrets", function()
       }
       local client, log, secrets = hostile_client { client_id = CLIENT_ID, client_secret = CLIENT_SECRET }
       local jobs, err = client:all_restore_jobs(emu.group_id, "demo")
-      assert.equal(TOKEN, client.tokens.token)
+      assert.equal(TOKEN, held_token(client))
       local closed, close_err = client:close()
       assert.is_nil(jobs)
       assert.is_nil(closed)
@@ -814,7 +827,7 @@ describe("secrets", function()
       for _, case in ipairs(cases) do
         local client, _, secrets = new_client(case[1])
         client:all_restore_jobs(emu.group_id, "demo") -- the made-up access token gets a 401
-        if client.tokens then secrets.add("token held by the client", client.tokens.token) end
+        if held_token(client) then secrets.add("token held by the client", held_token(client)) end
         local open = tostring(client)
         client:close()
         assert.matches(case[2], open, 1, true)
@@ -832,26 +845,31 @@ describe("secrets", function()
         package.cpath = "./build/5.4/?.so;" .. package.cpath
         local atlasrestore = require "atlasrestore"
         local base, group, pub, priv, id, secret = %q, %q, %q, %q, %q, %q
-        -- The default transport, watched: stdout gets each Authorization value sent.
-        local function watch(client)
-          local request = client.transport.request
-          client.transport.request = function(t, req)
+        -- The default transport, watched: stdout gets each Authorization value
+        -- sent, and each token fetched.
+        local function watched()
+          local transport = require("atlasrestore.transport.curl").new {}
+          local request = transport.request
+          transport.request = function(t, req)
             if req.headers.Authorization then print("AUTH " .. req.headers.Authorization) end
-            return request(t, req)
+            local res, err = request(t, req)
+            if res and req.url:find("/api/oauth/token", 1, true) then
+              print("TOKEN " .. res.body:match('"access_token"%%s*:%%s*"([^"]+)"'))
+            end
+            return res, err
           end
-          return client
+          return transport
         end
-        local sa = watch(assert(atlasrestore.new { base_url = base, client_id = id, client_secret = secret,
-          debug = true }))
+        local sa = assert(atlasrestore.new { base_url = base, client_id = id, client_secret = secret,
+          debug = true, transport = watched() })
         assert(sa:all_restore_jobs(group, "demo"))
-        print("TOKEN " .. sa.tokens.token)
         assert(sa:close())
-        local dg = watch(assert(atlasrestore.new { base_url = base, public_key = pub, private_key = priv,
-          debug = true }))
+        local dg = assert(atlasrestore.new { base_url = base, public_key = pub, private_key = priv,
+          debug = true, transport = watched() })
         assert(dg:all_restore_jobs(group, "jobs-501"))
         dg:close()
-        local bad = watch(assert(atlasrestore.new { base_url = base, public_key = pub,
-          private_key = "wrong-key-in-child", debug = true }))
+        local bad = assert(atlasrestore.new { base_url = base, public_key = pub,
+          private_key = "wrong-key-in-child", debug = true, transport = watched() })
         local _, err = bad:all_restore_jobs(group, "demo")
         print("ERROR " .. tostring(err))
         bad:close()

@@ -1,6 +1,6 @@
 -- The recorded Flex bodies, decoded field by field, and their unified shape.
 local core = require "atlasrestore.core"
-local flex = require "atlasrestore.flex"
+local flex = require "atlasrestore.shape"
 local response = require "atlasrestore.response"
 
 local fixture = require("support.fixtures").read

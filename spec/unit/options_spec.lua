@@ -14,59 +14,55 @@ local function merged(...)
   return out
 end
 
-describe("atlasrestore.new", function()
+describe("options.client (what atlasrestore.new checks)", function()
+  local options = require "atlasrestore.options"
+
   it("defaults to Atlas, v2, serverless and the documented limits", function()
-    local client = assert(atlasrestore.new { public_key = "p", private_key = "secret-key", getenv = env {} })
-    assert.equal("https://cloud.mongodb.com", client.base_url)
-    assert.equal("v2", client.api_version)
-    assert.equal(60, client.settings.timeout)
-    assert.equal(10, client.settings.connect_timeout)
-    assert.equal("serverless", client.settings.endpoint)
-    assert.is_true(client.settings.max_attempts >= 4)
-    client:close()
+    local settings, creds, base = options.client { public_key = "p", private_key = "secret-key", getenv = env {} }
+    assert.equal("https://cloud.mongodb.com", base.url)
+    assert.equal("v2", settings.api_version)
+    assert.equal(60, settings.timeout)
+    assert.equal(10, settings.connect_timeout)
+    assert.equal("serverless", settings.endpoint)
+    assert.is_true(settings.max_attempts >= 4)
+    assert.same({ public_key = "p", private_key = "secret-key" }, creds)
+    assert.is_nil(settings.private_key, "credentials stay out of the settings")
   end)
 
   it("takes everything from the environment when opts is nil-like", function()
-    local client = assert(atlasrestore.new { getenv = env(merged(KEYS, {
-      MONGODB_ATLAS_BASE_URL = "https://cloud.mongodbgov.com/" })) })
-    assert.equal("https://cloud.mongodbgov.com", client.base_url)
-    assert.equal("envpublic", client.digest.username)
-    client:close()
+    local _, creds, base = options.client { getenv = env(merged(KEYS, {
+      MONGODB_ATLAS_BASE_URL = "https://cloud.mongodbgov.com/" })) }
+    assert.equal("https://cloud.mongodbgov.com", base.url)
+    assert.equal("envpublic", creds.public_key)
   end)
 
   it("falls back to MONGODB_ATLAS_OPS_MANAGER_URL for the base URL", function()
-    local client = assert(atlasrestore.new { getenv = env(merged(SA, {
-      MONGODB_ATLAS_OPS_MANAGER_URL = "https://ops.example.net" })) })
-    assert.equal("https://ops.example.net", client.base_url)
-    assert.is_table(client.tokens)
-    client:close()
-    client = assert(atlasrestore.new { getenv = env(merged(SA, {
+    local _, creds, base = options.client { getenv = env(merged(SA, {
+      MONGODB_ATLAS_OPS_MANAGER_URL = "https://ops.example.net" })) }
+    assert.equal("https://ops.example.net", base.url)
+    assert.equal("mdb_sa_id_env", creds.client_id)
+    _, _, base = options.client { getenv = env(merged(SA, {
       MONGODB_ATLAS_OPS_MANAGER_URL = "https://ops.example.net",
-      MONGODB_ATLAS_BASE_URL = "https://base.example.net" })) })
-    assert.equal("https://base.example.net", client.base_url)
-    client:close()
+      MONGODB_ATLAS_BASE_URL = "https://base.example.net" })) }
+    assert.equal("https://base.example.net", base.url)
   end)
 
   it("prefers explicit options to the environment, and never mixes kinds", function()
-    local client = assert(atlasrestore.new { access_token = "tok-explicit-0001", getenv = env(merged(KEYS, SA)) })
-    assert.equal("tok-explicit-0001", client.access_token)
-    assert.is_nil(client.digest)
-    assert.is_nil(client.tokens)
-    client:close()
+    local _, creds = options.client { access_token = "tok-explicit-0001", getenv = env(merged(KEYS, SA)) }
+    assert.same({ access_token = "tok-explicit-0001" }, creds)
   end)
 
   it("picks the API key, then the service account, then the token from the environment", function()
-    local client = assert(atlasrestore.new { getenv = env(merged(KEYS, SA, { MONGODB_ATLAS_ACCESS_TOKEN = "t-env" })) })
-    assert.is_table(client.digest)
-    client:close()
-    client = assert(atlasrestore.new { getenv = env(merged(SA, { MONGODB_ATLAS_ACCESS_TOKEN = "t-env" })) })
-    assert.is_table(client.tokens)
-    client:close()
-    client = assert(atlasrestore.new { getenv = env { MONGODB_ATLAS_ACCESS_TOKEN = "t-env" } })
-    assert.equal("t-env", client.access_token)
-    client:close()
+    local _, creds = options.client { getenv = env(merged(KEYS, SA, { MONGODB_ATLAS_ACCESS_TOKEN = "t-env" })) }
+    assert.equal("envpublic", creds.public_key)
+    _, creds = options.client { getenv = env(merged(SA, { MONGODB_ATLAS_ACCESS_TOKEN = "t-env" })) }
+    assert.equal("mdb_sa_id_env", creds.client_id)
+    _, creds = options.client { getenv = env { MONGODB_ATLAS_ACCESS_TOKEN = "t-env" } }
+    assert.same({ access_token = "t-env" }, creds)
   end)
+end)
 
+describe("atlasrestore.new", function()
   local invalid = {
     ["no credentials at all"] = { getenv = env {} },
     ["empty environment values"] = {
@@ -81,7 +77,7 @@ describe("atlasrestore.new", function()
     ["not a URL"] = { access_token = "t", base_url = "cloud.mongodb.com" },
     ["ftp"] = { access_token = "t", base_url = "ftp://cloud.mongodb.com" },
     ["unknown api_version"] = { access_token = "t", api_version = "v3" },
-    ["unknown endpoint"] = { access_token = "t", endpoint = "dedicated" },
+    ["unknown endpoint"] = { access_token = "t", endpoint = "everywhere" },
     ["zero timeout"] = { access_token = "t", timeout = 0 },
     ["fractional max_attempts"] = { access_token = "t", max_attempts = 1.5 },
     ["an infinite timeout"] = { access_token = "t", timeout = math.huge },

@@ -1,0 +1,173 @@
+--- Runs several requests at once outside nginx: each task is a coroutine that
+-- yields to this scheduler when it sends a request, sleeps or waits for another
+-- task; a driver moves the bytes (libcurl, or a fake with a virtual clock).
+--
+-- A driver has: now() -> seconds; submit(req) -> handle; poll(max_wait) ->
+-- array of { handle = h, res = response or nil, err = error or nil };
+-- cancel(handle); pending() -> transfers in flight; idle(seconds), a wait
+-- with nothing in flight.
+--
+-- Only the caller that is not a task drives (the main thread, or a coroutine
+-- of the caller's own). Tasks yield with plain coroutine.yield from Lua
+-- frames: no pcall stands between a yield and this loop (Lua 5.1 cannot
+-- yield across one).
+local scheduler = {}
+
+local Scheduler = {}
+Scheduler.__index = Scheduler
+
+local unpack = table.unpack or unpack -- luacheck: ignore 143
+
+local YIELD = {} -- marks the yields that belong to this scheduler
+
+local function pack(...) return { n = select("#", ...), ... } end
+
+function scheduler.new(driver)
+  return setmetatable({
+    driver = driver,
+    by_co = setmetatable({}, { __mode = "k" }),
+    ready = {},       -- tasks to resume, in order
+    timers = {},      -- { at, seq, task }, sorted
+    transfers = {},   -- handle -> task
+    seq = 0,
+  }, Scheduler)
+end
+
+function Scheduler:now() return self.driver:now() end
+
+local function push_ready(self, task, ...)
+  task.resume_with = { n = select("#", ...), ... }
+  self.ready[#self.ready + 1] = task
+end
+
+local function finish(self, task, ok, ...)
+  task.done = true
+  task.results = { n = select("#", ...) + 1, ok, ... }
+  self.by_co[task.co] = nil
+  for _, waiter in ipairs(task.waiters) do push_ready(self, waiter, unpack(task.results, 1, task.results.n)) end
+  task.waiters = {}
+end
+
+local function add_timer(self, at, task)
+  self.seq = self.seq + 1
+  local timers, entry = self.timers, { at = at, seq = self.seq, task = task }
+  local i = #timers
+  while i > 0 and (timers[i].at > at) do i = i - 1 end
+  table.insert(timers, i + 1, entry)
+end
+
+-- Resumes a task and files what it yields.
+local function step(self, task)
+  local args = task.resume_with or { n = 0 }
+  task.resume_with = nil
+  local resumed = pack(coroutine.resume(task.co, unpack(args, 1, args.n)))
+  if coroutine.status(task.co) == "dead" then return finish(self, task, unpack(resumed, 1, resumed.n)) end
+  local mark, what, arg = resumed[2], resumed[3], resumed[4]
+  if mark ~= YIELD then
+    -- A yield that is not ours: a coroutine the task's own code started went wrong.
+    return finish(self, task, false, "atlasrestore: a task yielded outside the scheduler")
+  end
+  if what == "request" then
+    local handle = self.driver:submit(arg)
+    task.handle = handle
+    self.transfers[handle] = task
+  elseif what == "sleep" then
+    add_timer(self, self.driver:now() + arg, task)
+  elseif what == "wait" then
+    if arg.done then
+      push_ready(self, task, unpack(arg.results, 1, arg.results.n))
+    else
+      arg.waiters[#arg.waiters + 1] = task
+    end
+  end
+end
+
+-- Runs until `task` is done: ready tasks first, then timers and transfers.
+local function drive(self, task)
+  local driver = self.driver
+  while not task.done do
+    local ready = table.remove(self.ready, 1)
+    if ready then
+      if not ready.cancelled then step(self, ready) end
+    else
+      local timer = self.timers[1]
+      local wait = timer and math.max(0, timer.at - driver:now()) or math.huge
+      if driver:pending() > 0 then
+        for _, done in ipairs(driver:poll(wait)) do
+          local owner = self.transfers[done.handle]
+          self.transfers[done.handle] = nil
+          if owner and not owner.cancelled then
+            owner.handle = nil
+            push_ready(self, owner, done.res, done.err)
+          end
+        end
+      elseif timer then
+        driver:idle(wait)
+      else
+        error("atlasrestore: a task waits for something that never comes", 0)
+      end
+      local now = driver:now()
+      while self.timers[1] and self.timers[1].at <= now do
+        local entry = table.remove(self.timers, 1)
+        if not entry.task.cancelled then push_ready(self, entry.task) end
+      end
+    end
+  end
+  return unpack(task.results, 1, task.results.n)
+end
+
+--- Starts fn(...) as a task. It runs when something waits.
+function Scheduler:spawn(fn, ...)
+  local task = { co = coroutine.create(fn), waiters = {} }
+  self.by_co[task.co] = task
+  push_ready(self, task, ...)
+  return task
+end
+
+--- Waits for a task: true, its results, or false, the error it raised.
+function Scheduler:wait(task)
+  if self.by_co[coroutine.running() or false] then
+    if task.done then return unpack(task.results, 1, task.results.n) end
+    return coroutine.yield(YIELD, "wait", task)
+  end
+  return drive(self, task)
+end
+
+--- Stops a task: its transfer is cancelled, and it never runs again.
+function Scheduler:cancel(task)
+  if task.done then return end
+  task.cancelled = true
+  if task.handle then
+    self.transfers[task.handle] = nil
+    self.driver:cancel(task.handle)
+    task.handle = nil
+  end
+  for i, entry in ipairs(self.timers) do
+    if entry.task == task then table.remove(self.timers, i) break end
+  end
+  finish(self, task, false, "cancelled")
+end
+
+local function in_task(self) return self.by_co[coroutine.running() or false] ~= nil end
+
+--- Sends a request: from a task, yields until it is done; otherwise runs one task for it.
+function Scheduler:request(req)
+  if in_task(self) then return coroutine.yield(YIELD, "request", req) end
+  local _, res, err = self:wait(self:spawn(function() return coroutine.yield(YIELD, "request", req) end))
+  return res, err
+end
+
+function Scheduler:sleep(seconds)
+  if seconds <= 0 or seconds ~= seconds then return end
+  if in_task(self) then return coroutine.yield(YIELD, "sleep", seconds) end
+  self:wait(self:spawn(function() return coroutine.yield(YIELD, "sleep", seconds) end))
+end
+
+--- Cancels whatever is still running (a client that closes).
+function Scheduler:cancel_all()
+  for _, task in pairs(self.transfers) do self:cancel(task) end
+  while self.timers[1] do self:cancel(self.timers[1].task) end
+  self.ready = {}
+end
+
+return scheduler

@@ -1,0 +1,54 @@
+--- The transport contract: what the policy layer asks of a transport, and the
+-- check that `atlasrestore.new` runs on one given through `opts.transport`.
+--
+-- A transport moves bytes and runs tasks; every rule about authentication,
+-- retries, pages and errors lives above it, in Lua, once.
+--
+--   transport.version                  string for the User-Agent, e.g. "libcurl/7.88.1"
+--   transport:request(req) -> res | nil, err
+--     req = { method = "GET" | "POST", url = absolute URL, headers = { [Name] = value },
+--             body = string | nil, timeout = seconds for the whole attempt,
+--             connect_timeout = seconds, stall_timeout = seconds under 64 bytes/s,
+--             max_body = bytes (decompressed) }
+--     res = { status = integer, headers = { [lower-case name] = value }, body = string,
+--             elapsed = seconds }
+--       Repeated headers are joined with ", ", except "www-authenticate", whose
+--       values cannot be joined safely: it is always an array of strings.
+--     err = an error value (atlasrestore.errors.new) whose errorCode is one of
+--       errors.TRANSPORT_CODES: CONNECT_FAILED, TIMEOUT, TLS_FAILED, NETWORK_ERROR,
+--       RESPONSE_TOO_LARGE (body past max_body, or a head past the transport's
+--       limits), BAD_RESPONSE (a head that is not HTTP); `message` says what
+--       happened, `status` is set when a status line was read, `elapsed` too.
+--     No redirect is followed and no URL from a response is ever requested.
+--     A connection goes back to a pool only after its body was read to the end,
+--     and never when unread bytes wait on it.
+--     A request never raises for a network condition; it raises only on misuse.
+--   transport:now() -> monotonic seconds          (deadlines, token ages)
+--   transport:sleep(seconds)                     (a retry's wait; yields inside a task)
+--   transport:spawn(fn, ...) -> task             (runs fn(...) as a task, concurrently)
+--   transport:wait(task) -> true, results... | false, error
+--     Waits for a task. From a task, only that task waits; from the caller,
+--     the transport runs every task until this one is done (libcurl: coroutines
+--     driven by a curl multi handle; nginx: ngx.thread). Tasks yield only to
+--     their scheduler, never across a pcall (Lua 5.1 cannot).
+--   transport:cancel(task)                       (stops a task and its transfer)
+--   transport:close()                            (frees connections; idempotent)
+local errors = require "atlasrestore.errors"
+
+local contract = {}
+
+contract.METHODS = { "request", "now", "sleep", "spawn", "wait", "cancel", "close" }
+
+--- Raises (at the caller's line) when `transport` lacks part of the contract.
+function contract.check(transport)
+  for _, name in ipairs(contract.METHODS) do
+    if type(transport[name]) ~= "function" then
+      errors.misuse("bad argument #1 to 'new' (transport: method '%s' missing)", name)
+    end
+  end
+  if type(transport.version) ~= "string" then
+    errors.misuse("bad argument #1 to 'new' (transport: version string missing)")
+  end
+end
+
+return contract
