@@ -460,7 +460,8 @@ end
 local ROUTES = {
   { re = [[^/api/atlas/(v1\.0|v2)/groups/([^/]+)/(serverless|flexClusters|clusters)/([^/]+)/backup/restoreJobs/?$]],
     counter = "list_requests", handler = restore_jobs },
-  { re = [[^/api/atlas/(v1\.0|v2)/groups/([^/]+)/(serverless|flexClusters|clusters)/([^/]+)/backup/restoreJobs/([^/]+)$]],
+  { re = [[^/api/atlas/(v1\.0|v2)/groups/([^/]+)/(serverless|flexClusters|clusters)/([^/]+)/backup/restoreJobs/]] ..
+    [[([^/]+)$]],
     counter = "job_requests", handler = restore_jobs },
   { re = [[^/api/atlas/(v1\.0|v2)/groups/([^/]+)/(serverless|flexClusters|clusters)/?$]],
     counter = "instance_list_requests", handler = instance_list },

@@ -73,7 +73,9 @@ local function serverless_job(k, outcome, final, ctx)
   local id = M.IDS.serverless[outcome]
   local snap, _, fin = times(k)
   local download = outcome == "expired"
-  local f = { { "cancelled", final and outcome == "cancelled" }, { "deliveryType", download and "download" or "automated" } }
+  local f = {
+    { "cancelled", final and outcome == "cancelled" }, { "deliveryType", download and "download" or "automated" },
+  }
   if download and final then
     f[#f + 1] = { "deliveryUrl", { "https://restore-" .. id .. ".emulator.invalid:27017/backup/" .. ctx.name ..
       "/restore.tar.gz" } }

@@ -36,6 +36,28 @@ local cjson = require "cjson"
 local M = {}
 
 M.GROUP_ID = "65a1b2c3d4e5f60718293a4b"
+M.MIXED_GROUP_ID = "65a1b2c3d4e5f60718293a4c"
+M.EMPTY_GROUP_ID = "65a1b2c3d4e5f60718293a4d"
+
+-- The jobs that finish after job_polls GETs (spec/emulator/polling.lua), by
+-- source and outcome; serverless ones on `polling`, Flex ones on
+-- `flex-polling`, dedicated ones on `dedicated-0`.
+M.POLLING_JOBS = {
+  serverless = {
+    completes = "6a7c1e5f2c88faeba59d0101", fails = "6a7c1e5f2c88faeba59d0102",
+    cancelled = "6a7c1e5f2c88faeba59d0103", expired = "6a7c1e5f2c88faeba59d0104",
+  },
+  flex = {
+    completes = "6a7c1e5f2c88faeba59d0201", fails = "6a7c1e5f2c88faeba59d0202",
+    cancelled = "6a7c1e5f2c88faeba59d0203", expired = "6a7c1e5f2c88faeba59d0204",
+  },
+  dedicated = {
+    completes = "6a7c1e5f2c88faeba59d0301", fails = "6a7c1e5f2c88faeba59d0302",
+    cancelled = "6a7c1e5f2c88faeba59d0303", expired = "6a7c1e5f2c88faeba59d0304",
+  },
+}
+-- dedicated-0's three hand-written, complete jobs: automated, download, pointInTime.
+M.DEDICATED_FIXED_JOBS = { "6a7c1e5f2c88faeba59d0311", "6a7c1e5f2c88faeba59d0312", "6a7c1e5f2c88faeba59d0313" }
 M.PUBLIC_KEY = "emupublic"
 M.PRIVATE_KEY = "emu-private-7d0c2e6b-secret"
 M.CLIENT_ID = "mdb_sa_id_emu0001"
@@ -248,6 +270,17 @@ end
 
 function Emulator:flex_path(name, group)
   return string.format("/api/atlas/v2/groups/%s/flexClusters/%s/backup/restoreJobs", group or self.group_id, name)
+end
+
+-- Restore jobs of a dedicated cluster; version "v2" (default) or "v1.0".
+function Emulator:dedicated_path(name, version, group)
+  return string.format("/api/atlas/%s/groups/%s/clusters/%s/backup/restoreJobs",
+    version or "v2", group or self.group_id, name)
+end
+
+-- An instance list: kind "serverless", "flexClusters" or "clusters".
+function Emulator:instances_path(kind, group, version)
+  return string.format("/api/atlas/%s/groups/%s/%s", version or "v2", group or self.group_id, kind)
 end
 
 function Emulator:url(path)
