@@ -49,7 +49,7 @@ end
 function M.begin(cfg)
   local ctx = ngx.ctx
   local conn = ngx.var.connection
-  if ngx.shared.emu_state:add("conn:" .. conn, true) then state.incr("connections") end
+  if ngx.shared.emu_conns:add(conn, true) then state.incr("connections") end
   local n = state.incr("in_flight")
   ctx.in_flight = true
   if n > (state.get("max_in_flight") or 0) then state.set("max_in_flight", n) end

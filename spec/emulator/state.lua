@@ -237,11 +237,13 @@ function M.reset()
   logd:flush_all()
   ngx.shared.emu_nonces:flush_all()
   ngx.shared.emu_tokens:flush_all()
+  ngx.shared.emu_conns:flush_all()
   -- flush_all only marks entries expired; free the memory too.
   state:flush_expired()
   logd:flush_expired()
   ngx.shared.emu_nonces:flush_expired()
   ngx.shared.emu_tokens:flush_expired()
+  ngx.shared.emu_conns:flush_expired()
   if in_flight > 0 then state:set("in_flight", in_flight) end
   M.config()
 end

@@ -1,29 +1,66 @@
 -- Starts and stops the local Atlas emulator (nginx + lua module) for specs
--- and scripts.  Plain Lua 5.4; needs lua-socket, lua-cjson, nginx, openssl.
+-- and scripts.  Plain Lua 5.4 with lua-socket and lua-cjson; the emulator
+-- itself needs Debian's nginx, libnginx-mod-http-lua (with its LuaJIT,
+-- lua-resty-core and the Lua 5.1 cjson module from lua-cjson) and openssl
+-- (tls only), all installed by `.ci/deps run`.
 --
 --   local emulator = require "support.emulator"
 --   local emu = emulator.start{ tls = false }
---   -- emu.base_url, emu.trap_url, emu.admin_url, emu.ca_file (tls only),
+--   -- emu.base_url, emu.admin_url, emu.trap_url, emu.ca_file (tls only),
 --   -- emu.group_id, emu.public_key, emu.private_key, emu.client_id, emu.client_secret
---   emu:stats(); emu:reset(); emu:config{ nonce_ttl = 1 }; emu:expire_tokens()
+--   emu:stats(); emu:reset(); emu:config{ nonce_ttl = 1 }; emu:get_config(); emu:expire_tokens()
+--   emu:serverless_path(name, version, group); emu:flex_path(name, group)
+--   emu:dedicated_path(name, version, group); emu:instances_path(kind, group, version)
+--   emu:client(opts); emu:url(path); emu:error_log()
 --   emu:stop()
+-- Constants: GROUP_ID, MIXED_GROUP_ID, EMPTY_GROUP_ID, POLLING_JOBS,
+-- DEDICATED_FIXED_JOBS, PUBLIC_KEY, PRIVATE_KEY, CLIENT_ID, CLIENT_SECRET.
 --
--- Admin HTTP API (on the admin listener and on base_url; never counted):
+-- Admin HTTP API, on emu.admin_url (plain HTTP) and on base_url; never counted:
 --   GET  /__emulator/stats          counters + log (see stats() below)
 --   GET  /__emulator/config         the current configuration
 --   POST /__emulator/config         JSON merge: objects merge, arrays/scalars
 --                                   replace, null restores the default; 400
 --                                   {"error": ...} for an invalid value
---   POST /__emulator/reset          counters, log, faults, config, tokens, nonces
+--   POST /__emulator/reset          counters, log, faults, config, tokens, nonces,
+--                                   polls, rate-limit buckets, connections
 --   POST /__emulator/expire_tokens  every issued OAuth token stops working
--- Config keys (defaults): nonce_ttl 300, token_ttl 3600, deprecation_headers
---   true, stall_seconds 30, max_tokens 0 (= unlimited), faults = { seed 0,
---   rate 0, kinds {"429","503"}, retry_after 1, script {} }.  Fault kinds:
---   429, 429_body_only, 503, truncated, malformed, close, stall, trickle.
---   Posting `faults` restarts the script and the PRNG sequence.
+--
+-- Config keys (defaults):
+--   nonce_ttl 300            seconds a Digest nonce lives; then a right answer gets stale=true
+--   token_ttl 3600           seconds an OAuth token lives (expires_in)
+--   max_tokens 0             live tokens per account, then 403 access_denied; 0 = unlimited
+--   refuse_bearer false      every Bearer token refused (an IP access list)
+--   digest_nc_strict false   true: each nc must be above the last seen for its
+--                            nonce; false: any order, each value once (RFC 7616)
+--   deprecation_headers true Deprecation/Sunset on serverless answers and on the
+--                            cluster list under a deprecated version
+--   migrated {}              serverless names of the first project moved to Flex now:
+--                            serverless side empty, Flex side 5 jobs, both lists
+--   job_polls 3              GETs of a polling job answered running; final after
+--   latency { request = 0, connection = 0 }
+--                            seconds of ngx.sleep per API request, plus per new
+--                            connection (its first request)
+--   rate_limit false         or { capacity = 1200, refill = 500, per = 60 } (missing
+--                            fields take these): a token bucket per project for
+--                            the restore-job endpoints, 429 when empty
+--   serverless_list "ok"     "404" or "410": GET /groups/{g}/serverless after the sunset
+--   stall_seconds 30         how long a stall or trickle fault lasts
+--   faults = { seed 0, rate 0, kinds {"429","503"}, retry_after 1, script {} }
+--                            on every API endpoint; kinds: 429, 429_body_only,
+--                            503, truncated, malformed, close, stall, trickle.
+--                            A script is consumed first, one entry per request
+--                            ("ok" = none); posting `faults` restarts it and the
+--                            PRNG sequence.
 -- stats(): { requests, challenges, tokens, revokes, trap, faults,
---   list_requests, trap_log = {uri...}, log = { {method, uri, status, auth,
---   user_agent, fault, time}, ... } } (the newest 20,000 log entries).
+--   list_requests (restore-job lists), job_requests (one job),
+--   instance_list_requests, rate_limited (429s from rate_limit),
+--   connections (distinct connections), in_flight, max_in_flight (most
+--   requests served at once, latency included), trap_log = {uri...},
+--   log = { {method, uri, status, auth, user_agent, fault, time}, ... } }
+--   (the newest 20,000 log entries).  Admin calls and the trap are not counted.
+--
+-- Projects, instances and job ids: README.md, "The local Atlas emulator".
 --
 -- Scripts: the emulator is a daemon, so the caller must make sure stop() runs.
 -- Use emulator.with(opts, fn), which stops it even if fn raises, or
