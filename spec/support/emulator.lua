@@ -39,8 +39,9 @@
 --                            serverless side empty, Flex side 5 jobs, both lists
 --   job_polls 3              GETs of a polling job answered running; final after
 --   latency { request = 0, connection = 0 }
---                            seconds of ngx.sleep per API request, plus per new
---                            connection (its first request)
+--                            seconds of ngx.sleep (non-blocking) before each
+--                            request on the API listener (OAuth and 401s too),
+--                            plus on the first request of each connection
 --   rate_limit false         or { capacity = 1200, refill = 500, per = 60 } (missing
 --                            fields take these): a token bucket per project for
 --                            the restore-job endpoints, 429 when empty
