@@ -1,16 +1,36 @@
 -- Routing and handlers of the local Atlas emulator (run by nginx's LuaJIT).
 --
--- Order of checks on a restoreJobs request, first failure wins:
+-- Routes (GET only; v1.0 = resource version 2023-01-01 with application/json):
+--   /api/atlas/{v1.0|v2}/groups/{g}/serverless/{name}/backup/restoreJobs[/{id}]  2023-01-01, deprecated
+--   /api/atlas/v2/groups/{g}/flexClusters/{name}/backup/restoreJobs[/{id}]       2024-11-13
+--   /api/atlas/{v1.0|v2}/groups/{g}/clusters/{name}/backup/restoreJobs[/{id}]    2023-01-01
+--   /api/atlas/{v1.0|v2}/groups/{g}/serverless     2023-01-01, deprecated (serverless_list: 404/410)
+--   /api/atlas/v2/groups/{g}/flexClusters          2024-11-13
+--   /api/atlas/{v1.0|v2}/groups/{g}/clusters       2023-01-01, 2023-02-01, 2024-08-05 (one record shape)
+--
+-- Order of checks, first failure wins:
 --   auth (401 + Digest challenge) -> route (404 RESOURCE_NOT_FOUND) -> method (405)
---   -> fault injection -> Accept version on v2 (406 INVALID_VERSION_DATE)
+--   -> fault injection -> version: v1.0 of a v2-only resource (404 RESOURCE_NOT_FOUND),
+--      the Accept version on v2 (406 INVALID_VERSION_DATE)
 --   -> group id format (400 INVALID_GROUP_ID) -> group (404 GROUP_NOT_FOUND)
---   -> query parameters (400 VALIDATION_ERROR) -> instance (404/400/410) -> 200 list.
+--   restore jobs: -> token bucket (429 RATE_LIMITED_TOKEN_BUCKET, with rate_limit only)
+--     -> query parameters (400 VALIDATION_ERROR) -> restoreJobId format (400 VALIDATION_ERROR)
+--     -> instance (404 / 400 / 410 / 500) -> job (404 RESTORE_JOB_NOT_FOUND) -> 200
+--   instance lists: -> serverless_list (404 / 410) -> query parameters -> 200
+-- Codes no recording shows, so guessed: INVALID_GROUP_ID, VALIDATION_ERROR for a
+-- restoreJobId, RESTORE_JOB_NOT_FOUND, TENANT_CLUSTER_BACKUP_UNSUPPORTED (free
+-- cluster), CLUSTER_BACKUP_NOT_ENABLED (no cloud backup),
+-- CANNOT_USE_SERVERLESS_INSTANCE_IN_CLUSTER_API's detail.
 local cjson = require "cjson.safe"
 local json = require "json"
 local state = require "state"
 local auth = require "auth"
 local data = require "data"
+local dedicated = require "dedicated"
+local polling = require "polling"
+local projects = require "projects"
 local faults = require "faults"
+local limits = require "limits"
 
 local M = {}
 
@@ -28,12 +48,20 @@ local CHALLENGE_BODY = '{\n  "error" : 401,\n  "reason" : "Unauthorized",\n' ..
 
 local DEPRECATION = "Wed, 10 Dec 2025 00:00:00 GMT"
 local SUNSET = "Thu, 22 Jan 2026 00:00:00 GMT"
+-- As recorded on GET /serverless (serverless_instances_list_200_deprecated).
+local LIST_SUNSET = "Thu, 15 Jan 2026 00:00:00 GMT"
+-- As recorded on the cluster API under a deprecated version (cluster_get_400_...).
+local CLUSTER_DEPRECATION, CLUSTER_SUNSET = "Mon, 5 Aug 2024 00:00:00 GMT", "Thu, 1 Jul 2027 00:00:00 GMT"
 
 local SERVERLESS_VERSION, FLEX_VERSION = "2023-01-01", "2024-11-13"
-local SERVERLESS_TYPE = "application/vnd.atlas.2023-01-01+json;charset=utf-8"
-local FLEX_TYPE = "application/vnd.atlas.2024-11-13+json;charset=utf-8"
 
-local RATE_CAPACITY, RATE_REFILL, RATE_PERIOD = 1200, 500, 60
+-- Resource versions each kind of route has, oldest first.
+local VERSIONS = {
+  serverless = { "2023-01-01" }, flex = { "2024-11-13" }, dedicated = { "2023-01-01" },
+  clusters = { "2023-01-01", "2023-02-01", "2024-08-05" },
+}
+
+local KIND_OF = { serverless = "serverless", flexClusters = "flex", clusters = "dedicated" }
 
 function M.init_worker()
   auth.seed_random()
@@ -82,23 +110,15 @@ local function unauthorized(cfg, stale)
   return send(401, CHALLENGE_BODY, "application/json", { ["WWW-Authenticate"] = auth.challenge(cfg, stale) })
 end
 
--- Token bucket as documented for the restore-job endpoint sets; it only
--- feeds RateLimit-Remaining, 429s come from fault injection.
-local function rate_remaining()
-  local now = ngx.now()
-  local level = state.get("rl_level") or RATE_CAPACITY
-  local t = state.get("rl_time") or now
-  level = math.min(RATE_CAPACITY, level + (now - t) * RATE_REFILL / RATE_PERIOD) - 1
-  if level < 0 then level = 0 end
-  state.set("rl_level", level)
-  state.set("rl_time", now)
-  return floor(level)
+-- A response: { status, body, content type, headers }.
+local function error_response(headers, status, code, detail, params, bad)
+  headers["X-Error-Code"] = code
+  return { status, api_error_body(status, code, detail, params, bad), "application/json", headers }
 end
 
--- Picks the version from Accept: the first application/vnd.atlas.<date>+json
--- whose date is on or after `min` (Atlas resolves a newer date to the newest
--- version it has on or before that date).  nil when none qualifies.
-local function accepted_version(min)
+-- The date of the first application/vnd.atlas.<date>+json in Accept that is
+-- on or after `min`, or nil.
+local function accepted_date(min)
   local accept = ngx.var.http_accept
   if not accept then return nil end
   for range in accept:gmatch("[^,]+") do
@@ -113,18 +133,54 @@ local function accepted_version(min)
   return nil
 end
 
+-- Resolves the version: Atlas serves the newest version on or before the
+-- date asked.  Returns version, content type; or nil and an error response.
+local function negotiate(kind, version, headers)
+  local list = VERSIONS[kind]
+  if version == "v1.0" then
+    if kind == "flex" then
+      local uri = ngx.var.uri
+      return nil, error_response(headers, 404, "RESOURCE_NOT_FOUND", "Cannot find resource " .. uri .. ".", { uri })
+    end
+    return list[1], "application/json"
+  end
+  local asked = accepted_date(list[1])
+  if not asked then
+    return nil, error_response(headers, 406, "INVALID_VERSION_DATE", "Invalid accept header or version date.", {})
+  end
+  local chosen = list[1]
+  for _, v in ipairs(list) do
+    if v <= asked then chosen = v end
+  end
+  return chosen, "application/vnd.atlas." .. chosen .. "+json;charset=utf-8"
+end
+
+-- The project, or nil and an error response.
+local function project(group, headers)
+  if not ngx.re.find(group, "^[a-f0-9]{24}$", "jo") then
+    return nil, error_response(headers, 400, "INVALID_GROUP_ID", "An invalid group ID " .. group .. " was specified.",
+      { group })
+  end
+  local p = projects.get(group)
+  if not p then
+    -- Recorded GROUP_NOT_FOUND responses carry no rate-limit headers.
+    return nil, error_response(headers, 404, "GROUP_NOT_FOUND", "No group with ID " .. group .. " exists.", { group })
+  end
+  return p
+end
+
 -- Validated query: { pageNum, itemsPerPage, includeCount, envelope, pretty },
--- or nil and a badRequestDetail field list.
-local function parse_query()
+-- or nil and a badRequestDetail field list.  `single`: only envelope and pretty.
+local function parse_query(single)
   local args = ngx.req.get_uri_args(100)
   local q, bad = {}, {}
-  local function single(name)
+  local function one(name)
     local v = args[name]
     if type(v) == "table" then v = v[1] end
     return v
   end
   local function int(name, default, lo, hi, desc)
-    local v = single(name)
+    local v = one(name)
     if v == nil then q[name] = default; return end
     local n = type(v) == "string" and #v <= 10 and v:match("^%d+$") and tonumber(v)
     if not n or n < lo or n > hi then
@@ -134,7 +190,7 @@ local function parse_query()
     end
   end
   local function bool(name, default)
-    local v = single(name)
+    local v = one(name)
     if v == nil then q[name] = default; return end
     local l = type(v) == "string" and v:lower()
     if l == "true" then q[name] = true
@@ -143,13 +199,22 @@ local function parse_query()
       bad[#bad + 1] = json.obj{ { "description", "must be true or false" }, { "field", name } }
     end
   end
-  int("pageNum", 1, 1, 2147483647, "must be greater than or equal to 1")
-  int("itemsPerPage", 100, 1, 500, "must be between 1 and 500")
-  bool("includeCount", true)
+  if not single then
+    int("pageNum", 1, 1, 2147483647, "must be greater than or equal to 1")
+    int("itemsPerPage", 100, 1, 500, "must be between 1 and 500")
+    bool("includeCount", true)
+  end
   bool("envelope", false)
   bool("pretty", false)
   if #bad > 0 then return nil, bad end
   return q
+end
+
+local function query_error(headers, bad)
+  local names = {}
+  for _, f in ipairs(bad) do names[#names + 1] = f[2][2] end
+  return error_response(headers, 400, "VALIDATION_ERROR", "Invalid query parameter(s): " .. concat(names, ", ") .. ".",
+    {}, bad)
 end
 
 -- Query parameters other than pageNum/itemsPerPage, raw and in request order.
@@ -176,125 +241,277 @@ local function page_links(base, path, pn, ipp, has_next)
   return json.encode(links)
 end
 
--- Builds the response a list request gets without faults.
--- Returns status, body, content type, headers.
-local function list_response(cfg, version, group, kind, name)
-  local serverless = kind == "serverless"
-  local headers = {}
-  if serverless and cfg.deprecation_headers then
-    headers["Deprecation"] = DEPRECATION
-    headers["Sunset"] = SUNSET
-  end
-  local function err(status, code, detail, params, bad)
-    headers["X-Error-Code"] = code
-    return status, api_error_body(status, code, detail, params, bad), "application/json", headers
-  end
+-- A list page body; Atlas still sends "totalCount":0 when includeCount=false.
+local function list_body(q, base, total, has_next, items)
+  local body = '{"links":' .. page_links(base, ngx.var.uri, q.pageNum, q.itemsPerPage, has_next) ..
+    ',"results":[' .. concat(items, ",") .. "]" .. (q.envelope and ',"status":200' or "") ..
+    ',"totalCount":' .. (q.includeCount and total or 0) .. "}"
+  if q.pretty then body = json.pretty(body) end
+  return body
+end
 
-  if not serverless and version == "v1.0" then
-    local uri = ngx.var.uri
-    return err(404, "RESOURCE_NOT_FOUND", "Cannot find resource " .. uri .. ".", { uri })
-  end
-  local ctype = "application/json"
-  if version == "v2" then
-    if not accepted_version(serverless and SERVERLESS_VERSION or FLEX_VERSION) then
-      return err(406, "INVALID_VERSION_DATE", "Invalid accept header or version date.", {})
-    end
-    ctype = serverless and SERVERLESS_TYPE or FLEX_TYPE
-  end
-  if not ngx.re.find(group, "^[a-f0-9]{24}$", "jo") then
-    return err(400, "INVALID_GROUP_ID", "An invalid group ID " .. group .. " was specified.", { group })
-  end
-  if group ~= data.GROUP_ID then
-    -- Recorded GROUP_NOT_FOUND responses carry no rate-limit headers.
-    return err(404, "GROUP_NOT_FOUND", "No group with ID " .. group .. " exists.", { group })
-  end
-  headers["RateLimit-Limit"] = RATE_CAPACITY
-  headers["RateLimit-Remaining"] = rate_remaining()
+local function slice(list, pn, ipp)
+  local first, last = (pn - 1) * ipp + 1, pn * ipp
+  local out = {}
+  for i = first, math.min(last, #list) do out[#out + 1] = list[i] end
+  return #list, last < #list, out
+end
 
-  local q, bad = parse_query()
-  if not q then
-    local names = {}
-    for _, f in ipairs(bad) do names[#names + 1] = f[2][2] end
-    return err(400, "VALIDATION_ERROR", "Invalid query parameter(s): " .. concat(names, ", ") .. ".",
-      {}, bad)
+local function is_migrated(cfg, p, name)
+  if p.group ~= projects.GROUP_ID then return false end
+  for _, n in ipairs(cfg.migrated) do
+    if n == name then return true end
   end
+  return false
+end
 
-  local migrated = false
-  for _, n in ipairs(cfg.migrated) do migrated = migrated or n == name end
-  local inst
-  if serverless then
-    inst = migrated and { count = 0 } or data.serverless[name]
+-- The instance behind a restore-job route, or nil and an error response.
+local function instance(cfg, p, kind, name, headers)
+  local function err(...) return nil, error_response(headers, ...) end
+  local migrated = is_migrated(cfg, p, name)
+  local group = p.group
+  if kind == "serverless" then
+    local inst = migrated and { count = 0 } or p.serverless[name]
     if not inst then
+      if p.clusters[name] then
+        return err(400, "CANNOT_USE_CLUSTER_IN_SERVERLESS_INSTANCE_API",
+          format("Cannot use cluster %s in the serverless instance API.", name), { name })
+      end
       return err(404, "SERVERLESS_INSTANCE_NOT_FOUND",
         format("Serverless instance %s in group %s not found", name, group), { name, group })
-    elseif inst.dedicated then
-      return err(400, "CANNOT_USE_CLUSTER_IN_SERVERLESS_INSTANCE_API",
-        format("Cannot use cluster %s in the serverless instance API.", name), { name })
     elseif inst.gone then
       return err(410, "VERSION_GONE", format("Version %s of this resource was removed on %s. " ..
         "Use the Flex restore jobs resource, version %s.", SERVERLESS_VERSION, SUNSET, FLEX_VERSION),
         { SERVERLESS_VERSION })
     end
-  else
-    inst = migrated and { count = 5 } or data.flex[name]
+    return inst
+  elseif kind == "flex" then
+    local inst = migrated and { count = 5 } or p.flex[name]
     if not inst then
+      if p.clusters[name] then
+        return err(400, "CANNOT_USE_NON_FLEX_CLUSTER_IN_FLEX_API",
+          format("Cannot use non-flex cluster %s in the flex API.", name), { name })
+      end
       return err(404, "CLUSTER_NOT_FOUND", format("No cluster named %s exists in group %s.", name, group),
         { name, group })
-    elseif inst.dedicated then
-      return err(400, "CANNOT_USE_NON_FLEX_CLUSTER_IN_FLEX_API",
-        format("Cannot use non-flex cluster %s in the flex API.", name), { name })
     end
+    return inst
   end
-
-  local base = ngx.var.scheme .. "://127.0.0.1:" .. ngx.var.server_port
-  if inst.hostile then base = ngx.var.emu_trap_base end
-  local total, has_next, items
-  if serverless then
-    local item_base = format("%s/api/atlas/%s/groups/%s/serverless/%s/backup/restoreJobs", base, version, group, name)
-    total, has_next, items = data.serverless_page(name, inst, q.pageNum, q.itemsPerPage, { item_base = item_base })
-  else
-    total, has_next, items = data.flex_page(name, inst, q.pageNum, q.itemsPerPage)
+  local inst = p.clusters[name]
+  if not inst then
+    if p.flex[name] or migrated then
+      return err(400, "CANNOT_USE_FLEX_CLUSTER_IN_CLUSTER_API",
+        format("Flex cluster %s cannot be used in the Cluster API.", name), { name })
+    elseif p.serverless[name] then
+      return err(400, "CANNOT_USE_SERVERLESS_INSTANCE_IN_CLUSTER_API",
+        format("Serverless instance %s cannot be used in the Cluster API.", name), { name })
+    end
+    return err(404, "CLUSTER_NOT_FOUND", format("No cluster named %s exists in group %s.", name, group),
+      { name, group })
+  elseif inst.tier == "free" then
+    return err(400, "TENANT_CLUSTER_BACKUP_UNSUPPORTED",
+      format("Cloud Backup is not supported for the free cluster %s.", name), { name })
+  elseif inst.backup == false then
+    return err(400, "CLUSTER_BACKUP_NOT_ENABLED", format("Cloud Backup is not enabled for cluster %s.", name),
+      { name })
+  elseif inst.broken then
+    return err(500, "UNEXPECTED_ERROR", "Unexpected error.", {})
   end
-  -- Atlas still sends "totalCount":0 when includeCount=false.
-  local body = '{"links":' .. page_links(base, ngx.var.uri, q.pageNum, q.itemsPerPage, has_next) ..
-    ',"results":[' .. concat(items, ",") .. "]" .. (q.envelope and ',"status":200' or "") ..
-    ',"totalCount":' .. (q.includeCount and total or 0) .. "}"
-  if q.pretty then body = json.pretty(body) end
-  return 200, body, ctype, headers
+  return inst
 end
 
-local LIST_RE = [[^/api/atlas/(v1\.0|v2)/groups/([^/]+)/(serverless|flexClusters)/([^/]+)/backup/restoreJobs/?$]]
+-- Jobs kept as a fixed list (polling ones, dedicated-0's hand-written ones).
+local function listed_jobs(cfg, kind, inst, ctx)
+  local out = {}
+  if inst.polling then out = polling.jobs(kind, ctx, cfg) end
+  if inst.fixed then
+    for _, j in ipairs(dedicated.fixed_jobs(ctx)) do out[#out + 1] = j end
+  end
+  return out
+end
+
+local function jobs_page(cfg, kind, inst, q, ctx)
+  if inst.polling or inst.fixed then
+    return slice(listed_jobs(cfg, kind, inst, ctx), q.pageNum, q.itemsPerPage)
+  elseif kind == "serverless" then
+    return data.serverless_page(ctx.name, inst, q.pageNum, q.itemsPerPage, ctx)
+  elseif kind == "flex" then
+    return data.flex_page(ctx.name, inst, q.pageNum, q.itemsPerPage, ctx)
+  end
+  return dedicated.page(inst, q.pageNum, q.itemsPerPage, ctx)
+end
+
+-- One job as JSON text, or nil.  A GET of a polling job counts as a poll.
+local function find_job(cfg, kind, inst, id, ctx)
+  local job
+  if inst.polling then job = polling.get(kind, id, ctx, cfg) end
+  if not job and inst.fixed then job = dedicated.fixed_job(id, ctx) end
+  if job or not (inst.count or inst.demo or inst.same) then return job end
+  if kind == "serverless" then
+    return data.serverless_job(ctx.name, inst, id, ctx)
+  elseif kind == "flex" then
+    return data.flex_job(ctx.name, inst, id, ctx)
+  end
+  return dedicated.find(inst, id, ctx)
+end
+
+local function base_url()
+  return ngx.var.scheme .. "://127.0.0.1:" .. ngx.var.server_port
+end
+
+-- A restore-job list, or one job when r.job_id is set.
+local function restore_jobs(cfg, r)
+  local kind = r.kind
+  local headers = {}
+  if kind == "serverless" and cfg.deprecation_headers then
+    headers["Deprecation"] = DEPRECATION
+    headers["Sunset"] = SUNSET
+  end
+  local version, ctype = negotiate(kind, r.version, headers)
+  if not version then return ctype end
+  local p, perr = project(r.group, headers)
+  if not p then return perr end
+
+  local ok, limit, remaining, retry = limits.take(cfg, r.group)
+  headers["RateLimit-Limit"] = limit
+  headers["RateLimit-Remaining"] = remaining
+  if not ok then
+    state.incr("rate_limited")
+    headers["Retry-After"] = retry
+    headers["X-Error-Code"] = "RATE_LIMITED_TOKEN_BUCKET"
+    return { 429, faults.rate_limited_body(retry, limits.bucket(cfg)), "application/json", headers }
+  end
+
+  local q, bad = parse_query(r.job_id ~= nil)
+  if not q then return query_error(headers, bad) end
+  if r.job_id and not ngx.re.find(r.job_id, "^[a-f0-9]{24}$", "jo") then
+    return error_response(headers, 400, "VALIDATION_ERROR", "Invalid path parameter(s): restoreJobId.", {},
+      { json.obj{ { "description", "must match ^([a-f0-9]{24})$" }, { "field", "restoreJobId" } } })
+  end
+  local inst, ierr = instance(cfg, p, kind, r.name, headers)
+  if not inst then return ierr end
+
+  local base = base_url()
+  if inst.hostile then base = ngx.var.emu_trap_base end
+  local ctx = { name = r.name, group = r.group, base = base, version = r.version, shards = inst.shards }
+  if kind == "serverless" then
+    ctx.item_base = format("%s/api/atlas/%s/groups/%s/serverless/%s/backup/restoreJobs", base, r.version, r.group,
+      r.name)
+  end
+  if r.job_id then
+    local job = find_job(cfg, kind, inst, r.job_id, ctx)
+    if not job then
+      return error_response(headers, 404, "RESTORE_JOB_NOT_FOUND",
+        format("No restore job with ID %s exists for %s.", r.job_id, r.name), { r.job_id, r.name })
+    end
+    local body = q.envelope and ('{"content":' .. job .. ',"status":200}') or job
+    if q.pretty then body = json.pretty(body) end
+    return { 200, body, ctype, headers }
+  end
+  local total, has_next, items = jobs_page(cfg, kind, inst, q, ctx)
+  return { 200, list_body(q, base, total, has_next, items), ctype, headers }
+end
+
+-- GET /groups/{g}/serverless, /flexClusters or /clusters.
+local function instance_list(cfg, r)
+  local kind = r.list_kind
+  local headers = {}
+  if kind == "serverless" and cfg.deprecation_headers then
+    headers["Deprecation"] = DEPRECATION
+    headers["Sunset"] = LIST_SUNSET
+  end
+  local version, ctype = negotiate(kind, r.version, headers)
+  if not version then return ctype end
+  if kind == "clusters" and version < "2024-08-05" and cfg.deprecation_headers then
+    headers["Deprecation"] = CLUSTER_DEPRECATION
+    headers["Sunset"] = CLUSTER_SUNSET
+  end
+  local p, perr = project(r.group, headers)
+  if not p then return perr end
+  if kind == "serverless" then
+    local gone = tostring(cfg.serverless_list)
+    if gone == "404" then
+      local uri = ngx.var.uri
+      return error_response(headers, 404, "RESOURCE_NOT_FOUND", "Cannot find resource " .. uri .. ".", { uri })
+    elseif gone == "410" then
+      return error_response(headers, 410, "VERSION_GONE", format("Version %s of this resource was removed on %s. " ..
+        "Use the Flex clusters resource, version %s.", SERVERLESS_VERSION, LIST_SUNSET, FLEX_VERSION),
+        { SERVERLESS_VERSION })
+    end
+  end
+  local q, bad = parse_query(false)
+  if not q then return query_error(headers, bad) end
+  local base = base_url()
+  local defs = projects.names(p, kind, cfg)
+  local total, has_next, page = slice(defs, q.pageNum, q.itemsPerPage)
+  local items = {}
+  for i, d in ipairs(page) do
+    if kind == "serverless" then
+      items[i] = projects.serverless_record(p, d, base, is_migrated(cfg, p, d.name))
+    elseif kind == "flex" then
+      items[i] = projects.flex_record(p, d)
+    else
+      items[i] = projects.cluster_record(p, d, base, r.version)
+    end
+  end
+  return { 200, list_body(q, base, total, has_next, items), ctype, headers }
+end
+
+local ROUTES = {
+  { re = [[^/api/atlas/(v1\.0|v2)/groups/([^/]+)/(serverless|flexClusters|clusters)/([^/]+)/backup/restoreJobs/?$]],
+    counter = "list_requests", handler = restore_jobs },
+  { re = [[^/api/atlas/(v1\.0|v2)/groups/([^/]+)/(serverless|flexClusters|clusters)/([^/]+)/backup/restoreJobs/]] ..
+    [[([^/]+)$]],
+    counter = "job_requests", handler = restore_jobs },
+  { re = [[^/api/atlas/(v1\.0|v2)/groups/([^/]+)/(serverless|flexClusters|clusters)/?$]],
+    counter = "instance_list_requests", handler = instance_list },
+}
+
+local LIST_KIND = { serverless = "serverless", flexClusters = "flex", clusters = "clusters" }
+
+local function route(uri)
+  for _, rt in ipairs(ROUTES) do
+    local m = ngx.re.match(uri, rt.re, "jo")
+    if m then
+      return rt, { version = m[1], group = m[2], kind = KIND_OF[m[3]], list_kind = LIST_KIND[m[3]], name = m[4],
+        job_id = m[5] or nil }
+    end
+  end
+  return nil
+end
 
 local function api(cfg)
   local ok, stale = auth.check(cfg)
   if not ok or (cfg.refuse_bearer and auth.scheme() == "Bearer") then return unauthorized(cfg, stale) end
-  local m = ngx.re.match(ngx.var.uri, LIST_RE, "jo")
-  if not m then return resource_not_found() end
+  local rt, r = route(ngx.var.uri)
+  if not rt then return resource_not_found() end
   local method = ngx.req.get_method()
   if method ~= "GET" then
     return send_error(405, "METHOD_NOT_ALLOWED", "Method " .. method .. " is not allowed on this resource.",
       { method }, { Allow = "GET" })
   end
-  state.incr("list_requests")
+  state.incr(rt.counter)
   local fault = faults.pick(cfg)
   ngx.ctx.fault = fault
   if fault then state.incr("faults") end
 
   if fault == "429" or fault == "429_body_only" then
     local ra = floor(cfg.faults.retry_after)
-    local headers = { ["X-Error-Code"] = "RATE_LIMITED_TOKEN_BUCKET", ["RateLimit-Limit"] = RATE_CAPACITY,
+    local bucket = limits.bucket(cfg)
+    local headers = { ["X-Error-Code"] = "RATE_LIMITED_TOKEN_BUCKET", ["RateLimit-Limit"] = floor(bucket.capacity),
       ["RateLimit-Remaining"] = 0 }
     if fault == "429" then headers["Retry-After"] = ra end
-    return send(429, faults.rate_limited_body(ra), "application/json", headers)
+    return send(429, faults.rate_limited_body(ra, bucket), "application/json", headers)
   elseif fault == "503" then
     return send(503, faults.PROXY_503, "text/html")
   end
 
-  local status, body, ctype, headers = list_response(cfg, m[1], m[2], m[3], m[4])
-  ngx.status = status
+  local res = rt.handler(cfg, r)
+  local body = res[2]
+  ngx.status = res[1]
   ngx.header["Server"] = "mdbws"
-  ngx.header["Content-Type"] = ctype
-  for k, v in pairs(headers) do ngx.header[k] = v end
+  ngx.header["Content-Type"] = res[3]
+  for k, v in pairs(res[4]) do ngx.header[k] = v end
   if fault == "truncated" then
     body = body:sub(1, floor(#body / 2))
   elseif fault == "malformed" then
@@ -400,6 +617,7 @@ function M.handle()
   ctx.auth = auth.scheme()
   state.incr("requests")
   local cfg = state.config()
+  limits.begin(cfg)
   if uri == "/api/oauth/token" then return token(cfg) end
   if uri == "/api/oauth/revoke" then return revoke() end
   if uri:sub(1, 11) == "/api/atlas/" then return api(cfg) end
@@ -423,6 +641,7 @@ end
 function M.log()
   local ctx = ngx.ctx
   if not ctx.counted then return end
+  limits.finish()
   state.append_log{
     method = ngx.req.get_method(),
     uri = ngx.var.request_uri,

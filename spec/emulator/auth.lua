@@ -13,6 +13,7 @@ M.CLIENT_SECRET = "mdb_sa_sk_emu-secret-91f2"
 local nonces = ngx.shared.emu_nonces
 local tokens = ngx.shared.emu_tokens
 local md5 = ngx.md5
+local format = string.format
 
 function M.seed_random()
   local seed = ngx.now() * 1000 + ngx.worker.pid()
@@ -103,10 +104,21 @@ local function check_digest(cfg, header)
   if expect ~= p.response:lower() then return false, false end
   -- A correct answer to an outdated nonce: the client should retry with a fresh one.
   if ngx.now() - issued > cfg.nonce_ttl then return false, true end
-  local nc = p.nc:match("^%x+$") and tonumber(p.nc, 16)
-  local last = nonces:get("nc:" .. p.nonce) or 0
-  if not nc or nc <= last then return false, false end
-  nonces:set("nc:" .. p.nonce, nc, cfg.nonce_ttl + 3600)
+  local nc = #p.nc <= 8 and p.nc:match("^%x+$") and tonumber(p.nc, 16)
+  if not nc or nc < 1 then return false, false end
+  if cfg.digest_nc_strict then
+    -- Each nc above the last one seen for the nonce.
+    local last = nonces:get("nc:" .. p.nonce) or 0
+    if nc <= last then return false, false end
+    nonces:set("nc:" .. p.nonce, nc, cfg.nonce_ttl + 3600)
+    return true
+  end
+  -- RFC 7616 3.4: a client with requests in parallel may send its nc values
+  -- out of order; each value is accepted once per nonce.
+  local fresh = nonces:add(format("nc:%s:%x", p.nonce, nc), true, cfg.nonce_ttl + 3600)
+  if not fresh then return false, false end
+  -- Keeps the strict rule's "last nc" current, should the switch be flipped.
+  if nc > (nonces:get("nc:" .. p.nonce) or 0) then nonces:set("nc:" .. p.nonce, nc, cfg.nonce_ttl + 3600) end
   return true
 end
 

@@ -1,5 +1,6 @@
--- The emulated project: serverless instances, Flex clusters and their
--- restore jobs.  Other specs depend on these exact names, ids and counts.
+-- Restore jobs of the serverless and Flex instances (generated and
+-- hand-written).  Other specs depend on these exact ids and counts; the
+-- instances themselves are declared in projects.lua.
 local json = require "json"
 local bit = require "bit"
 
@@ -10,41 +11,10 @@ local obj, raw = json.obj, json.raw
 
 M.GROUP_ID = "65a1b2c3d4e5f60718293a4b"
 
--- Serverless endpoint (v1.0 and v2).  `count` = generated jobs; other flags
--- select special behaviour.  Names absent here answer 404.
-M.serverless = {
-  demo = { demo = true },
-  empty = { count = 0 },
-  ["jobs-499"] = { count = 499 },
-  ["jobs-500"] = { count = 500 },
-  ["jobs-501"] = { count = 501 },
-  ["jobs-1000"] = { count = 1000 },
-  ["jobs-10000"] = { count = 10000 },
-  -- A broken server: every page is the same full page, always with `next`.
-  ["same-jobs"] = { same = true, total = 100000 },
-  -- Its links point at the trap listener; a client must never follow them.
-  ["hostile-next"] = { count = 3, hostile = true },
-  -- Full pages of jobs without an id, with `next`: nothing tells them apart.
-  ["no-ids"] = { count = 1000, no_ids = true },
-  -- Migrated to Flex: the serverless side is empty, gone or unknown.
-  ["migrated-empty"] = { count = 0 },
-  ["migrated-410"] = { gone = true },
-  ["dedicated-0"] = { dedicated = true },
-}
-
--- Flex endpoint (v2, 2024-11-13 only).  Names absent here answer CLUSTER_NOT_FOUND.
-M.flex = {
-  ["flex-demo"] = { demo = true },
-  ["flex-1200"] = { count = 1200 },
-  ["migrated-empty"] = { count = 5 },
-  ["migrated-404"] = { count = 5 },
-  ["migrated-410"] = { count = 5 },
-  ["dedicated-0"] = { dedicated = true },
-}
-
 local function iso(t)
   return os.date("!%Y-%m-%dT%H:%M:%SZ", t)
 end
+M.iso = iso
 
 -- ISO 8601 UTC -> epoch seconds, independent of the process time zone.
 local function epoch(s)
@@ -59,6 +29,7 @@ local function epoch(s)
   local days = era * 146097 + doe - 719468
   return days * 86400 + tonumber(h) * 3600 + tonumber(mi) * 60 + tonumber(sec)
 end
+M.epoch = epoch
 
 local hash_cache = {}
 local function hash(name)
@@ -69,6 +40,7 @@ local function hash(name)
   end
   return h
 end
+M.hash = hash
 
 -- Generated ids: crc32(name) as 8 hex digits, then the 1-based index as 16.
 -- The Flex and snapshot id spaces hash a prefixed name so no id repeats.
@@ -84,6 +56,16 @@ end
 
 -- Generated jobs are listed newest first, ten minutes apart.
 local NEWEST = 1767225600 -- 2026-01-01T00:00:00Z
+M.NEWEST = NEWEST
+
+-- The 1-based index of a generated id of `name` (made by `idfn`), or nil.
+function M.index_of(idfn, name, id, total)
+  local prefix = idfn(name, 0):sub(1, 8)
+  if id:sub(1, 8) ~= prefix then return nil end
+  local i = tonumber(id:sub(9), 16)
+  if not i or i < 1 or i > total or idfn(name, i) ~= id then return nil end
+  return i
+end
 
 local DELIVERY = { "automated", "download", "pointInTime" }
 
@@ -114,12 +96,12 @@ local function serverless_job(name, i, ctx)
   end
   add(format(',"snapshotId":"%s","targetClusterName":"%s","targetGroupId":"%s","timestamp":"%s"}',
     snapshot_id(name, i), kind == "download" and name or ("restore-target-" .. ((i - 1) % 5 + 1)),
-    M.GROUP_ID, iso(t_snap)))
+    ctx.group or M.GROUP_ID, iso(t_snap)))
   return concat(out, "", 1, n)
 end
 
 -- One generated Flex job: COMPLETED, every 4th a DOWNLOAD, every 50th FAILED.
-local function flex_job(name, i)
+local function flex_job(name, i, group)
   local id = M.flex_job_id(name, i)
   local download = (i % 4 == 0)
   local t_snap = NEWEST - i * 600
@@ -129,15 +111,15 @@ local function flex_job(name, i)
   local url = ""
   if download then
     url = format(',"snapshotUrl":"https://flex-backups.emulator.invalid/%s/%s/%s.tar.gz?X-Amz-Expires=21600"',
-      M.GROUP_ID, name, snap)
+      group, name, snap)
   end
   return format('{"deliveryType":"%s","expirationDate":"%s","id":"%s","instanceName":"%s","projectId":"%s",' ..
     '"restoreFinishedDate":"%s","restoreScheduledDate":"%s","snapshotFinishedDate":"%s","snapshotId":"%s"%s,' ..
     '"status":"%s","targetDeploymentItemName":"%s","targetProjectId":"%s"}',
-    download and "DOWNLOAD" or "RESTORE", iso(t_sched + 21600), id, name, M.GROUP_ID,
+    download and "DOWNLOAD" or "RESTORE", iso(t_sched + 21600), id, name, group,
     iso(t_fin), iso(t_sched), iso(t_snap), snap, url,
     (i % 50 == 0) and "FAILED" or "COMPLETED", download and name or ("flex-target-" .. ((i - 1) % 3 + 1)),
-    M.GROUP_ID)
+    group)
 end
 
 -- The seven hand-written serverless jobs of `demo`, newest first.
@@ -292,7 +274,7 @@ function M.serverless_page(name, inst, pn, ipp, ctx)
   return total, last < total, out
 end
 
-function M.flex_page(name, inst, pn, ipp)
+function M.flex_page(name, inst, pn, ipp, ctx)
   local first, last = (pn - 1) * ipp + 1, pn * ipp
   if inst.demo then
     local jobs = flex_demo_jobs()
@@ -300,10 +282,39 @@ function M.flex_page(name, inst, pn, ipp)
   end
   local total = inst.count
   local out = {}
+  local group = ctx and ctx.group or M.GROUP_ID
   for i = first, math.min(last, total) do
-    out[#out + 1] = flex_job(name, i)
+    out[#out + 1] = flex_job(name, i, group)
   end
   return total, last < total, out
+end
+
+-- One job by id as JSON text, or nil.  A job of no-ids cannot be named.
+function M.serverless_job(name, inst, id, ctx)
+  if inst.demo then
+    for _, job in ipairs(demo_jobs(ctx)) do
+      for _, p in ipairs(job) do
+        if p[1] == "id" and p[2] == id then return json.encode(job) end
+      end
+    end
+    return nil
+  end
+  if inst.no_ids then return nil end
+  local i = M.index_of(M.job_id, name, id, inst.same and inst.total or inst.count)
+  return i and serverless_job(name, i, ctx)
+end
+
+function M.flex_job(name, inst, id, ctx)
+  if inst.demo then
+    for _, job in ipairs(flex_demo_jobs()) do
+      for _, p in ipairs(job) do
+        if p[1] == "id" and p[2] == id then return json.encode(job) end
+      end
+    end
+    return nil
+  end
+  local i = M.index_of(M.flex_job_id, name, id, inst.count)
+  return i and flex_job(name, i, ctx and ctx.group or M.GROUP_ID)
 end
 
 return M

@@ -1,4 +1,4 @@
--- Fault injection for authenticated restoreJobs list requests.
+-- Fault injection for authenticated Atlas API requests (every endpoint).
 local state = require "state"
 
 local M = {}
@@ -44,18 +44,18 @@ function M.pick(cfg)
   return nil
 end
 
-local RATE_CAPACITY, RATE_REFILL, RATE_PERIOD = 1200, 500, 60
-
-function M.rate_limited_body(retry_after)
+-- The documented 429 body; `bucket` = { capacity, refill, per }.
+function M.rate_limited_body(retry_after, bucket)
   local path = ngx.var.uri:gsub("^/", "")
   local json = require "json"
+  local cap, refill, per = floor(bucket.capacity), floor(bucket.refill), bucket.per
+  if per == floor(per) then per = floor(per) end
   return json.encode(json.obj{
     { "detail", string.format("Rate limit exceeded for %s. Please retry after %d seconds. " ..
-      "Request capacity: %d. Refill rate: %d per %d seconds.", path, retry_after, RATE_CAPACITY,
-      RATE_REFILL, RATE_PERIOD) },
+      "Request capacity: %d. Refill rate: %d per %s seconds.", path, retry_after, cap, refill, tostring(per)) },
     { "error", 429 },
     { "errorCode", "RATE_LIMITED_TOKEN_BUCKET" },
-    { "parameters", { path, retry_after, RATE_CAPACITY, RATE_REFILL, RATE_PERIOD } },
+    { "parameters", { path, retry_after, cap, refill, per } },
     { "reason", "Too Many Requests" },
   })
 end

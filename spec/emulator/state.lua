@@ -29,6 +29,19 @@ local function defaults()
     migrated = {},
     -- Refuses every Bearer token, as an IP access list refuses a service account.
     refuse_bearer = false,
+    -- RFC 7616 lets nc values arrive in any order; true = each one must be
+    -- above the last seen for the nonce (the emulator's old rule).
+    digest_nc_strict = false,
+    -- GETs of a polling job answered in its running state (polling.lua).
+    job_polls = 3,
+    -- Fixed delays (seconds): every API request, plus the first request of
+    -- each connection.
+    latency = { request = 0, connection = 0 },
+    -- false = RateLimit-* headers only; an object = a token bucket per
+    -- project that answers 429 when empty.
+    rate_limit = false,
+    -- "ok", or "404" / "410": GET /groups/{g}/serverless after the sunset.
+    serverless_list = "ok",
     faults = {
       seed = 0,
       rate = 0,
@@ -77,6 +90,27 @@ local function validate(cfg)
     return nil, "deprecation_headers must be a boolean"
   end
   if type(cfg.refuse_bearer) ~= "boolean" then return nil, "refuse_bearer must be a boolean" end
+  if type(cfg.digest_nc_strict) ~= "boolean" then return nil, "digest_nc_strict must be a boolean" end
+  ok, err = num("job_polls", cfg.job_polls, 0, 1000000)
+  if ok and cfg.job_polls ~= math.floor(cfg.job_polls) then ok, err = nil, "job_polls must be an integer" end
+  if not ok then return nil, err end
+  local lat = cfg.latency
+  if type(lat) ~= "table" or is_array(lat) then return nil, "latency must be an object" end
+  ok, err = num("latency.request", lat.request, 0, 60)
+  if ok then ok, err = num("latency.connection", lat.connection, 0, 60) end
+  if not ok then return nil, err end
+  local rl = cfg.rate_limit
+  if rl ~= false then
+    if type(rl) ~= "table" or is_array(rl) then return nil, "rate_limit must be false or an object" end
+    ok, err = num("rate_limit.capacity", rl.capacity, 1, 1e9)
+    if ok then ok, err = num("rate_limit.refill", rl.refill, 1, 1e9) end
+    if ok then ok, err = num("rate_limit.per", rl.per, 0.001, 86400) end
+    if not ok then return nil, err end
+  end
+  local sl = tostring(cfg.serverless_list)
+  if sl ~= "ok" and sl ~= "404" and sl ~= "410" then
+    return nil, 'serverless_list must be "ok", "404" or "410"'
+  end
   if not is_array(cfg.migrated) then return nil, "migrated must be an array of names" end
   local f = cfg.faults
   if type(f) ~= "table" then return nil, "faults must be an object" end
@@ -123,6 +157,14 @@ function M.update_config(patch)
   end
   local cfg = cjson.decode(M.config_text())
   merge(cfg, patch, defaults())
+  -- A bucket given in part takes Atlas's documented figures for the rest.
+  if type(cfg.rate_limit) == "table" and not is_array(cfg.rate_limit) then
+    local rl = cfg.rate_limit
+    rl.capacity, rl.refill, rl.per = rl.capacity or 1200, rl.refill or 500, rl.per or 60
+  end
+  if type(cfg.latency) == "table" and not is_array(cfg.latency) then
+    cfg.latency.request, cfg.latency.connection = cfg.latency.request or 0, cfg.latency.connection or 0
+  end
   local ok, err = validate(cfg)
   if not ok then return nil, err end
   state:set("config", json.encode_plain(cfg))
@@ -131,6 +173,8 @@ function M.update_config(patch)
     state:set("script_pos", 0)
     state:set("fault_index", 0)
   end
+  -- New bucket figures start full.
+  if patch.rate_limit ~= nil then state:incr("rl_epoch", 1, 0) end
   return cfg
 end
 
@@ -174,6 +218,12 @@ function M.stats_json()
     trap = state:get("trap") or 0,
     faults = state:get("faults") or 0,
     list_requests = state:get("list_requests") or 0,
+    job_requests = state:get("job_requests") or 0,
+    instance_list_requests = state:get("instance_list_requests") or 0,
+    rate_limited = state:get("rate_limited") or 0,
+    connections = state:get("connections") or 0,
+    in_flight = state:get("in_flight") or 0,
+    max_in_flight = state:get("max_in_flight") or 0,
     trap_log = trap_log,
   }
   local head = json.encode_plain(counters)
@@ -181,15 +231,20 @@ function M.stats_json()
 end
 
 function M.reset()
+  -- Requests still being served decrement in_flight when they end.
+  local in_flight = state:get("in_flight") or 0
   state:flush_all()
   logd:flush_all()
   ngx.shared.emu_nonces:flush_all()
   ngx.shared.emu_tokens:flush_all()
+  ngx.shared.emu_conns:flush_all()
   -- flush_all only marks entries expired; free the memory too.
   state:flush_expired()
   logd:flush_expired()
   ngx.shared.emu_nonces:flush_expired()
   ngx.shared.emu_tokens:flush_expired()
+  ngx.shared.emu_conns:flush_expired()
+  if in_flight > 0 then state:set("in_flight", in_flight) end
   M.config()
 end
 

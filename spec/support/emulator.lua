@@ -1,29 +1,67 @@
 -- Starts and stops the local Atlas emulator (nginx + lua module) for specs
--- and scripts.  Plain Lua 5.4; needs lua-socket, lua-cjson, nginx, openssl.
+-- and scripts.  Plain Lua 5.4 with lua-socket and lua-cjson; the emulator
+-- itself needs Debian's nginx, libnginx-mod-http-lua (with its LuaJIT,
+-- lua-resty-core and the Lua 5.1 cjson module from lua-cjson) and openssl
+-- (tls only), all installed by `.ci/deps run`.
 --
 --   local emulator = require "support.emulator"
 --   local emu = emulator.start{ tls = false }
---   -- emu.base_url, emu.trap_url, emu.admin_url, emu.ca_file (tls only),
+--   -- emu.base_url, emu.admin_url, emu.trap_url, emu.ca_file (tls only),
 --   -- emu.group_id, emu.public_key, emu.private_key, emu.client_id, emu.client_secret
---   emu:stats(); emu:reset(); emu:config{ nonce_ttl = 1 }; emu:expire_tokens()
+--   emu:stats(); emu:reset(); emu:config{ nonce_ttl = 1 }; emu:get_config(); emu:expire_tokens()
+--   emu:serverless_path(name, version, group); emu:flex_path(name, group)
+--   emu:dedicated_path(name, version, group); emu:instances_path(kind, group, version)
+--   emu:client(opts); emu:url(path); emu:error_log()
 --   emu:stop()
+-- Constants: GROUP_ID, MIXED_GROUP_ID, EMPTY_GROUP_ID, POLLING_JOBS,
+-- DEDICATED_FIXED_JOBS, PUBLIC_KEY, PRIVATE_KEY, CLIENT_ID, CLIENT_SECRET.
 --
--- Admin HTTP API (on the admin listener and on base_url; never counted):
+-- Admin HTTP API, on emu.admin_url (plain HTTP) and on base_url; never counted:
 --   GET  /__emulator/stats          counters + log (see stats() below)
 --   GET  /__emulator/config         the current configuration
 --   POST /__emulator/config         JSON merge: objects merge, arrays/scalars
 --                                   replace, null restores the default; 400
 --                                   {"error": ...} for an invalid value
---   POST /__emulator/reset          counters, log, faults, config, tokens, nonces
+--   POST /__emulator/reset          counters, log, faults, config, tokens, nonces,
+--                                   polls, rate-limit buckets, connections
 --   POST /__emulator/expire_tokens  every issued OAuth token stops working
--- Config keys (defaults): nonce_ttl 300, token_ttl 3600, deprecation_headers
---   true, stall_seconds 30, max_tokens 0 (= unlimited), faults = { seed 0,
---   rate 0, kinds {"429","503"}, retry_after 1, script {} }.  Fault kinds:
---   429, 429_body_only, 503, truncated, malformed, close, stall, trickle.
---   Posting `faults` restarts the script and the PRNG sequence.
+--
+-- Config keys (defaults):
+--   nonce_ttl 300            seconds a Digest nonce lives; then a right answer gets stale=true
+--   token_ttl 3600           seconds an OAuth token lives (expires_in)
+--   max_tokens 0             live tokens per account, then 403 access_denied; 0 = unlimited
+--   refuse_bearer false      every Bearer token refused (an IP access list)
+--   digest_nc_strict false   true: each nc must be above the last seen for its
+--                            nonce; false: any order, each value once (RFC 7616)
+--   deprecation_headers true Deprecation/Sunset on serverless answers and on the
+--                            cluster list under a deprecated version
+--   migrated {}              serverless names of the first project moved to Flex now:
+--                            serverless side empty, Flex side 5 jobs, both lists
+--   job_polls 3              GETs of a polling job answered running; final after
+--   latency { request = 0, connection = 0 }
+--                            seconds of ngx.sleep (non-blocking) before each
+--                            request on the API listener (OAuth and 401s too),
+--                            plus on the first request of each connection
+--   rate_limit false         or { capacity = 1200, refill = 500, per = 60 } (missing
+--                            fields take these): a token bucket per project for
+--                            the restore-job endpoints, 429 when empty
+--   serverless_list "ok"     "404" or "410": GET /groups/{g}/serverless after the sunset
+--   stall_seconds 30         how long a stall or trickle fault lasts
+--   faults = { seed 0, rate 0, kinds {"429","503"}, retry_after 1, script {} }
+--                            on every API endpoint; kinds: 429, 429_body_only,
+--                            503, truncated, malformed, close, stall, trickle.
+--                            A script is consumed first, one entry per request
+--                            ("ok" = none); posting `faults` restarts it and the
+--                            PRNG sequence.
 -- stats(): { requests, challenges, tokens, revokes, trap, faults,
---   list_requests, trap_log = {uri...}, log = { {method, uri, status, auth,
---   user_agent, fault, time}, ... } } (the newest 20,000 log entries).
+--   list_requests (restore-job lists), job_requests (one job),
+--   instance_list_requests, rate_limited (429s from rate_limit),
+--   connections (distinct connections), in_flight, max_in_flight (most
+--   requests served at once, latency included), trap_log = {uri...},
+--   log = { {method, uri, status, auth, user_agent, fault, time}, ... } }
+--   (the newest 20,000 log entries).  Admin calls and the trap are not counted.
+--
+-- Projects, instances and job ids: README.md, "The local Atlas emulator".
 --
 -- Scripts: the emulator is a daemon, so the caller must make sure stop() runs.
 -- Use emulator.with(opts, fn), which stops it even if fn raises, or
@@ -36,6 +74,28 @@ local cjson = require "cjson"
 local M = {}
 
 M.GROUP_ID = "65a1b2c3d4e5f60718293a4b"
+M.MIXED_GROUP_ID = "65a1b2c3d4e5f60718293a4c"
+M.EMPTY_GROUP_ID = "65a1b2c3d4e5f60718293a4d"
+
+-- The jobs that finish after job_polls GETs (spec/emulator/polling.lua), by
+-- source and outcome; serverless ones on `polling`, Flex ones on
+-- `flex-polling`, dedicated ones on `dedicated-0`.
+M.POLLING_JOBS = {
+  serverless = {
+    completes = "6a7c1e5f2c88faeba59d0101", fails = "6a7c1e5f2c88faeba59d0102",
+    cancelled = "6a7c1e5f2c88faeba59d0103", expired = "6a7c1e5f2c88faeba59d0104",
+  },
+  flex = {
+    completes = "6a7c1e5f2c88faeba59d0201", fails = "6a7c1e5f2c88faeba59d0202",
+    cancelled = "6a7c1e5f2c88faeba59d0203", expired = "6a7c1e5f2c88faeba59d0204",
+  },
+  dedicated = {
+    completes = "6a7c1e5f2c88faeba59d0301", fails = "6a7c1e5f2c88faeba59d0302",
+    cancelled = "6a7c1e5f2c88faeba59d0303", expired = "6a7c1e5f2c88faeba59d0304",
+  },
+}
+-- dedicated-0's three hand-written, complete jobs: automated, download, pointInTime.
+M.DEDICATED_FIXED_JOBS = { "6a7c1e5f2c88faeba59d0311", "6a7c1e5f2c88faeba59d0312", "6a7c1e5f2c88faeba59d0313" }
 M.PUBLIC_KEY = "emupublic"
 M.PRIVATE_KEY = "emu-private-7d0c2e6b-secret"
 M.CLIENT_ID = "mdb_sa_id_emu0001"
@@ -248,6 +308,17 @@ end
 
 function Emulator:flex_path(name, group)
   return string.format("/api/atlas/v2/groups/%s/flexClusters/%s/backup/restoreJobs", group or self.group_id, name)
+end
+
+-- Restore jobs of a dedicated cluster; version "v2" (default) or "v1.0".
+function Emulator:dedicated_path(name, version, group)
+  return string.format("/api/atlas/%s/groups/%s/clusters/%s/backup/restoreJobs",
+    version or "v2", group or self.group_id, name)
+end
+
+-- An instance list: kind "serverless", "flexClusters" or "clusters".
+function Emulator:instances_path(kind, group, version)
+  return string.format("/api/atlas/%s/groups/%s/%s", version or "v2", group or self.group_id, kind)
 end
 
 function Emulator:url(path)

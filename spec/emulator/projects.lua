@@ -1,0 +1,226 @@
+-- The emulated projects and their instances, and the records of the
+-- instance lists (GET /groups/{g}/serverless, /flexClusters, /clusters).
+-- Other specs depend on these exact names, ids and counts.
+--
+-- An instance has up to three sides, one per API:
+--   serverless  the serverless restore-job endpoint answers it (`count`
+--               generated jobs, or `demo`, `same`, `hostile`, `no_ids`,
+--               `polling`; `gone` = 410); listed by GET /serverless
+--   flex        the Flex endpoint answers it (`count`, `demo`, `polling`);
+--               listed by GET /flexClusters
+--   cluster     a dedicated or free cluster: the cluster restore-job endpoint
+--               answers it (`count`, `shards`, `fixed`, `polling`; `tier =
+--               "free"`, `backup = false` and `broken` answer errors); listed
+--               by GET /clusters
+-- A migrated instance has a serverless and a Flex side, so it appears in both lists.
+local json = require "json"
+local data = require "data"
+
+local M = {}
+
+local format = string.format
+local obj = json.obj
+
+M.GROUP_ID = "65a1b2c3d4e5f60718293a4b"
+M.MIXED_GROUP_ID = "65a1b2c3d4e5f60718293a4c"
+M.EMPTY_GROUP_ID = "65a1b2c3d4e5f60718293a4d"
+
+local DEFS = {
+  [M.GROUP_ID] = {
+    { name = "demo", serverless = { demo = true } },
+    { name = "empty", serverless = { count = 0 } },
+    { name = "jobs-499", serverless = { count = 499 } },
+    { name = "jobs-500", serverless = { count = 500 } },
+    { name = "jobs-501", serverless = { count = 501 } },
+    { name = "jobs-1000", serverless = { count = 1000 } },
+    { name = "jobs-10000", serverless = { count = 10000 } },
+    -- A broken server: every page is the same full page, always with `next`.
+    { name = "same-jobs", serverless = { same = true, total = 100000 } },
+    -- Its links point at the trap listener; a client must never follow them.
+    { name = "hostile-next", serverless = { count = 3, hostile = true } },
+    -- Full pages of jobs without an id, with `next`: nothing tells them apart.
+    { name = "no-ids", serverless = { count = 1000, no_ids = true } },
+    -- Four jobs that finish after job_polls GETs (polling.lua).
+    { name = "polling", serverless = { polling = true } },
+    -- Migrated to Flex: the serverless side is empty, gone or unknown.
+    { name = "migrated-empty", serverless = { count = 0 }, flex = { count = 5 } },
+    { name = "migrated-404", flex = { count = 5 } },
+    { name = "migrated-410", serverless = { gone = true }, flex = { count = 5 } },
+    { name = "flex-demo", flex = { demo = true } },
+    { name = "flex-1200", flex = { count = 1200 } },
+    { name = "flex-polling", flex = { polling = true } },
+    -- Three hand-written jobs, then the four polling ones.
+    { name = "dedicated-0", cluster = { fixed = true, polling = true } },
+    { name = "dedicated-sharded", cluster = { count = 6, shards = 2 } },
+    { name = "dedicated-1200", cluster = { count = 1200 } },
+    { name = "free-0", cluster = { tier = "free" } },
+    { name = "nobackup-0", cluster = { backup = false } },
+  },
+  -- Every kind side by side, for project-wide listings.
+  [M.MIXED_GROUP_ID] = {
+    { name = "mixed-flex", flex = { count = 4 } },
+    { name = "mixed-serverless", serverless = { count = 3 } },
+    { name = "mixed-migrated", serverless = { count = 0 }, flex = { count = 2 } },
+    { name = "mixed-dedicated", cluster = { count = 3 } },
+    { name = "mixed-sharded", cluster = { count = 2, shards = 3 } },
+    { name = "mixed-free", cluster = { tier = "free" } },
+    { name = "mixed-nobackup", cluster = { backup = false } },
+    -- Its restore-job endpoint always answers 500 UNEXPECTED_ERROR.
+    { name = "mixed-broken", cluster = { count = 2, broken = true } },
+  },
+  [M.EMPTY_GROUP_ID] = {},
+}
+
+local projects = {}
+for group, list in pairs(DEFS) do
+  local p = { group = group, list = list, serverless = {}, flex = {}, clusters = {} }
+  for i, d in ipairs(list) do
+    d.ordinal = i
+    d.id = data.hash("instance:" .. group) .. format("%016x", i)
+    if d.serverless then p.serverless[d.name] = d.serverless end
+    if d.flex then p.flex[d.name] = d.flex end
+    if d.cluster then p.clusters[d.name] = d.cluster end
+  end
+  projects[group] = p
+end
+
+-- The project, or nil.
+function M.get(group)
+  return projects[group]
+end
+
+local CREATED = data.epoch("2025-06-02T10:00:00Z")
+
+local function created(d)
+  return data.iso(CREATED + d.ordinal * 86400 + 3600 * (d.ordinal % 7))
+end
+
+local function host_tag(group, name)
+  return data.hash("host:" .. group .. name):sub(1, 7)
+end
+
+-- The records of a project's list: serverless instances (with those moved
+-- to Flex now through `migrated`), Flex clusters, or clusters.
+function M.names(p, kind, cfg)
+  local out = {}
+  local moved = {}
+  if p.group == M.GROUP_ID then
+    for _, n in ipairs(cfg.migrated or {}) do moved[n] = true end
+  end
+  for _, d in ipairs(p.list) do
+    if kind == "serverless" and d.serverless then
+      out[#out + 1] = d
+    elseif kind == "flex" and (d.flex or (moved[d.name] and d.serverless)) then
+      out[#out + 1] = d
+    elseif kind == "clusters" and d.cluster then
+      out[#out + 1] = d
+    end
+  end
+  return out
+end
+
+-- A serverless instance record, modelled on the recorded list
+-- (spec/fixtures/serverless_instances_list_200_deprecated.json).  A migrated
+-- one shows the recorded effective* settings (FLEX on TENANT); the others only
+-- the serverless provider settings (a guess: no recording before migration).
+function M.serverless_record(p, d, base, moved)
+  local g = p.group
+  local self_href = format("%s/api/atlas/v2/groups/%s/serverless/%s", base, g, d.name)
+  local migrated = d.flex or moved
+  local settings = { { "backingProviderName", "AWS" } }
+  if migrated then
+    settings[#settings + 1] = { "effectiveDiskSizeGBLimit", 5 }
+    settings[#settings + 1] = { "effectiveInstanceSizeName", "FLEX" }
+    settings[#settings + 1] = { "effectiveProviderName", "TENANT" }
+    settings[#settings + 1] = { "nextBackupDate", "2026-12-03T10:00:00Z" }
+  end
+  settings[#settings + 1] = { "providerName", "SERVERLESS" }
+  settings[#settings + 1] = { "regionName", "US_EAST_1" }
+  if migrated then settings[#settings + 1] = { "tenantBackupEnabled", true } end
+  return json.encode(obj{
+    { "connectionStrings", obj{ { "standardSrv", format("mongodb+srv://%s.%s.mongodb.emulator.invalid", d.name,
+      host_tag(g, d.name)) } } },
+    { "createDate", created(d) },
+    { "groupId", g },
+    { "id", d.id },
+    { "links", {
+      obj{ { "href", self_href }, { "rel", "self" } },
+      obj{ { "href", self_href .. "/backup/restoreJobs" }, { "rel", "https://cloud.mongodb.com/restoreJobs" } },
+      obj{ { "href", self_href .. "/backup/snapshots" }, { "rel", "https://cloud.mongodb.com/snapshots" } },
+    } },
+    { "mongoDBVersion", "8.0.17" },
+    { "name", d.name },
+    { "providerSettings", obj(settings) },
+    { "serverlessBackupOptions", obj{ { "serverlessContinuousBackupEnabled", false } } },
+    { "stateName", "IDLE" },
+    { "tags", {} },
+    { "terminationProtectionEnabled", false },
+  })
+end
+
+-- A Flex cluster record (FlexClusterDescription20241113; not recorded).
+function M.flex_record(p, d)
+  local g = p.group
+  local tag = host_tag(g, d.name)
+  return json.encode(obj{
+    { "backupSettings", obj{ { "enabled", true } } },
+    { "clusterType", "REPLICASET" },
+    { "connectionStrings", obj{
+      { "standard", format("mongodb://ac-%s-shard-00-00.%s.mongodb.emulator.invalid:27017/?ssl=true", tag, tag) },
+      { "standardSrv", format("mongodb+srv://%s.%s.mongodb.emulator.invalid", d.name, tag) },
+    } },
+    { "createDate", created(d) },
+    { "groupId", g },
+    { "id", d.id },
+    { "mongoDBVersion", "8.0.17" },
+    { "name", d.name },
+    { "providerSettings", obj{
+      { "backingProviderName", "AWS" }, { "diskSizeGB", 5 }, { "providerName", "FLEX" }, { "regionName", "US_EAST_1" },
+    } },
+    { "stateName", "IDLE" },
+    { "tags", {} },
+    { "terminationProtectionEnabled", false },
+    { "versionReleaseSystem", "LTS" },
+  })
+end
+
+-- A cluster record, in the 2023-01-01 (legacy) shape whatever the version
+-- asked: providerSettings.instanceSizeName is M0 for a free cluster (on the
+-- TENANT provider) and M10 otherwise; backupEnabled (legacy backup) is
+-- always false, providerBackupEnabled tells whether cloud backup is on.
+function M.cluster_record(p, d, base, version)
+  local g = p.group
+  local c = d.cluster
+  local free = c.tier == "free"
+  local settings
+  if free then
+    settings = obj{ { "backingProviderName", "AWS" }, { "instanceSizeName", "M0" }, { "providerName", "TENANT" },
+      { "regionName", "US_EAST_1" } }
+  else
+    settings = obj{ { "instanceSizeName", "M10" }, { "providerName", "AWS" }, { "regionName", "US_EAST_1" } }
+  end
+  return json.encode(obj{
+    { "backupEnabled", false },
+    { "clusterType", c.shards and "SHARDED" or "REPLICASET" },
+    { "connectionStrings", obj{ { "standardSrv", format("mongodb+srv://%s.%s.mongodb.emulator.invalid", d.name,
+      host_tag(g, d.name)) } } },
+    { "createDate", created(d) },
+    { "diskSizeGB", free and 0.5 or 10 },
+    { "groupId", g },
+    { "id", d.id },
+    { "links", { obj{ { "href", format("%s/api/atlas/%s/groups/%s/clusters/%s", base, version, g, d.name) },
+      { "rel", "self" } } } },
+    { "mongoDBVersion", "8.0.17" },
+    { "name", d.name },
+    { "numShards", c.shards or 1 },
+    { "paused", false },
+    { "pitEnabled", false },
+    { "providerBackupEnabled", not free and c.backup ~= false },
+    { "providerSettings", settings },
+    { "replicationFactor", 3 },
+    { "stateName", "IDLE" },
+    { "terminationProtectionEnabled", false },
+  })
+end
+
+return M
