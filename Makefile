@@ -109,7 +109,7 @@ deps-run:
 test: deps
 	$(MAKE) check FUZZ_SECONDS=$(FUZZ_SECONDS)
 
-check: matrix all e2e lint packaging asan valgrind fuzz soak
+check: matrix all e2e lint asan valgrind fuzz soak
 
 # spec/unit with $(LUA) against $(BUILD): `make unit LUA_VERSION=5.1`, `make unit LUAJIT=1`.
 unit: all
@@ -122,12 +122,12 @@ contract: all
 e2e: all
 	$(BUSTED_HERE) $(E2E_SPECS)
 
-# unit + contract on every Lua of LUAS, each built into its own build/<abi>.
+# unit, contract and packaging on every Lua of LUAS, each built into its own build/<abi>.
 matrix: $(addprefix matrix-,$(LUAS))
 
 matrix-%:
-	@echo "== $(call lua_of,$*): spec/unit and spec/contract against build/$*"
-	$(MAKE) all unit contract $(call abi_vars,$*)
+	@echo "== $(call lua_of,$*): spec/unit, spec/contract and packaging against build/$*"
+	$(MAKE) all unit contract packaging $(call abi_vars,$*)
 
 # The whole suite with the sanitizer build.  libasan is preloaded into the
 # lua5.4 under test only (spec/support/emulator.lua's clean_env() strips it from
@@ -198,19 +198,20 @@ install: all
 rock:
 	luarocks --lua-version=$(LUA_VERSION) make --deps-mode=none atlasrestore-scm-1.rockspec
 
-# Both ways of installing, into throwaway trees, then a listing through each.
-# luarocks builds through this Makefile (rockspec: type "make"), so its products
-# land in $(BUILD) too: nothing may appear beside the sources.
+# Both ways of installing, into throwaway trees, then a listing through each, with
+# $(LUA).  luarocks builds through this Makefile (the rockspec's type is "make"), so
+# its products land in $(BUILD) too: nothing may appear beside the sources.
+PACKAGING = build/packaging/$(ABI)
 packaging: all
-	rm -rf build/packaging
-	$(MAKE) install PREFIX=$(CURDIR)/build/packaging/make
-	luarocks --lua-version=$(LUA_VERSION) --tree $(CURDIR)/build/packaging/rocks make --deps-mode=none \
-	  atlasrestore-scm-1.rockspec
+	rm -rf $(PACKAGING)
+	$(MAKE) install PREFIX=$(CURDIR)/$(PACKAGING)/make
+	luarocks --lua-version=$(LUA_VERSION) --tree $(CURDIR)/$(PACKAGING)/rocks make --deps-mode=none \
+	  atlasrestore-scm-1.rockspec LUA=$(LUA) LUA_INCDIR=$(LUA_INCDIR)
 	@strays="$$(find . -path ./build -prune -o -path ./.git -prune -o \( -name '*.o' -o -name '*.so' \) -print)"; \
 	  if [ -n "$$strays" ] || [ -e atlasrestore ]; then \
 	    echo "build products outside build/: $$strays $$(ls -d atlasrestore 2>/dev/null)" >&2; exit 1; fi
-	$(LUA) spec/support/installed.lua $(CURDIR)/build/packaging/make
-	$(LUA) spec/support/installed.lua $(CURDIR)/build/packaging/rocks
+	$(LUA) spec/support/installed.lua $(CURDIR)/$(PACKAGING)/make
+	$(LUA) spec/support/installed.lua $(CURDIR)/$(PACKAGING)/rocks
 
 # Ratios against lua-cjson, the curl CLI and Python's urllib, measured in one run.
 bench: all

@@ -35,4 +35,5 @@ local ok, err = pcall(function()
 end)
 emu:stop()
 assert(ok, err)
-print(("installed under %s (%s): atlasrestore %s lists %d jobs"):format(prefix, _VERSION, atlasrestore._VERSION, 7))
+print(("installed under %s (%s): atlasrestore %s lists %d jobs"):format(prefix, jit and jit.version or _VERSION,
+  atlasrestore._VERSION, 7))
