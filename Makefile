@@ -62,8 +62,8 @@ CORE_SO   = $(BUILD)/atlasrestore/core.so
 CURL_SO   = $(BUILD)/atlasrestore/curl.so
 ASAN_SOS  = $(ASAN_BUILD)/atlasrestore/core.so $(ASAN_BUILD)/atlasrestore/curl.so
 
-# The Luas that `make test` runs spec/unit and spec/contract on, each against its own
-# build; spec/e2e, the sanitizers, fuzz, soak and packaging run on the default Lua (5.4).
+# The Luas that `make test` runs spec/unit, spec/contract and packaging on, each against
+# its own build; spec/e2e, the sanitizers, fuzz and soak run on the default Lua (5.4).
 LUAS      ?= 5.1 5.2 5.3 5.4 luajit
 lua_of     = $(if $(filter luajit,$(1)),luajit,lua$(1))
 version_of = $(if $(filter luajit,$(1)),5.1,$(1))
