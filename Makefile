@@ -1,6 +1,26 @@
 # atlasrestore: build, test and install.  Variable names follow LuaRocks'.
-LUA            ?= lua5.4
+#
+# Which Lua: LUA_VERSION=5.1|5.2|5.3|5.4 (PUC Lua, interpreter lua$(LUA_VERSION)), or
+# LUAJIT=1 (LuaJIT 2.1: interpreter luajit, the 5.1 ABI, its own headers).  LUA alone
+# works too (LuaRocks passes its interpreter): LuaJIT is told by its name, a PUC
+# version by the name lua5.x or else by asking the interpreter.  ABI names the build:
+# build/$(ABI) is build/5.1 .. build/5.4 or build/luajit, so LuaJIT and 5.1 never share one.
+ifdef LUAJIT
+LUA            ?= luajit
+endif
+ifneq ($(findstring luajit,$(notdir $(LUA))),)
+LUA_VERSION    ?= 5.1
+ABI            ?= luajit
+LUA_INCDIR     ?= /usr/include/luajit-2.1
+endif
+ifdef LUA
+ifeq ($(origin LUA_VERSION),undefined)
+LUA_VERSION    := $(or $(patsubst lua%,%,$(filter lua5.%,$(notdir $(LUA)))),$(shell $(LUA) -e 'io.write(_VERSION:sub(5))' 2>/dev/null),5.4)
+endif
+endif
 LUA_VERSION    ?= 5.4
+LUA            ?= lua$(LUA_VERSION)
+ABI            ?= $(LUA_VERSION)
 LUA_INCDIR     ?= /usr/include/lua$(LUA_VERSION)
 CC             ?= cc
 CFLAGS         ?= -O2 -g
@@ -11,7 +31,7 @@ LUADIR         ?= $(PREFIX)/share/lua/$(LUA_VERSION)
 DESTDIR        ?=
 CURL_CFLAGS    ?= $(shell pkg-config --cflags libcurl 2>/dev/null)
 CURL_LIBS      ?= $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
-BUILD          ?= build/$(LUA_VERSION)
+BUILD          ?= build/$(ABI)
 BUSTED         ?= $(LUA) /usr/bin/busted
 FUZZ_SECONDS   ?= 60
 
@@ -22,7 +42,7 @@ export no_proxy := $(if $(no_proxy),$(no_proxy)$(comma))127.0.0.1,localhost
 export NO_PROXY := $(no_proxy)
 # The sanitizer build: gcc, because its libasan is the one preloaded into lua5.4.
 ASAN_CC        ?= gcc
-ASAN_BUILD     ?= build/asan/$(LUA_VERSION)
+ASAN_BUILD     ?= build/asan/$(ABI)
 ASAN_CFLAGS    ?= -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1
 VALGRIND       ?= valgrind
 # Upper bounds (seconds) on each proof target, so a hang fails instead of stalling `make test`.
@@ -42,7 +62,27 @@ CORE_SO   = $(BUILD)/atlasrestore/core.so
 CURL_SO   = $(BUILD)/atlasrestore/curl.so
 ASAN_SOS  = $(ASAN_BUILD)/atlasrestore/core.so $(ASAN_BUILD)/atlasrestore/curl.so
 
-.PHONY: all test check deps deps-run unit lint run install clean asan valgrind fuzz soak rock bench packaging
+# The Luas that `make test` runs spec/unit, spec/contract and packaging on, each against
+# its own build; spec/e2e, the sanitizers, fuzz and soak run on the default Lua (5.4).
+LUAS      ?= 5.1 5.2 5.3 5.4 luajit
+lua_of     = $(if $(filter luajit,$(1)),luajit,lua$(1))
+version_of = $(if $(filter luajit,$(1)),5.1,$(1))
+incdir_of  = $(if $(filter luajit,$(1)),/usr/include/luajit-2.1,/usr/include/lua$(1))
+abi_vars   = LUA=$(call lua_of,$(1)) LUA_VERSION=$(call version_of,$(1)) LUA_INCDIR=$(call incdir_of,$(1)) \
+  ABI=$(1) BUILD=build/$(1)
+
+# The spec sets, named, so that each target runs a fixed subset whatever .busted's ROOT says.
+UNIT_SPECS     ?= spec/unit
+CONTRACT_SPECS ?= spec/contract
+E2E_SPECS      ?= spec/e2e
+ASAN_SPECS     ?= spec/unit spec/e2e
+VALGRIND_SPECS ?= spec/unit spec/e2e/valgrind_spec.lua
+CONTRACT_FILES  = $(shell find $(CONTRACT_SPECS) -name '*_spec.lua' 2>/dev/null)
+# The interpreter and the cpath of the chosen build, explicitly: .busted names neither.
+BUSTED_HERE     = $(BUSTED) --ignore-lua --cpath='./$(BUILD)/?.so'
+
+.PHONY: all test check deps deps-run unit contract e2e matrix lint lint-lua lint-c run install clean asan \
+  valgrind fuzz soak rock bench packaging
 
 all: $(CORE_SO) $(CURL_SO)
 
@@ -69,10 +109,25 @@ deps-run:
 test: deps
 	$(MAKE) check FUZZ_SECONDS=$(FUZZ_SECONDS)
 
-check: all unit lint packaging asan valgrind fuzz soak
+check: matrix all e2e lint asan valgrind fuzz soak
 
+# spec/unit with $(LUA) against $(BUILD): `make unit LUA_VERSION=5.1`, `make unit LUAJIT=1`.
 unit: all
-	$(BUSTED)
+	$(BUSTED_HERE) $(UNIT_SPECS)
+
+# spec/contract the same way; nothing to do (and no failure) while it holds no spec.
+contract: all
+	$(if $(CONTRACT_FILES),$(BUSTED_HERE) $(CONTRACT_SPECS),@echo "contract: no specs in $(CONTRACT_SPECS)")
+
+e2e: all
+	$(BUSTED_HERE) $(E2E_SPECS)
+
+# unit, contract and packaging on every Lua of LUAS, each built into its own build/<abi>.
+matrix: $(addprefix matrix-,$(LUAS))
+
+matrix-%:
+	@echo "== $(call lua_of,$*): spec/unit, spec/contract and packaging against build/$*"
+	$(MAKE) all unit contract packaging $(call abi_vars,$*)
 
 # The whole suite with the sanitizer build.  libasan is preloaded into the
 # lua5.4 under test only (spec/support/emulator.lua's clean_env() strips it from
@@ -92,7 +147,7 @@ $(ASAN_SHIM): spec/support/nodlclose.c
 	$(ASAN_CC) -O1 -fPIC $(LIBFLAG) -o $@ $<
 
 asan: all $(ASAN_SOS) $(ASAN_SHIM)
-	timeout $(ASAN_TIMEOUT) env $(ASAN_ENV) $(BUSTED) --ignore-lua --cpath='./$(ASAN_BUILD)/?.so'
+	timeout $(ASAN_TIMEOUT) env $(ASAN_ENV) $(BUSTED) --ignore-lua --cpath='./$(ASAN_BUILD)/?.so' $(ASAN_SPECS)
 
 # Unit specs plus one listing per credential kind, with the normal build.
 # "still reachable" (libcurl's and OpenSSL's global state) is not an error;
@@ -100,7 +155,7 @@ asan: all $(ASAN_SOS) $(ASAN_SHIM)
 valgrind: all
 	timeout $(VALGRIND_TIMEOUT) $(VALGRIND) -q --error-exitcode=1 \
 	  --leak-check=full --errors-for-leak-kinds=definite,indirect --keep-debuginfo=yes --num-callers=30 \
-	  $(BUSTED) --ignore-lua spec/unit spec/e2e/valgrind_spec.lua
+	  $(BUSTED_HERE) $(VALGRIND_SPECS)
 
 # libFuzzer on the JSON decoder; fails on any crash, sanitizer report or leak.
 fuzz:
@@ -110,10 +165,26 @@ fuzz:
 soak: all
 	timeout $(SOAK_TIMEOUT) $(LUA) spec/soak.lua
 
-lint:
+lint: lint-lua lint-c
+
+# luacheck (lua/ against std "min", what every supported Lua has), then the module's
+# syntax as Lua 5.1 (no goto, //, bitwise operators, <close>) and 5.2 (no \u{...}) parse it.
+lint-lua:
 	luacheck .
+	luac5.1 -p $(LUA_SRC)
+	luac5.2 -p $(LUA_SRC)
+
+# cppcheck, then the C compiled with -Werror against every header set of LUAS.
+lint-c:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,style,performance,portability \
 	  --inline-suppr --suppress=missingIncludeSystem -I csrc csrc
+	@set -e; for abi in $(LUAS); do \
+	  case $$abi in luajit) inc=/usr/include/luajit-2.1;; *) inc=/usr/include/lua$$abi;; esac; \
+	  echo "C warnings against $$inc"; \
+	  for f in $(CORE_SRC) $(CURL_SRC); do \
+	    $(CC) $(CFLAGS) $(WARNINGS) -Werror -fPIC -I$$inc $(CURL_CFLAGS) -c -o /dev/null $$f; \
+	  done; \
+	done
 
 run: deps-run all
 	@PROJECT="$(PROJECT)" INSTANCE="$(INSTANCE)" $(LUA) spec/support/run.lua
@@ -127,15 +198,20 @@ install: all
 rock:
 	luarocks --lua-version=$(LUA_VERSION) make --deps-mode=none atlasrestore-scm-1.rockspec
 
-# Both ways of installing, into throwaway trees, then a listing through each.
+# Both ways of installing, into throwaway trees, then a listing through each, with
+# $(LUA).  luarocks builds through this Makefile (the rockspec's type is "make"), so
+# its products land in $(BUILD) too: nothing may appear beside the sources.
+PACKAGING = build/packaging/$(ABI)
 packaging: all
-	rm -rf build/packaging
-	$(MAKE) install PREFIX=$(CURDIR)/build/packaging/make
-	luarocks --lua-version=$(LUA_VERSION) --tree $(CURDIR)/build/packaging/rocks make --deps-mode=none \
-	  atlasrestore-scm-1.rockspec
-	rm -rf atlasrestore # luarocks builds the C modules here; ./?.so must not find them
-	$(LUA) spec/support/installed.lua $(CURDIR)/build/packaging/make
-	$(LUA) spec/support/installed.lua $(CURDIR)/build/packaging/rocks
+	rm -rf $(PACKAGING)
+	$(MAKE) install PREFIX=$(CURDIR)/$(PACKAGING)/make
+	luarocks --lua-version=$(LUA_VERSION) --tree $(CURDIR)/$(PACKAGING)/rocks make --deps-mode=none \
+	  atlasrestore-scm-1.rockspec LUA=$(LUA) LUA_INCDIR=$(LUA_INCDIR)
+	@strays="$$(find . -path ./build -prune -o -path ./.git -prune -o \( -name '*.o' -o -name '*.so' \) -print)"; \
+	  if [ -n "$$strays" ] || [ -e atlasrestore ]; then \
+	    echo "build products outside build/: $$strays $$(ls -d atlasrestore 2>/dev/null)" >&2; exit 1; fi
+	$(LUA) spec/support/installed.lua $(CURDIR)/$(PACKAGING)/make
+	$(LUA) spec/support/installed.lua $(CURDIR)/$(PACKAGING)/rocks
 
 # Ratios against lua-cjson, the curl CLI and Python's urllib, measured in one run.
 bench: all

@@ -13,37 +13,28 @@ pagination and Serverless-to-Flex routing.
 ]],
   license = "MIT",
 }
+-- Tested on each: PUC Lua 5.1, 5.2, 5.3, 5.4 and LuaJIT 2.1 (which reports 5.1).
 dependencies = {
-  "lua >= 5.1",
+  "lua >= 5.1, < 5.5",
 }
 external_dependencies = {
   CURL = { library = "curl" },
 }
+-- The Makefile builds: into build/<abi>/ (never beside the sources, which the builtin
+-- back end would do with csrc/*.o and ./atlasrestore/*.so), with the same warnings as
+-- `make`, and installs every Lua file of lua/atlasrestore from its install target.
 build = {
-  type = "builtin",
-  modules = {
-    ["atlasrestore"] = "lua/atlasrestore/init.lua",
-    ["atlasrestore.auth"] = "lua/atlasrestore/auth.lua",
-    ["atlasrestore.errors"] = "lua/atlasrestore/errors.lua",
-    ["atlasrestore.listing"] = "lua/atlasrestore/listing.lua",
-    ["atlasrestore.options"] = "lua/atlasrestore/options.lua",
-    ["atlasrestore.pipeline"] = "lua/atlasrestore/pipeline.lua",
-    ["atlasrestore.redact"] = "lua/atlasrestore/redact.lua",
-    ["atlasrestore.response"] = "lua/atlasrestore/response.lua",
-    ["atlasrestore.routes"] = "lua/atlasrestore/routes.lua",
-    ["atlasrestore.scheduler"] = "lua/atlasrestore/scheduler.lua",
-    ["atlasrestore.shape"] = "lua/atlasrestore/shape.lua",
-    ["atlasrestore.transport.contract"] = "lua/atlasrestore/transport/contract.lua",
-    ["atlasrestore.transport.curl"] = "lua/atlasrestore/transport/curl.lua",
-    ["atlasrestore.core"] = {
-      sources = { "csrc/lcore.c", "csrc/json.c", "csrc/digest.c", "csrc/md5.c", "csrc/base64.c" },
-    },
-    ["atlasrestore.curl"] = {
-      sources = { "csrc/lcurl.c", "csrc/buf.c" },
-      libraries = { "curl" },
-      incdirs = { "$(CURL_INCDIR)" },
-      libdirs = { "$(CURL_LIBDIR)" },
-    },
+  type = "make",
+  variables = {
+    CFLAGS = "$(CFLAGS)",
+    LIBFLAG = "$(LIBFLAG)",
+    LUA = "$(LUA)",
+    LUA_INCDIR = "$(LUA_INCDIR)",
+    CURL_CFLAGS = "-I$(CURL_INCDIR)",
+    CURL_LIBS = "-L$(CURL_LIBDIR) -lcurl",
+    PREFIX = "$(PREFIX)",
+    LIBDIR = "$(LIBDIR)",
+    LUADIR = "$(LUADIR)",
   },
 }
 test = {

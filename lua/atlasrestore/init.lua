@@ -6,6 +6,7 @@ local errors = require "atlasrestore.errors"
 local listing = require "atlasrestore.listing"
 local options = require "atlasrestore.options"
 local pipeline = require "atlasrestore.pipeline"
+local platform = require "atlasrestore.platform"
 local redact = require "atlasrestore.redact"
 local routes = require "atlasrestore.routes"
 
@@ -30,11 +31,6 @@ local function random_hex(n)
     bytes = table.concat(t)
   end
   return (bytes:gsub(".", function(c) return ("%02x"):format(c:byte()) end)):sub(1, n)
-end
-
-local function interpreter()
-  local jit = rawget(_G, "jit")
-  return jit and jit.version or _VERSION
 end
 
 local function logger(debug)
@@ -68,7 +64,7 @@ function atlasrestore.new(opts)
       scrubber = scrubber,
       base_url = base.url,
       base_path = base.path,
-      user_agent = ("atlasrestore/%s (%s; %s)"):format(atlasrestore._VERSION, interpreter(), transport.version)
+      user_agent = ("atlasrestore/%s (%s; %s)"):format(atlasrestore._VERSION, platform.lua_name(), transport.version)
         .. (opts.user_agent and " " .. opts.user_agent or ""),
       log = logger(opts.debug),
       on_warning = opts.on_warning or function(message) io.stderr:write(message, "\n") end,

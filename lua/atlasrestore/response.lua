@@ -6,9 +6,15 @@ local errors = require "atlasrestore.errors"
 local response = {}
 
 local array_mt, sparse_array_mt = core.array_mt, core.sparse_array_mt
-local math_type = math.type or function(n) -- Lua 5.1/LuaJIT: integral floats count as integers
-  return (type(n) == "number" and n == math.floor(n) and n > -2 ^ 63 and n < 2 ^ 63) and "integer" or "float"
+-- Lua 5.1, 5.2 and LuaJIT have no integer subtype: there an integral number is an integer
+-- only within +/-(2^53 - 1), where doubles are exact. Past it a wire value may already be
+-- rounded (2^53 + 1 arrives as 2^53), so such a field makes the page BAD_RESPONSE.
+local native_math_type = rawget(math, "type") -- Lua 5.3+
+local MAX_EXACT = 2 ^ 53 - 1
+local math_type = native_math_type or function(n)
+  return (type(n) == "number" and n == math.floor(n) and n >= -MAX_EXACT and n <= MAX_EXACT) and "integer" or "float"
 end
+local AN_INTEGER = native_math_type and "a 64-bit integer" or "an integer within +/-(2^53 - 1)"
 
 local function is_array(v)
   local mt = type(v) == "table" and getmetatable(v)
@@ -31,13 +37,13 @@ local function check_job(job, i)
   end
   for _, field in ipairs(response.INTEGER_FIELDS) do
     local v = job[field]
-    if v ~= nil and not is_integer(v) then return ("results[%d].%s is not a 64-bit integer"):format(i, field) end
+    if v ~= nil and not is_integer(v) then return ("results[%d].%s is not %s"):format(i, field, AN_INTEGER) end
   end
   local ts = job.desiredTimestamp
   if ts ~= nil then
     if not is_object(ts) then return ("results[%d].desiredTimestamp is not an object"):format(i) end
     if ts.increment ~= nil and not is_integer(ts.increment) then
-      return ("results[%d].desiredTimestamp.increment is not a 64-bit integer"):format(i)
+      return ("results[%d].desiredTimestamp.increment is not %s"):format(i, AN_INTEGER)
     end
   end
   return nil

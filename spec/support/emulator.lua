@@ -1,8 +1,8 @@
 -- Starts and stops the local Atlas emulator (nginx + lua module) for specs
--- and scripts.  Plain Lua 5.4 with lua-socket and lua-cjson; the emulator
--- itself needs Debian's nginx, libnginx-mod-http-lua (with its LuaJIT,
--- lua-resty-core and the Lua 5.1 cjson module from lua-cjson) and openssl
--- (tls only), all installed by `.ci/deps run`.
+-- and scripts.  Any supported Lua (5.1-5.4, LuaJIT) with lua-socket and
+-- lua-cjson; the emulator itself needs Debian's nginx, libnginx-mod-http-lua
+-- (with its LuaJIT, lua-resty-core and the Lua 5.1 cjson module from
+-- lua-cjson) and openssl (tls only), all installed by `.ci/deps run`.
 --
 --   local emulator = require "support.emulator"
 --   local emu = emulator.start{ tls = false }
@@ -70,6 +70,7 @@
 -- (lua.c collects everything at exit, also after an uncaught error).
 local socket = require "socket"
 local cjson = require "cjson"
+local compat = require "support.compat"
 
 local M = {}
 
@@ -120,7 +121,7 @@ function M.clean_env(cmd)
 end
 
 local function run(cmd)
-  local ok, how, code = os.execute(M.clean_env(cmd))
+  local ok, how, code = compat.execute(M.clean_env(cmd))
   return ok == true, how, code
 end
 
@@ -128,7 +129,7 @@ end
 local function read_file(path)
   local f = io.open(path, "rb")
   if not f then return nil end
-  local s = f:read("a")
+  local s = f:read("*a")
   f:close()
   return s
 end
@@ -142,7 +143,7 @@ end
 
 local function capture(cmd)
   local p = assert(io.popen(M.clean_env(cmd), "r"))
-  local out = p:read("a")
+  local out = p:read("*a")
   p:close()
   return (out:gsub("%s+$", ""))
 end
@@ -246,7 +247,7 @@ end
 -- lua-cjson decodes every number as a float; counters read better as integers.
 local function integers(v)
   if type(v) == "number" then
-    return math.tointeger(v) or v
+    return compat.tointeger(v) or v
   elseif type(v) == "table" then
     for k, x in pairs(v) do v[k] = integers(x) end
   end
@@ -291,7 +292,10 @@ function Emulator:client(extra)
   }
   for k, v in pairs(extra or {}) do opts[k] = v end
   if opts.client_id or opts.access_token then opts.public_key, opts.private_key = nil, nil end
-  return assert(require("atlasrestore").new(opts))
+  -- Not assert(new(...)): Lua 5.1's assert refuses an error table as its message.
+  local client, err = require("atlasrestore").new(opts)
+  if not client then error(tostring(err), 2) end
+  return client
 end
 
 function Emulator:expire_tokens()
@@ -448,10 +452,10 @@ end
 -- Runs fn(emu) with a fresh emulator and always stops it; re-raises fn's error.
 function M.with(opts, fn)
   local emu = M.start(opts)
-  local res = table.pack(pcall(fn, emu))
+  local res = compat.pack(pcall(fn, emu))
   emu:stop()
   if not res[1] then error(res[2], 0) end
-  return table.unpack(res, 2, res.n)
+  return compat.unpack(res, 2, res.n)
 end
 
 return M

@@ -3,6 +3,7 @@ local core = require "atlasrestore.core"
 local flex = require "atlasrestore.shape"
 local response = require "atlasrestore.response"
 
+local compat = require "support.compat"
 local fixture = require("support.fixtures").read
 
 -- Atlas's Flex schema (FlexBackupRestoreJob20241113): every field a string.
@@ -61,7 +62,7 @@ describe("recorded Flex bodies", function()
     local page = assert(response.page(200, fixture("flex_restore_jobs_list_200"), { include_count = true }))
     assert.equal(100, #page.results)
     assert.equal(2160, page.totalCount)
-    assert.equal("integer", math.type(page.totalCount))
+    assert.equal("integer", compat.math_type(page.totalCount))
     assert.is_true(response.has_next(page))
     for _, job in ipairs(page.results) do check_flex_job(job) end
   end)

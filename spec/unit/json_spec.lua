@@ -2,6 +2,9 @@
 local decode = require("atlasrestore.core").decode
 
 local read_fixture = require("support.fixtures").read
+local compat = require "support.compat"
+local it_int64, it_doubles = compat.it_for("int64"), compat.it_for("doubles")
+local U, X = compat.utf8, compat.bytes -- no "\u{...}" before 5.3, no "\x.." in 5.1
 
 local function count_keys(t)
   local n = 0
@@ -21,6 +24,7 @@ end
 
 describe("core.decode", function()
   describe("integers (pushed as Lua integers whatever the notation)", function()
+    -- Exact on every Lua: within 2^53 a double holds every integer.
     local cases = {
       { "0", 0 },
       { "-0", 0 },
@@ -39,18 +43,10 @@ describe("core.decode", function()
       { "1.5e1", 15 },
       { "100e-2", 1 },
       { "0.1e1", 1 },
-      { "1e18", 1000000000000000000 },
-      { "9007199254740993", 9007199254740993 },        -- 2^53 + 1 stays exact
-      { "9007199254740993.0", 9007199254740993 },
-      { "900719925474099.3e1", 9007199254740993 },
-      { "123456789012345678", 123456789012345678 },    -- 18 digits
-      { "1234567890123456789", 1234567890123456789 },  -- 19 digits
-      { "12345678901234567890e-1", 1234567890123456789 },
-      { "9223372036854775807", math.maxinteger },
-      { "9.223372036854775807e18", math.maxinteger },
-      { "-9223372036854775807", -math.maxinteger },
-      { "-9223372036854775808", math.mininteger },
-      { "-9.223372036854775808e18", math.mininteger },
+      { "1e15", 1000000000000000 },
+      { "9007199254740991", 9007199254740991 },        -- 2^53 - 1
+      { "-9007199254740991", -9007199254740991 },
+      { "900719925474099.1e1", 9007199254740991 },
       { "1" .. ("0"):rep(1000) .. "e-1000", 1 },
       { "0." .. ("0"):rep(1000) .. "1e1001", 1 },
     }
@@ -58,10 +54,45 @@ describe("core.decode", function()
       local json, expected = case[1], case[2]
       it(json:sub(1, 40), function()
         local v = decode(json)
-        assert.are.equal("integer", math.type(v))
+        assert.are.equal("integer", compat.math_type(v))
         assert.are.equal(expected, v)
       end)
     end
+
+    -- Past 2^53 only a 64-bit integer is exact.
+    local int64 = {
+      { "1e18", "1000000000000000000" },
+      { "9007199254740993", "9007199254740993" },        -- 2^53 + 1 stays exact
+      { "9007199254740993.0", "9007199254740993" },
+      { "900719925474099.3e1", "9007199254740993" },
+      { "123456789012345678", "123456789012345678" },    -- 18 digits
+      { "1234567890123456789", "1234567890123456789" },  -- 19 digits
+      { "12345678901234567890e-1", "1234567890123456789" },
+      { "9223372036854775807", "9223372036854775807" },  -- math.maxinteger
+      { "9.223372036854775807e18", "9223372036854775807" },
+      { "-9223372036854775807", "-9223372036854775807" },
+      { "-9223372036854775808", "-9223372036854775808" }, -- math.mininteger
+      { "-9.223372036854775808e18", "-9223372036854775808" },
+    }
+    for _, case in ipairs(int64) do
+      local json, digits = case[1], case[2]
+      it_int64(json, function()
+        local v = decode(json)
+        assert.are.equal("integer", math.type(v))
+        assert.are.equal(digits, ("%d"):format(v))
+      end)
+    end
+
+    it_doubles("past 2^53 they are the nearest double (no integer subtype here)", function()
+      for _, case in ipairs(int64) do
+        local v = decode(case[1])
+        assert.are.equal("number", type(v))
+        assert.are.equal(tonumber(case[2]), v, case[1])
+        assert.are.equal("float", compat.math_type(v), case[1])
+      end
+      assert.are.equal(2 ^ 53, decode("9007199254740992"))
+      assert.are.equal(2 ^ 53, decode("9007199254740993"), "rounds to even")
+    end)
   end)
 
   describe("floats (correctly rounded, same as Lua's own conversion)", function()
@@ -77,9 +108,10 @@ describe("core.decode", function()
     }
     for _, json in ipairs(cases) do
       it(json, function()
-        local v = decode(json)
-        assert.are.equal("float", math.type(v))
-        assert.are.equal(tonumber(json) + 0.0, v)
+        local v, expected = decode(json), tonumber(json) + 0.0
+        -- A float on 5.3+; where numbers are only doubles, the same kind of number as Lua's.
+        assert.are.equal(compat.math_type(expected), compat.math_type(v))
+        assert.are.equal(expected, v)
       end)
     end
 
@@ -89,17 +121,17 @@ describe("core.decode", function()
       assert.are.equal(0.1, decode(json))
       local halfway = "9007199254740993" .. ("0"):rep(1000) .. "1e-1001"  -- just above 2^53 + 1
       assert.are.equal(9007199254740994.0, decode(halfway))
-      assert.are.equal("float", math.type(decode(halfway)))
+      assert.are.equal("float", compat.math_type(decode(halfway)))
     end)
 
     it("huge exponents give infinities or zero without hanging", function()
       assert.are.equal(math.huge, decode("1e400"))
-      assert.are.equal("float", math.type(decode("1e400")))
+      assert.are.equal("float", compat.math_type(decode("1e400")))
       assert.are.equal(-math.huge, decode("-1e400"))
       assert.are.equal(math.huge, decode("1e999999999"))
       assert.are.equal(math.huge, decode("1e99999999999999999999999999"))
       assert.are.equal(0.0, decode("1e-99999999999999999999999999"))
-      assert.are.equal("float", math.type(decode("1e-99999999999999999999999999")))
+      assert.are.equal(compat.math_type(0.0), compat.math_type(decode("1e-99999999999999999999999999")))
       assert.are.equal(math.huge, decode("1" .. ("0"):rep(400)))
       assert.are.equal(1e300, decode("1" .. ("0"):rep(100000) .. "e-99700"))
     end)
@@ -176,16 +208,16 @@ describe("core.decode", function()
       { [[""]], "" },
       { [["\"\\\/\b\f\n\r\t"]], "\"\\/\b\f\n\r\t" },
       { [["a\u0041b"]], "aAb" },
-      { [["\u00e9\u00E9"]], "\u{e9}\u{e9}" },
-      { [["\u20ac"]], "\u{20ac}" },
+      { [["\u00e9\u00E9"]], U(0xe9, 0xe9) },
+      { [["\u20ac"]], U(0x20ac) },
       { [["\u0000"]], "\0" },
       { [["x\u0000y"]], "x\0y" },
-      { [["\u007f\u0080\u07ff\u0800\uffff"]], "\u{7f}\u{80}\u{7ff}\u{800}\u{ffff}" },
-      { [["\ud83d\ude00"]], "\u{1f600}" },
-      { [["\uD800\uDC00"]], "\u{10000}" },
-      { [["\udbff\udfff"]], "\u{10ffff}" },
-      { [["\ud7ff\ue000"]], "\u{d7ff}\u{e000}" },
-      { [["mixed \u00e9 é \n end"]], "mixed \u{e9} \u{e9} \n end" },
+      { [["\u007f\u0080\u07ff\u0800\uffff"]], U(0x7f, 0x80, 0x7ff, 0x800, 0xffff) },
+      { [["\ud83d\ude00"]], U(0x1f600) },
+      { [["\uD800\uDC00"]], U(0x10000) },
+      { [["\udbff\udfff"]], U(0x10ffff) },
+      { [["\ud7ff\ue000"]], U(0xd7ff, 0xe000) },
+      { [["mixed \u00e9 é \n end"]], "mixed " .. U(0xe9) .. " " .. U(0xe9) .. " \n end" },
       { '"' .. ("ab\\n"):rep(1000) .. '"', ("ab\n"):rep(1000) },
     }
     for i, case in ipairs(cases) do
@@ -195,17 +227,17 @@ describe("core.decode", function()
     end
 
     local utf8_ok = {
-      { "\xc3\xa9", "U+00E9" },
-      { "\xc2\x80", "U+0080" },
-      { "\xdf\xbf", "U+07FF" },
-      { "\xe0\xa0\x80", "U+0800" },
-      { "\xe2\x82\xac", "U+20AC" },
-      { "\xed\x9f\xbf", "U+D7FF" },
-      { "\xee\x80\x80", "U+E000" },
-      { "\xef\xbf\xbf", "U+FFFF" },
-      { "\xf0\x90\x80\x80", "U+10000" },
-      { "\xf0\x9d\x84\x9e", "U+1D11E" },
-      { "\xf4\x8f\xbf\xbf", "U+10FFFF" },
+      { X"c3 a9", "U+00E9" },
+      { X"c2 80", "U+0080" },
+      { X"df bf", "U+07FF" },
+      { X"e0 a0 80", "U+0800" },
+      { X"e2 82 ac", "U+20AC" },
+      { X"ed 9f bf", "U+D7FF" },
+      { X"ee 80 80", "U+E000" },
+      { X"ef bf bf", "U+FFFF" },
+      { X"f0 90 80 80", "U+10000" },
+      { X"f0 9d 84 9e", "U+1D11E" },
+      { X"f4 8f bf bf", "U+10FFFF" },
     }
     for _, case in ipairs(utf8_ok) do
       it("accepts UTF-8 " .. case[2], function()
@@ -214,27 +246,27 @@ describe("core.decode", function()
     end
 
     local utf8_bad = {
-      { "\x80", "lone continuation byte" },
-      { "\xbf", "lone continuation byte" },
-      { "\xc0\x80", "overlong NUL" },
-      { "\xc1\xbf", "overlong 2-byte" },
-      { "\xe0\x80\x80", "overlong 3-byte" },
-      { "\xe0\x9f\xbf", "overlong 3-byte" },
-      { "\xf0\x80\x80\x80", "overlong 4-byte" },
-      { "\xf0\x8f\xbf\xbf", "overlong 4-byte" },
-      { "\xed\xa0\x80", "UTF-16 surrogate U+D800" },
-      { "\xed\xbf\xbf", "UTF-16 surrogate U+DFFF" },
-      { "\xed\xa0\xbd\xed\xb8\x80", "CESU-8 surrogate pair" },
-      { "\xf4\x90\x80\x80", "above U+10FFFF" },
-      { "\xf5\x80\x80\x80", "lead byte F5" },
-      { "\xf8\x88\x80\x80\x80", "5-byte form" },
-      { "\xfe", "byte FE" },
-      { "\xff", "byte FF" },
-      { "\xc3", "truncated 2-byte" },
-      { "\xe2\x82", "truncated 3-byte" },
-      { "\xf0\x9d\x84", "truncated 4-byte" },
-      { "\xc3\x28", "bad continuation" },
-      { "\xe2\x28\xa1", "bad continuation" },
+      { X"80", "lone continuation byte" },
+      { X"bf", "lone continuation byte" },
+      { X"c0 80", "overlong NUL" },
+      { X"c1 bf", "overlong 2-byte" },
+      { X"e0 80 80", "overlong 3-byte" },
+      { X"e0 9f bf", "overlong 3-byte" },
+      { X"f0 80 80 80", "overlong 4-byte" },
+      { X"f0 8f bf bf", "overlong 4-byte" },
+      { X"ed a0 80", "UTF-16 surrogate U+D800" },
+      { X"ed bf bf", "UTF-16 surrogate U+DFFF" },
+      { X"ed a0 bd ed b8 80", "CESU-8 surrogate pair" },
+      { X"f4 90 80 80", "above U+10FFFF" },
+      { X"f5 80 80 80", "lead byte F5" },
+      { X"f8 88 80 80 80", "5-byte form" },
+      { X"fe", "byte FE" },
+      { X"ff", "byte FF" },
+      { X"c3", "truncated 2-byte" },
+      { X"e2 82", "truncated 3-byte" },
+      { X"f0 9d 84", "truncated 4-byte" },
+      { X"c3 28", "bad continuation" },
+      { X"e2 28 a1", "bad continuation" },
     }
     for _, case in ipairs(utf8_bad) do
       it("rejects invalid UTF-8: " .. case[2], function()
@@ -294,7 +326,7 @@ describe("core.decode", function()
       '{"a":1,}', '{,"a":1}', '{"a" 1}', '{"a":}', '{"a"}', "{a:1}", "{'a':1}", '{1:2}', '{"a":1 "b":2}',
       '{"a",1}', '["a":1]',
       "/* c */ 1", "1 // c", "# c\n1", "[1 /* c */]",
-      "\f1", "\v1", "1\f", "\xc2\xa0" .. "1", "\xef\xbb\xbf{}",
+      "\f1", "\v1", "1\f", X"c2 a0" .. "1", X"ef bb bf" .. "{}",
       "undefined", "'x'", "\0", "1\0",
     }
     for _, json in ipairs(cases) do
@@ -316,7 +348,7 @@ describe("core.decode", function()
       { '"ab\1"', 3, "control character" },
       { '["\\ud800"]', 2, "lone surrogate" },
       { '"\\q"', 1, "invalid escape" },
-      { '["a\xffb"]', 3, "invalid UTF%-8" },
+      { '["a' .. X"ff" .. 'b"]', 3, "invalid UTF%-8" },
       { "tx", 0, "invalid literal" },
       { "\1", 0, "unexpected byte 0x01" },
     }
@@ -376,13 +408,14 @@ describe("core.decode", function()
   describe("truncated input", function()
     local body = read_fixture("flex_restore_job_get_200_running"):gsub("}$",
       ',"n":[0,-12,3.5e-2,1.1991456e+09,true,false,null,{},[]],' ..
-      '"s":"esc \\" \\\\ \\/ \\u00e9 \\ud83d\\ude00 \xc3\xa9 \xf0\x9f\x98\x80","o":{ "k" : [ 1 , { } ] }}')
+      '"s":"esc \\" \\\\ \\/ \\u00e9 \\ud83d\\ude00 ' .. X"c3 a9" .. " " .. X"f0 9f 98 80" ..
+      '","o":{ "k" : [ 1 , { } ] }}')
 
     it("the extended body itself is valid", function()
       local t = assert(decode(body))
       assert.are.equal("RUNNING", t.status)
       assert.are.equal(1199145600, t.n[4])
-      assert.are.equal('esc " \\ / \u{e9} \u{1f600} \u{e9} \u{1f600}', t.s)
+      assert.are.equal('esc " \\ / ' .. U(0xe9, 0x20, 0x1f600, 0x20, 0xe9, 0x20, 0x1f600), t.s)
     end)
 
     it("fails cleanly when cut at every byte offset", function()
@@ -429,7 +462,7 @@ describe("core.decode", function()
 
     it("Flex restore jobs list page", function()
       local page = fixture("flex_restore_jobs_list_200")
-      assert.are.equal("integer", math.type(page.totalCount))
+      assert.are.equal("integer", compat.math_type(page.totalCount))
       assert.are.equal(2160, page.totalCount)
       assert.are.equal(100, #page.results)
       assert.are.equal(2, #page.links)
@@ -458,7 +491,7 @@ describe("core.decode", function()
 
     it("error body with parameters null", function()
       local e = fixture("unexpected_error_404_parameters_null")
-      assert.are.equal("integer", math.type(e.error))
+      assert.are.equal("integer", compat.math_type(e.error))
       assert.are.equal(404, e.error)
       assert.are.equal("UNEXPECTED_ERROR", e.errorCode)
       assert.is_nil(e.parameters)
@@ -467,7 +500,7 @@ describe("core.decode", function()
     it("pretty-printed 401 body", function()
       local e = fixture("digest_401_challenge")
       assert.are.equal(401, e.error)
-      assert.are.equal("integer", math.type(e.error))
+      assert.are.equal("integer", compat.math_type(e.error))
       assert.are.equal("Unauthorized", e.reason)
     end)
   end)
