@@ -130,10 +130,43 @@ function TokenCache:forget()
   return token
 end
 
+-- What TokenStrategy asks of a token store: this cache (one client's), or
+-- atlasrestore.tokenstore inside nginx (every client of a worker, or of all
+-- workers): basic(), current(now), obtain(fetch, pipe, ctx), forget_if(token),
+-- refuse(now), throttled(now), accept(), revocable(revoke).
+
+--- A new token from `fetch() -> token, expires_in | nil, err`, kept: token, or nil, err.
+function TokenCache:obtain(fetch, pipe)
+  local now = pipe.transport:now()
+  local token, expires_in = fetch()
+  if not token then return nil, expires_in end
+  self:store(token, expires_in, now)
+  return token
+end
+
+--- Forgets `token` if it is still the one kept: another request may have renewed it already.
+function TokenCache:forget_if(token)
+  if self.token == token then self:forget() end
+end
+
+--- A renewed token was refused too: the account itself is refused.
+function TokenCache:refuse() self.refused = true end
+
+--- True while renewing waits after a refused renewal: a twelfth of a token's lifetime.
+function TokenCache:throttled(now)
+  return self.refused and self:age(now) < self.lifetime / 12 or false
+end
+
+function TokenCache:accept() self.refused = false end
+
+--- The token close() revokes: the one this client fetched, if any (its own, so always).
+function TokenCache:revocable() return self.token end
+
 ---------------------------------------------------------------------------
 -- Strategies. Each has: label, secrets (for the scrubber), authorize(pipe,
 -- ctx, method, uri) -> value | nil | nil, err, refused(pipe, res, exchange)
--- -> send again?, nil | err, and close(pipe) -> true | nil, err.
+-- -> send again?, nil | err, and close(pipe, revoke) -> true | nil, err
+-- (revoke: also a token that other clients share).
 -- `exchange` is a table that lives for one authenticated exchange.
 ---------------------------------------------------------------------------
 
@@ -173,32 +206,34 @@ end
 
 -- One token request; the answer is checked before any of it is used.
 local function fetch_token(self, pipe, ctx)
-  local now = pipe.transport:now()
-  local res, err = pipe:send(ctx, 1, "POST", routes.token(), token_headers(self.tokens, pipe.user_agent),
-    "grant_type=client_credentials")
-  if not res then return nil, err end
-  local got
-  got, err = response.token(res.status, res.headers, res.body, auth.MAX_TOKEN_SIZE)
-  if not got then
-    err.retry_after = response.retry_after(res.headers, err, os.time())
-    return nil, err
-  end
-  pipe.scrubber:add("token", got.access_token)
-  self.tokens:store(got.access_token, got.expires_in, now)
-  return got.access_token
+  return self.tokens:obtain(function()
+    local res, err = pipe:send(ctx, 1, "POST", routes.token(), token_headers(self.tokens, pipe.user_agent),
+      "grant_type=client_credentials")
+    if not res then return nil, err end
+    local got
+    got, err = response.token(res.status, res.headers, res.body, auth.MAX_TOKEN_SIZE)
+    if not got then
+      err.retry_after = response.retry_after(res.headers, err, os.time())
+      return nil, err
+    end
+    pipe.scrubber:add("token", got.access_token)
+    return got.access_token, got.expires_in
+  end, pipe, ctx)
 end
 
---- The cached token, or one fetch that every concurrent request waits for.
+--- The kept token, or one fetch that every concurrent request of a transport
+-- waits for (tasks belong to their transport: inside nginx, to one request).
 function TokenStrategy:authorize(pipe, ctx)
   local token = self.tokens:current(pipe.transport:now())
   if token then return "Bearer " .. token end
   local transport = pipe.transport
-  if not self.pending then
-    self.pending = transport:spawn(fetch_token, self, pipe, ctx)
+  local pending = self.pending[transport]
+  if not pending then
+    pending = transport:spawn(fetch_token, self, pipe, ctx)
+    self.pending[transport] = pending
   end
-  local pending = self.pending
   local ok, got, err = transport:wait(pending)
-  if self.pending == pending then self.pending = nil end
+  if self.pending[transport] == pending then self.pending[transport] = nil end
   if not ok then error(got, 0) end
   if not got then return nil, err end
   return "Bearer " .. got
@@ -209,32 +244,34 @@ end
 -- happens at most once per twelfth of a token's lifetime, so that the
 -- account's 100 live tokens are never used up and a fixed account is noticed soon.
 function TokenStrategy:refused(pipe, _, exchange)
-  local tokens = self.tokens
+  local tokens, now = self.tokens, pipe.transport:now()
   if exchange.renewed then
-    tokens.refused = true
+    tokens:refuse(now)
     return false
   end
-  if tokens.refused and tokens:age(pipe.transport:now()) < tokens.lifetime / 12 then return false end
+  if tokens:throttled(now) then return false end
   -- Only the request that still holds the refused token forgets it: a
   -- concurrent one may already have renewed it.
-  if tokens.token and exchange.authorization == "Bearer " .. tokens.token then tokens:forget() end
+  local held = exchange.authorization and exchange.authorization:match("^Bearer (.+)$")
+  if held then tokens:forget_if(held) end
   exchange.renewed = true
   return true
 end
 
-function TokenStrategy:accepted() self.tokens.refused = false end
+function TokenStrategy:accepted() self.tokens:accept() end
 
---- Revokes the token this client fetched. A failed revocation keeps the token,
--- so that a second close() tries again.
-function TokenStrategy:close(pipe)
-  local token = self.tokens.token
+--- Revokes the token this client fetched. A token that other clients share
+-- (inside nginx) is revoked only when `revoke` is true. A failed revocation
+-- keeps the token, so that a second close() tries again.
+function TokenStrategy:close(pipe, revoke)
+  local token = self.tokens:revocable(revoke)
   if not token then return true end
   local headers = token_headers(self.tokens, pipe.user_agent)
   headers.Accept = nil
   local ok, err = pipe:post(routes.revoke(), headers,
     "token=" .. routes.url_encode(token) .. "&token_type_hint=access_token")
   if not ok then return nil, err end
-  self.tokens:forget()
+  self.tokens:forget_if(token)
   return true
 end
 
@@ -247,8 +284,9 @@ function StaticStrategy.refused() return false end
 
 function StaticStrategy.close() return true end
 
---- The strategy for one kind of credentials (see options.client).
-function auth.strategy(creds, random_hex)
+--- The strategy for one kind of credentials (see options.client). `tokens`: the
+-- service account's token store, by default a cache of its own (auth.token_cache).
+function auth.strategy(creds, random_hex, tokens)
   if creds.public_key then
     return setmetatable({
       label = "api key " .. creds.public_key,
@@ -259,7 +297,8 @@ function auth.strategy(creds, random_hex)
     return setmetatable({
       label = "service account " .. creds.client_id,
       secrets = { creds.client_secret, creds.client_id },
-      tokens = auth.token_cache(creds.client_id, creds.client_secret),
+      tokens = tokens or auth.token_cache(creds.client_id, creds.client_secret),
+      pending = setmetatable({}, { __mode = "k" }), -- transport -> its token fetch in flight
     }, TokenStrategy)
   end
   return setmetatable({ label = "access token", secrets = { creds.access_token }, token = creds.access_token },

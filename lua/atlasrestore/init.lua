@@ -9,6 +9,7 @@ local pipeline = require "atlasrestore.pipeline"
 local platform = require "atlasrestore.platform"
 local redact = require "atlasrestore.redact"
 local routes = require "atlasrestore.routes"
+local shared = require "atlasrestore.shared"
 
 local atlasrestore = { _VERSION = "0.2.0" }
 
@@ -33,9 +34,84 @@ local function random_hex(n)
   return (bytes:gsub(".", function(c) return ("%02x"):format(c:byte()) end)):sub(1, n)
 end
 
-local function logger(debug)
-  if debug == true then return function(line) io.stderr:write(line, "\n") end end
+-- Inside nginx, lines go to its error log: debug ones at notice, warnings at warn.
+local function logger(debug, ngx)
+  if debug == true then
+    if ngx then return function(line) ngx.log(ngx.NOTICE, line) end end
+    return function(line) io.stderr:write(line, "\n") end
+  end
   return debug or nil
+end
+
+local function warner(on_warning, ngx)
+  if on_warning then return on_warning end
+  if ngx then return function(message) ngx.log(ngx.WARN, message) end end
+  return function(message) io.stderr:write(message, "\n") end
+end
+
+-- The nginx phases where cosockets run. In `init` (the master, before the workers
+-- fork) and outside nginx libcurl runs; in any other phase, no transport.
+local COSOCKET_PHASES = { rewrite = true, access = true, content = true, timer = true }
+
+-- The transport: the one given, the one named, or the one the nginx phase allows.
+local function choose_transport(opts, phase)
+  local given = opts.transport
+  if type(given) == "table" then
+    contract.check(given)
+    return given
+  end
+  if given ~= nil and given ~= "curl" and given ~= "cosocket" then
+    return nil, errors.invalid('transport must be "curl", "cosocket" or a transport object')
+  end
+  local kind = given or (phase and phase ~= "init" and "cosocket") or "curl"
+  if kind == "curl" then
+    return require("atlasrestore.transport.curl").new { ca_file = opts.ca_file, proxy = opts.proxy }
+  end
+  if not phase then return nil, errors.invalid('transport "cosocket" runs only inside nginx (ngx_lua)') end
+  if not COSOCKET_PHASES[phase] then
+    errors.misuse("atlasrestore.new cannot run in nginx's %s phase, where no cosocket may run and libcurl "
+      .. "would block the worker: list from a timer, ngx.timer.at(0, function(premature) ... end), or in the "
+      .. "rewrite, access or content phase", phase)
+  end
+  if opts.ca_file then
+    return nil, errors.invalid("ca_file belongs to the libcurl transport: inside nginx the cosocket transport "
+      .. "trusts the CAs of the lua_ssl_trusted_certificate directive")
+  end
+  if opts.proxy then
+    return nil, errors.invalid("proxy belongs to the libcurl transport: the cosocket transport connects "
+      .. "directly and supports no proxy")
+  end
+  return require("atlasrestore.transport.cosocket").new()
+end
+
+-- What outlives a client in an nginx worker (see shared.lua): the strategy, the
+-- scrubber, the "auto" routes and the notices. Elsewhere each client has its own.
+local function lasting_state(opts, creds, base, ngx, phase)
+  local dict
+  if opts.shared_dict then
+    dict = ngx and ngx.shared[opts.shared_dict]
+    if not dict then
+      return nil, errors.invalid(ngx and ("no lua_shared_dict is named %q in nginx.conf"):format(opts.shared_dict)
+        or "shared_dict names a lua_shared_dict: it works only inside nginx")
+    end
+  end
+  local in_worker = phase and phase ~= "init"
+  local function make()
+    local scrubber = redact.scrubber()
+    local tokens
+    if creds.client_id and (in_worker or dict) then
+      local tokenstore = require "atlasrestore.tokenstore"
+      tokens = tokenstore.new(dict or tokenstore.worker_dict(),
+        shared.key("token", base.url, creds.client_id, creds.client_secret),
+        auth.token_cache(creds.client_id, creds.client_secret), scrubber)
+    end
+    local strategy = auth.strategy(creds, random_hex, tokens)
+    scrubber:add("key", strategy.secrets[1], strategy.secrets[2])
+    return { strategy = strategy, scrubber = scrubber, memory = {}, once = {} }
+  end
+  if not in_worker then return make() end
+  return shared.worker(shared.key(base.url, opts.shared_dict or "", creds.public_key or "", creds.private_key or "",
+    creds.client_id or "", creds.client_secret or "", creds.access_token or ""), make)
 end
 
 --- Creates a client, or nil, err. `opts` may be nil: everything then comes from the environment.
@@ -43,31 +119,30 @@ function atlasrestore.new(opts)
   local settings, creds, base = options.client(opts)
   if not settings then return nil, creds end
   opts = opts or {}
-  local transport = opts.transport
-  if transport then
-    contract.check(transport)
-  else
-    transport = require("atlasrestore.transport.curl").new { ca_file = opts.ca_file, proxy = opts.proxy }
-  end
-  local strategy = auth.strategy(creds, random_hex)
-  local scrubber = redact.scrubber()
-  scrubber:add("key", strategy.secrets[1], strategy.secrets[2])
+  local ngx = rawget(_G, "ngx")
+  local phase = ngx and ngx.get_phase()
+  local lasting, err = lasting_state(opts, creds, base, ngx, phase)
+  if not lasting then return nil, err end
+  local transport
+  transport, err = choose_transport(opts, phase)
+  if not transport then return nil, err end
   local client = setmetatable({}, Client)
   state[client] = {
     settings = settings,
-    label = strategy.label,
-    memory = {}, -- "group/name" -> the endpoint that served it in "auto"
+    label = lasting.strategy.label,
+    memory = lasting.memory, -- "group/name" -> the endpoint that served it in "auto"
     pipe = pipeline.new {
       settings = settings,
       transport = transport,
-      strategy = strategy,
-      scrubber = scrubber,
+      strategy = lasting.strategy,
+      scrubber = lasting.scrubber,
+      once = lasting.once,
       base_url = base.url,
       base_path = base.path,
       user_agent = ("atlasrestore/%s (%s; %s)"):format(atlasrestore._VERSION, platform.lua_name(), transport.version)
         .. (opts.user_agent and " " .. opts.user_agent or ""),
-      log = logger(opts.debug),
-      on_warning = opts.on_warning or function(message) io.stderr:write(message, "\n") end,
+      log = logger(opts.debug, ngx),
+      on_warning = warner(opts.on_warning, ngx),
     },
   }
   return client
@@ -197,22 +272,28 @@ end
 ---------------------------------------------------------------------------
 
 --- Frees the connections and revokes a service-account token this client
--- fetched. Returns true, or nil, err when the revocation failed: the client
--- is closed all the same, and a second close() tries the revocation again.
-function Client:close()
+-- fetched. Inside nginx, where the token serves every client of the worker (or
+-- of all workers), only close { revoke = true } revokes it. Returns true, or
+-- nil, err when the revocation failed: the client is closed all the same, and a
+-- second close() tries the revocation again.
+function Client:close(opts)
   local st = state[self]
   if not st then errors.misuse("bad self to 'close' (atlasrestore client expected, got %s)", type(self)) end
-  if st.closed and not st.revoke_pending then return true end
+  if opts ~= nil and type(opts) ~= "table" then errors.bad_type("close", 1, "table", opts) end
+  local revoke = opts and opts.revoke
+  if revoke ~= nil and type(revoke) ~= "boolean" then errors.bad_type("close", 1, "boolean", revoke, "revoke") end
+  if st.closed and not st.revoke_pending and not revoke then return true end
   st.closed = true
   local pipe = st.pipe
-  local ok, err = pipe.strategy:close(pipe)
+  local ok, err = pipe.strategy:close(pipe, revoke)
   st.revoke_pending = not ok
   if not ok then return nil, err end
   pipe.transport:close()
   return true
 end
 
-Client.__close = Client.close
+-- Lua 5.4's <close> passes the error being raised, which is no option table.
+function Client:__close() return Client.close(self) end
 
 atlasrestore.Client = Client
 

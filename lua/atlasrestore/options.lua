@@ -43,12 +43,17 @@ local OPTION_TYPES = {
   debug = "boolean or function", api_version = "string", endpoint = "string",
   on_warning = "function", max_attempts = "number", deadline = "number", max_body_size = "number",
   max_depth = "number", max_pages = "number", concurrency = "number", retry_base_delay = "number",
-  retry_max_delay = "number", allow_http = "boolean", getenv = "function", transport = "table",
+  retry_max_delay = "number", allow_http = "boolean", getenv = "function", transport = "string or table",
+  shared_dict = "string",
 }
 
+-- `expected` is a type name, or several joined by " or ".
 local function matches_type(expected, value)
   local t = type(value)
-  return expected == t or expected == "boolean or function" and (t == "boolean" or t == "function")
+  for name in expected:gmatch("%a+") do
+    if name == t then return true end
+  end
+  return false
 end
 
 --- Raises when `tbl` has an unknown key or a value of the wrong type.

@@ -11,7 +11,8 @@ Pipeline.__index = Pipeline
 local RETRY_STATUS = { [429] = true, [500] = true, [502] = true, [503] = true, [504] = true }
 local RETRY_CODES = { CONNECT_FAILED = true, TIMEOUT = true, NETWORK_ERROR = true, BAD_RESPONSE = true }
 
---- cfg: settings, transport, strategy (auth.strategy), scrubber, base_url,
+--- cfg: settings, transport, strategy (auth.strategy), scrubber, once (a table
+-- for the notices given once: per client, or per nginx worker), base_url,
 -- base_path, user_agent, log (function or nil), on_warning.
 function pipeline.new(cfg)
   return setmetatable(cfg, Pipeline)
@@ -91,13 +92,13 @@ function Pipeline:exchange(ctx, attempt, path, accept)
   return res
 end
 
---- Reports a deprecated or sunset endpoint once per client.
+--- Reports a deprecated or sunset endpoint once per client (per worker in nginx).
 function Pipeline:notice_deprecation(ctx, res, err)
-  if self.warned then return end
+  if self.once.warned then return end
   local h = res.headers
   local gone = err and err.errorCode == "VERSION_GONE"
   if not (h.deprecation or h.sunset or gone) then return end
-  self.warned = true
+  self.once.warned = true
   local message
   if gone then
     message = "atlasrestore: warning: Atlas answered 410 VERSION_GONE: this endpoint version is past its sunset"

@@ -1,0 +1,430 @@
+--- The nginx transport: HTTP/1.1 over ngx.socket.tcp (cosockets, never blocking a
+-- worker), tasks on ngx.thread, waits on ngx.sleep. See transport/contract.lua.
+--
+-- Connections are pooled by nginx (setkeepalive), per host, port and TLS server name;
+-- lua_socket_keepalive_timeout and lua_socket_pool_size size the pool. TLS is verified
+-- against lua_ssl_trusted_certificate, with the host name sent and checked.
+local core = require "atlasrestore.core"
+local errors = require "atlasrestore.errors"
+local semaphore = require "ngx.semaphore"
+local parse_head = core.parse_head or require("atlasrestore.transport.head_tmp").parse_head -- TEMPORARY
+
+local ngx = rawget(_G, "ngx")
+local tcp, spawn, kill, sleep = ngx.socket.tcp, ngx.thread.spawn, ngx.thread.kill, ngx.sleep
+local unpack = rawget(table, "unpack") or rawget(_G, "unpack")
+
+local transport = {}
+transport.__index = transport
+
+local function dotted(n) -- 10023 -> "0.10.23", 1022001 -> "1.22.1"
+  local major, rest = math.floor(n / 1000000), n % 1000000
+  return ("%d.%d.%d"):format(major, math.floor(rest / 1000), rest % 1000)
+end
+transport.version = ("ngx_lua/%s nginx/%s"):format(dotted(ngx.config.ngx_lua_version),
+  dotted(ngx.config.nginx_version))
+
+local HEAD_MAX_BYTES = 256 * 1024   -- all the heads of one response, as core.parse_head counts
+local LINE_MAX_BYTES = 4096         -- a chunk-size line, a trailer line
+local TRAILER_MAX_LINES = 64
+local READ_CHUNK = 64 * 1024
+local STALL_SPEED = 64              -- bytes per second, as libcurl's low-speed limit
+local PROBES = 8                    -- pooled connections tried before a new one
+local WAIT_SLICE = 0.5              -- seconds a waiter sleeps before looking at a task again
+
+local function now()
+  ngx.update_time()
+  return ngx.now()
+end
+
+local function millis(seconds) return math.max(1, math.floor(seconds * 1000 + 0.5)) end
+
+---------------------------------------------------------------------------
+-- URLs and the request bytes
+---------------------------------------------------------------------------
+
+-- "https://host:port/path?q" -> a target table; raises on misuse (the caller's URL).
+local function target(url)
+  local scheme, authority, rest = url:match("^(%a+)://([^/?#]+)(.*)$")
+  scheme = scheme and scheme:lower()
+  if scheme ~= "http" and scheme ~= "https" then
+    error(("atlasrestore: the cosocket transport takes http:// and https:// URLs, not %q"):format(url), 3)
+  end
+  local host, port = authority:match("^(%[[%x:.]+%]):?(%d*)$")
+  if not host then host, port = authority:match("^([^:]+):?(%d*)$") end
+  if not host then error(("atlasrestore: no host in %q"):format(url), 3) end
+  local tls = scheme == "https"
+  port = tonumber(port) or (tls and 443 or 80)
+  local name = host:lower()
+  -- nginx's resolver reads no /etc/hosts: localhost is the loopback address (RFC 6761).
+  local addr = name == "localhost" and "127.0.0.1" or name
+  return {
+    tls = tls, addr = addr, port = port, server_name = tls and name or nil,
+    authority = authority, path = rest == "" and "/" or rest,
+    pool = ("atlasrestore/%s:%d:%s"):format(addr, port, tls and name or "-"),
+  }
+end
+
+local function request_bytes(req, t)
+  local lines = { ("%s %s HTTP/1.1"):format(req.method, t.path), "Host: " .. t.authority }
+  local names = {}
+  for name, value in pairs(req.headers) do
+    if type(name) ~= "string" or type(value) ~= "string" or (name .. value):find("[%z\r\n]") then
+      error(("atlasrestore: header %s is not a string without CR, LF and NUL"):format(tostring(name)), 3)
+    end
+    names[#names + 1] = name
+  end
+  table.sort(names) -- a stable order keeps requests reproducible
+  for _, name in ipairs(names) do lines[#lines + 1] = name .. ": " .. req.headers[name] end
+  if req.body then lines[#lines + 1] = "Content-Length: " .. #req.body end
+  lines[#lines + 1] = "\r\n"
+  return table.concat(lines, "\r\n") .. (req.body or "")
+end
+
+---------------------------------------------------------------------------
+-- One attempt: the socket, its deadline and its speed
+---------------------------------------------------------------------------
+
+local Attempt = {}
+Attempt.__index = Attempt
+
+local function fail(self, code, message, status)
+  return nil, errors.new(code, { message = message, status = status, elapsed = now() - self.started })
+end
+
+-- Arms the socket's read timeout for one read: the attempt's deadline, and no
+-- longer than stall_timeout without a byte.
+function Attempt:arm()
+  local left = self.deadline - now()
+  if left <= 0 then return false end
+  self.sock:settimeout(millis(math.min(left, self.req.stall_timeout)))
+  return true
+end
+
+-- The error for a failed read or send.
+function Attempt:io_error(err, what)
+  if err == "timeout" then
+    if now() >= self.deadline - 0.001 then
+      return fail(self, errors.TIMEOUT, ("the attempt's timeout (%g s) passed while %s"):format(self.req.timeout, what),
+        self.status)
+    end
+    return fail(self, errors.TIMEOUT, ("no byte for stall_timeout (%g s) while %s"):format(
+      self.req.stall_timeout, what), self.status)
+  end
+  return fail(self, errors.NETWORK_ERROR, ("%s while %s"):format(tostring(err), what), self.status)
+end
+
+-- libcurl's low-speed rule: under STALL_SPEED bytes/s for stall_timeout seconds is dead.
+function Attempt:count(n)
+  local t = now()
+  self.received = self.received + n
+  self.window_bytes = self.window_bytes + n
+  local span = t - self.window_start
+  if span >= self.req.stall_timeout then
+    if self.window_bytes < STALL_SPEED * span then
+      return fail(self, errors.TIMEOUT, ("under %d bytes/s for stall_timeout (%g s)"):format(STALL_SPEED,
+        self.req.stall_timeout), self.status)
+    end
+    self.window_start, self.window_bytes = t, 0
+  end
+  return true
+end
+
+-- Up to `max` bytes, whatever has arrived: data, or nil, err, and whether the peer closed.
+function Attempt:some(max, what)
+  if not self:arm() then return self:io_error("timeout", what) end
+  local data, err = self.sock:receiveany(max)
+  if not data then
+    local _, failure = self:io_error(err, what)
+    return nil, failure, err == "closed"
+  end
+  local ok, cerr = self:count(#data)
+  if not ok then return nil, cerr end
+  return data
+end
+
+-- Exactly n bytes into `parts`: true, or nil, err.
+function Attempt:exactly(n, parts, what)
+  while n > 0 do
+    local data, err = self:some(math.min(n, READ_CHUNK), what)
+    if not data then return nil, err end
+    parts[#parts + 1] = data
+    n = n - #data
+  end
+  return true
+end
+
+-- Bytes up to `pattern` (not included), at most `limit` of them: data, or nil, err.
+-- `too_long` is the error code past the limit.
+function Attempt:until_pattern(pattern, limit, too_long, what)
+  local reader, parts, size = self.sock:receiveuntil(pattern), {}, 0
+  while true do
+    if not self:arm() then return self:io_error("timeout", what) end
+    local data, err = reader(8192)
+    if err then return self:io_error(err, what) end
+    if not data then return table.concat(parts) end
+    size = size + #data
+    if size > limit then return fail(self, too_long, ("%s passed %d bytes"):format(what, limit), self.status) end
+    local ok, cerr = self:count(#data)
+    if not ok then return nil, cerr end
+    parts[#parts + 1] = data
+  end
+end
+
+-- Connects, or takes a pooled connection that is still idle and clean: true, or nil, err.
+function Attempt:connect()
+  local t, req = self.target, self.req
+  for _ = 1, PROBES do
+    local sock = tcp()
+    self.sock = sock
+    local left = self.deadline - now()
+    sock:settimeouts(millis(math.min(req.connect_timeout, left)), millis(left), millis(left))
+    local ok, err = sock:connect(t.addr, t.port, { pool = t.pool })
+    if not ok then
+      if err == "timeout" then
+        return fail(self, errors.TIMEOUT, ("connecting to %s:%d timed out"):format(t.addr, t.port))
+      end
+      return fail(self, errors.CONNECT_FAILED, ("connecting to %s:%d: %s"):format(t.addr, t.port, tostring(err)))
+    end
+    if (sock:getreusedtimes() or 0) == 0 then
+      self.fresh = true
+      if not t.tls then return true end
+      sock:settimeout(millis(self.deadline - now()))
+      ok, err = sock:sslhandshake(false, t.server_name, true)
+      if ok then return true end
+      if err == "timeout" then return fail(self, errors.TIMEOUT, "the TLS handshake timed out") end
+      local hint = ""
+      if t.server_name:find("^[%d.]+$") or t.server_name:find(":", 1, true) then
+        hint = " (nginx checks a certificate against a host name only: use a name, not an address, in base_url)"
+      end
+      return fail(self, errors.TLS_FAILED, ("TLS with %s: %s%s"):format(t.server_name, tostring(err), hint))
+    end
+    -- A pooled connection must be idle: no byte waits on it and the peer has not closed it.
+    sock:settimeout(1)
+    local data, perr = sock:receiveany(1)
+    if not data and perr == "timeout" then return true end
+    sock:close()
+  end
+  return fail(self, errors.NETWORK_ERROR, "no clean connection in the pool")
+end
+
+-- The status and headers of the final response, skipping 1xx ones: true, or nil, err.
+function Attempt:head()
+  local size = 0
+  while true do
+    local bytes, err = self:until_pattern("\r\n\r\n", HEAD_MAX_BYTES - size, errors.RESPONSE_TOO_LARGE,
+      "reading the response head")
+    if not bytes then return nil, err end
+    size = size + #bytes + 4
+    local status, headers, message = parse_head(bytes .. "\r\n\r\n")
+    if not status then return fail(self, headers, "the response head: " .. tostring(message)) end
+    if status >= 200 or status == 101 then
+      self.status, self.headers = status, headers
+      return true
+    end
+  end
+end
+
+-- The value of Content-Length (repeats must agree): a number, nil without one, or false.
+local function content_length(value)
+  if value == nil then return nil end
+  local length
+  for item in (value .. ","):gmatch("([^,]*),") do
+    local n = item:match("^%s*(%d+)%s*$")
+    if not n or #n > 15 or (length and tonumber(n) ~= length) then return false end
+    length = tonumber(n)
+  end
+  return length
+end
+
+function Attempt:too_large(max)
+  return fail(self, errors.RESPONSE_TOO_LARGE, ("the body passed max_body_size (%d bytes)"):format(max), self.status)
+end
+
+-- A chunked body into `parts`: true, or nil, err.
+function Attempt:chunked(parts, max)
+  local total = 0
+  while true do
+    local line, err = self:until_pattern("\r\n", LINE_MAX_BYTES, errors.BAD_RESPONSE, "reading a chunk size")
+    if not line then return nil, err end
+    local hex, extension = line:match("^(%x+)[ \t]*(.*)$")
+    if not hex or (extension ~= "" and extension:sub(1, 1) ~= ";") then
+      return fail(self, errors.BAD_RESPONSE, "a chunk size that is not hexadecimal", self.status)
+    end
+    local size = #hex > 15 and math.huge or tonumber(hex, 16)
+    if size == 0 then break end
+    total = total + size
+    if total > max then return self:too_large(max) end
+    local ok
+    ok, err = self:exactly(size, parts, "reading the body")
+    if not ok then return nil, err end
+    local crlf = {}
+    ok, err = self:exactly(2, crlf, "reading the body")
+    if not ok then return nil, err end
+    if crlf[1] .. (crlf[2] or "") ~= "\r\n" then
+      return fail(self, errors.BAD_RESPONSE, "a chunk not followed by CRLF", self.status)
+    end
+  end
+  for _ = 1, TRAILER_MAX_LINES do
+    local line, err = self:until_pattern("\r\n", LINE_MAX_BYTES, errors.BAD_RESPONSE, "reading the trailers")
+    if not line then return nil, err end
+    if line == "" then return true end
+  end
+  return fail(self, errors.BAD_RESPONSE, "more trailer lines than allowed", self.status)
+end
+
+-- The body, read as the head frames it: body, reusable, or nil, err.
+function Attempt:body()
+  local h, max, parts = self.headers, self.req.max_body, {}
+  if self.status == 204 or self.status == 304 then return "", true end
+  local coding = h["content-encoding"]
+  if coding and not coding:lower():match("^%s*identity%s*$") then
+    return fail(self, errors.BAD_RESPONSE, ("a body in Content-Encoding %s, which was not asked for"):format(coding),
+      self.status)
+  end
+  local keep = not (h.connection and h.connection:lower():find("close", 1, true))
+  local te = h["transfer-encoding"]
+  if te then
+    if te:lower():match("chunked%s*$") then
+      local ok, err = self:chunked(parts, max)
+      if not ok then return nil, err end
+      -- Content-Length beside Transfer-Encoding smells of smuggling: no re-use (RFC 9112 6.1).
+      return table.concat(parts), keep and not h["content-length"]
+    end
+    -- Another coding last: the body runs to the close (RFC 9112 6.3).
+  else
+    local length = content_length(h["content-length"])
+    if length == false then
+      return fail(self, errors.BAD_RESPONSE, "a Content-Length that is not one number", self.status)
+    end
+    if length then
+      if length > max then
+        return fail(self, errors.RESPONSE_TOO_LARGE, ("Content-Length %d is past max_body_size (%d bytes)"):format(
+          length, max), self.status)
+      end
+      local ok, err = self:exactly(length, parts, "reading the body")
+      if not ok then return nil, err end
+      return table.concat(parts), keep
+    end
+  end
+  -- No framing: the body ends when the server closes, and so does the connection.
+  local total = 0
+  while true do
+    local data, err, closed = self:some(READ_CHUNK, "reading the body")
+    if not data then
+      if closed then return table.concat(parts), false end
+      return nil, err
+    end
+    total = total + #data
+    if total > max then return self:too_large(max) end
+    parts[#parts + 1] = data
+  end
+end
+
+-- One exchange on one connection: res, or nil, err, and whether a new connection may try again.
+function Attempt:exchange(bytes)
+  local ok, err = self:connect()
+  if not ok then return nil, err end
+  self.window_start, self.window_bytes, self.received = now(), 0, 0
+  self.sock:settimeout(millis(math.max(0.001, self.deadline - now())))
+  local sent, serr = self.sock:send(bytes)
+  if not sent then return nil, select(2, self:io_error(serr, "sending the request")), not self.fresh end
+  ok, err = self:head()
+  if not ok then return nil, err, not self.fresh and self.received == 0 and err.errorCode == errors.NETWORK_ERROR end
+  local body, keep = self:body()
+  if not body then return nil, keep end
+  if not (keep and self.sock:setkeepalive()) then self.sock:close() end
+  self.sock = nil
+  return { status = self.status, headers = self.headers, body = body, elapsed = now() - self.started }
+end
+
+local function perform(attempt, bytes)
+  local res, err, again = attempt:exchange(bytes)
+  if not res and again then
+    -- A pooled connection that the server closed as we used it: once more, on a new one.
+    if attempt.sock then attempt.sock:close() end
+    attempt.fresh, attempt.status = false, nil
+    res, err = attempt:exchange(bytes)
+  end
+  return res, err
+end
+
+--- See transport/contract.lua. Never raises for what the network or the server does.
+function transport.request(_, req)
+  local t = target(req.url)
+  local bytes = request_bytes(req, t)
+  local started = now()
+  local attempt = setmetatable({ req = req, target = t, started = started, deadline = started + req.timeout },
+    Attempt)
+  local ok, res, err = pcall(perform, attempt, bytes)
+  if attempt.sock then attempt.sock:close() end
+  if not ok then
+    return nil, errors.new(errors.NETWORK_ERROR, { message = "the cosocket transport failed: " .. tostring(res),
+      elapsed = now() - started })
+  end
+  return res, err
+end
+
+---------------------------------------------------------------------------
+-- Tasks: light threads. Any thread may wait for a task (ngx.thread.wait
+-- would allow only its parent), through a semaphore the task posts.
+---------------------------------------------------------------------------
+
+local function finish(task, ...)
+  if task.done then return end
+  task.done = true
+  task.results = { n = select("#", ...), ... }
+  if task.sema and task.waiters > 0 then task.sema:post(task.waiters) end
+end
+
+local function run(task, fn, ...)
+  finish(task, pcall(fn, ...))
+end
+
+function transport:spawn(fn, ...)
+  local task = { waiters = 0, parent = coroutine.running() }
+  self.tasks[task] = true
+  local co, err = spawn(run, task, fn, ...)
+  if not co then finish(task, false, "atlasrestore: ngx.thread.spawn failed: " .. tostring(err)) end
+  task.co = co
+  return task
+end
+
+function transport.wait(_, task)
+  while not task.done do
+    local status = task.co and coroutine.status(task.co)
+    if status == "dead" or status == "zombie" then
+      finish(task, false, "atlasrestore: the task's light thread was killed")
+    else
+      task.sema = task.sema or semaphore.new()
+      task.waiters = task.waiters + 1
+      task.sema:wait(WAIT_SLICE)
+      task.waiters = task.waiters - 1
+    end
+  end
+  return unpack(task.results, 1, task.results.n)
+end
+
+function transport:cancel(task)
+  self.tasks[task] = nil
+  if task.done then return end
+  -- Only the thread that spawned a task may kill it; another's runs on, unheard.
+  if task.co and task.parent == coroutine.running() then kill(task.co) end
+  finish(task, false, "cancelled")
+end
+
+function transport.now() return now() end
+
+function transport.sleep(_, seconds)
+  if seconds > 0 and seconds == seconds then sleep(seconds) end
+end
+
+--- Stops what the client still runs; the pool belongs to the worker and stays.
+function transport:close()
+  for task in pairs(self.tasks) do self:cancel(task) end
+end
+
+function transport.new()
+  return setmetatable({ tasks = setmetatable({}, { __mode = "k" }) }, transport)
+end
+
+return transport
