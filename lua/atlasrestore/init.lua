@@ -152,9 +152,9 @@ local function iterate(self, fname, group_id, name, opts, forced)
   end
   local buffer, i = {}, 0
   return function()
+    if source.owner.closed then errors.misuse("'%s' iterator used after its client was closed", fname) end
     i = i + 1
     while i > #buffer do
-      if source.owner.closed then errors.misuse("'%s' iterator used after its client was closed", fname) end
       local jobs, page_err = source:next()
       if jobs == nil then return nil end
       if jobs == false then error(page_err, 2) end

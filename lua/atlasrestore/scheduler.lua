@@ -16,7 +16,7 @@ local scheduler = {}
 local Scheduler = {}
 Scheduler.__index = Scheduler
 
-local unpack = table.unpack or unpack -- luacheck: ignore 143
+local unpack = table.unpack or rawget(_G, "unpack") -- Lua 5.1 and LuaJIT
 
 local YIELD = {} -- marks the yields that belong to this scheduler
 
