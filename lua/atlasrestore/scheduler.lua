@@ -16,7 +16,7 @@ local scheduler = {}
 local Scheduler = {}
 Scheduler.__index = Scheduler
 
-local unpack = table.unpack or rawget(_G, "unpack") -- Lua 5.1 and LuaJIT
+local unpack = rawget(table, "unpack") or rawget(_G, "unpack") -- 5.2+, or 5.1 and LuaJIT
 
 local YIELD = {} -- marks the yields that belong to this scheduler
 
