@@ -30,10 +30,11 @@ build = {
     ["atlasrestore.response"] = "lua/atlasrestore/response.lua",
     ["atlasrestore.transport.curl"] = "lua/atlasrestore/transport/curl.lua",
     ["atlasrestore.core"] = {
-      sources = { "csrc/lcore.c", "csrc/json.c", "csrc/digest.c", "csrc/md5.c" },
+      sources = { "csrc/lcore.c", "csrc/json.c", "csrc/digest.c", "csrc/hash.c", "csrc/md5.c", "csrc/sha256.c",
+        "csrc/challenge.c", "csrc/head.c", "csrc/luahead.c", "csrc/luafield.c" },
     },
     ["atlasrestore.curl"] = {
-      sources = { "csrc/lcurl.c", "csrc/buf.c" },
+      sources = { "csrc/lcurl.c", "csrc/buf.c", "csrc/head.c", "csrc/luahead.c", "csrc/luafield.c" },
       libraries = { "curl" },
       incdirs = { "$(CURL_INCDIR)" },
       libdirs = { "$(CURL_LIBDIR)" },

@@ -18,6 +18,7 @@
 
 #include "buf.h"
 #include "compat.h"
+#include "luahead.h"
 
 #define AR_SESSION_MT "atlasrestore.curl.Session"
 #define AR_HEADER_LIMIT (256 * 1024)
@@ -210,41 +211,6 @@ static void ar_transfer_configure(lua_State *L, ar_transfer *t, int opts) {
   }
 }
 
-/* Pushes the lowercased header names and values of the final response.
- * Repeated headers are joined with ", " as RFC 9110 allows. */
-static void ar_push_headers(lua_State *L, const ar_buf *raw) {
-  const char *p = raw->data, *end = raw->data + raw->len;
-  char name[128];
-  lua_newtable(L);
-  while (p && p < end) {
-    const char *eol = memchr(p, '\n', (size_t)(end - p));
-    const char *line_end = eol ? eol : end;
-    const char *colon = memchr(p, ':', (size_t)(line_end - p));
-    int status_line = line_end - p >= 5 && memcmp(p, "HTTP/", 5) == 0;
-    if (colon && colon > p && (size_t)(colon - p) < sizeof name && !status_line) {
-      size_t name_len = (size_t)(colon - p), i;
-      const char *value;
-      for (i = 0; i < name_len; i++) name[i] = (char)tolower((unsigned char)p[i]);
-      value = colon + 1;
-      while (value < line_end && (*value == ' ' || *value == '\t')) value++;
-      while (line_end > value && isspace((unsigned char)line_end[-1])) line_end--;
-      lua_pushlstring(L, name, name_len);
-      lua_pushvalue(L, -1);
-      lua_rawget(L, -3);
-      if (lua_isnil(L, -1)) {
-        lua_pop(L, 1);
-        lua_pushlstring(L, value, (size_t)(line_end - value));
-      } else {
-        lua_pushliteral(L, ", ");
-        lua_pushlstring(L, value, (size_t)(line_end - value));
-        lua_concat(L, 3);
-      }
-      lua_rawset(L, -3);
-    }
-    p = eol ? eol + 1 : end;
-  }
-}
-
 static const char *ar_error_code(const ar_transfer *t, CURLcode rc) {
   if (t->body_overflow || t->headers_overflow || rc == CURLE_FILESIZE_EXCEEDED) return "RESPONSE_TOO_LARGE";
   switch (rc) {
@@ -297,8 +263,12 @@ static int ar_session_request(lua_State *L) {
     lua_pushnumber(L, (lua_Number)micros / 1e6);
     return 5;
   }
-  lua_pushinteger(L, status);
-  ar_push_headers(L, &t->headers);
+  if (ar_lua_head(L, t->headers.data ? t->headers.data : "", t->headers.len) == 3) {
+    ar_buf_clear(&t->body);
+    lua_pushinteger(L, status);
+    lua_pushnumber(L, (lua_Number)micros / 1e6);
+    return 5;
+  }
   lua_pushlstring(L, t->body.data ? t->body.data : "", t->body.len);
   lua_pushnumber(L, (lua_Number)micros / 1e6);
   /* A token response is a secret: no copy stays behind in C memory. */
