@@ -34,7 +34,8 @@ build = {
         "csrc/challenge.c", "csrc/head.c", "csrc/luahead.c", "csrc/luafield.c" },
     },
     ["atlasrestore.curl"] = {
-      sources = { "csrc/lcurl.c", "csrc/buf.c", "csrc/head.c", "csrc/luahead.c", "csrc/luafield.c" },
+      sources = { "csrc/lcurl.c", "csrc/lmulti.c", "csrc/transfer.c", "csrc/sockets.c", "csrc/buf.c",
+        "csrc/head.c", "csrc/luahead.c", "csrc/luafield.c" },
       libraries = { "curl" },
       incdirs = { "$(CURL_INCDIR)" },
       libdirs = { "$(CURL_LIBDIR)" },

@@ -13,6 +13,8 @@ end
 --- req: method, url, headers ({name = value}), body, timeout, connect_timeout,
 -- stall_timeout, max_body. Returns {status, headers, body, elapsed} or
 -- nil, code, message, status (nil when no response came), elapsed.
+-- headers: lowercase names, repeated fields joined with ", ", except
+-- www-authenticate: always a list of strings, one per field.
 function transport:request(req)
   local lines = {}
   for name, value in pairs(req.headers) do lines[#lines + 1] = name .. ": " .. value end
