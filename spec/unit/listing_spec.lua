@@ -69,6 +69,18 @@ describe("a listing", function()
     assert.matches("without an id", err.message)
   end)
 
+  it("refuses a page whose ids are not Atlas's 24 lowercase hex, whatever their size", function()
+    for _, id in ipairs { "ABCDEF0123456789ABCDEF01", "short", ("a"):rep(10 * 1024 * 1024) } do
+      local client, t = client_on(function() return fake.json(200, { results = { { id = id } } }) end,
+        { max_attempts = 1 })
+      local jobs, err = client:all_restore_jobs(GROUP, "demo")
+      assert.is_nil(jobs)
+      assert.equal("BAD_RESPONSE", err.errorCode)
+      assert.equal("page 1: results[1].id is not 24 lowercase hexadecimal characters", err.message)
+      assert.equal(1, #t.log)
+    end
+  end)
+
   it("stops at max_pages on a server that pages forever", function()
     local n = 0
     local client, t = client_on(function()
@@ -239,5 +251,24 @@ describe("the scheduler under the fake clock", function()
     local ok, err = t:wait(t:spawn(function() error("boom", 0) end))
     assert.is_false(ok)
     assert.equal("boom", err)
+  end)
+end)
+
+describe("core.idset", function()
+  local core = require "atlasrestore.core"
+
+  it("remembers ids compactly and hands out each job once", function()
+    local seen = core.idset()
+    local page = {}
+    for i = 1, 200000 do page[i] = { id = fake.id(i) } end
+    local jobs = assert(seen:select(page, 1))
+    assert.equal(200000, #jobs)
+    assert.equal(core.array_mt, getmetatable(jobs))
+    local again = { { id = fake.id(5) }, { id = fake.id(200001) }, { id = fake.id(7) } }
+    jobs = assert(seen:select(again, 2))
+    assert.equal(1, #jobs)
+    assert.equal(fake.id(200001), jobs[1].id)
+    assert.equal(200001, seen:count())
+    assert.same({ n = 0 }, { n = #assert(seen:select({}, 3)) })
   end)
 end)
