@@ -103,6 +103,12 @@ function Listing:stop()
   end
 end
 
+--- Lets the pages requested ahead keep coming while the caller works.
+function Listing:progress()
+  local transport = self.pipe.transport
+  if transport.progress and next(self.inflight) then transport:progress() end
+end
+
 function Listing:fail(err, attempts)
   self:stop()
   if attempts then return false, select(2, self.pipe:fail(err, attempts)) end

@@ -74,6 +74,8 @@ function transport:wait(task) return self.tasks:wait(task) end
 
 function transport:cancel(task) return self.tasks:cancel(task) end
 
+function transport:progress() return self.tasks:progress() end
+
 function transport:close()
   self.tasks:cancel_all()
   self.multi:close()
