@@ -53,8 +53,10 @@ SOAK_TIMEOUT     ?= 300
 WARNINGS  = -std=c99 -Wall -Wextra -pedantic -Wshadow -Wmissing-prototypes -Wstrict-prototypes
 MODFLAGS  = $(CFLAGS) $(WARNINGS) -fPIC -fvisibility=hidden -I$(LUA_INCDIR)
 
-CORE_SRC  = csrc/lcore.c csrc/json.c csrc/digest.c csrc/md5.c csrc/base64.c
-CURL_SRC  = csrc/lcurl.c csrc/buf.c
+# The response head parser and the table-field readers go into both modules.
+SHARED_SRC = csrc/head.c csrc/luahead.c csrc/luafield.c
+CORE_SRC  = csrc/lcore.c csrc/json.c csrc/digest.c csrc/hash.c csrc/md5.c csrc/sha256.c csrc/challenge.c csrc/base64.c csrc/idset.c csrc/lidset.c $(SHARED_SRC)
+CURL_SRC  = csrc/lcurl.c csrc/lmulti.c csrc/transfer.c csrc/sockets.c csrc/buf.c $(SHARED_SRC)
 HEADERS   = $(wildcard csrc/*.h)
 LUA_SRC   = $(wildcard lua/atlasrestore/*.lua lua/atlasrestore/*/*.lua)
 

@@ -83,7 +83,12 @@ end
 function response.page(status, body, opts)
   opts = opts or {}
   local doc, why = core.decode(body, opts.max_depth)
-  if why then return nil, bad(status, why) end
+  if why then
+    local err = bad(status, why)
+    -- The caller's own limit: the same answer would come back, so it is not retried.
+    if why:find("too deeply nested", 1, true) then err.limit = "max_depth" end
+    return nil, err
+  end
   -- With envelope=true a client that cannot see statuses gets HTTP 200 and
   -- reads the real status from the body.
   if opts.envelope and is_object(doc) and is_integer(doc.status) and doc.status >= 400 then
