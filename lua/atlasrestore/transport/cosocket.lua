@@ -7,7 +7,6 @@
 local core = require "atlasrestore.core"
 local errors = require "atlasrestore.errors"
 local semaphore = require "ngx.semaphore"
-local parse_head = core.parse_head or require("atlasrestore.transport.head_tmp").parse_head -- TEMPORARY
 
 local ngx = rawget(_G, "ngx")
 local tcp, spawn, kill, sleep = ngx.socket.tcp, ngx.thread.spawn, ngx.thread.kill, ngx.sleep
@@ -215,7 +214,7 @@ function Attempt:head()
       "reading the response head")
     if not bytes then return nil, err end
     size = size + #bytes + 4
-    local status, headers, message = parse_head(bytes .. "\r\n\r\n")
+    local status, headers, message = core.parse_head(bytes .. "\r\n\r\n")
     if not status then return fail(self, headers, "the response head: " .. tostring(message)) end
     if status >= 200 or status == 101 then
       self.status, self.headers = status, headers
