@@ -169,6 +169,10 @@ const char *ar_transfer_error_code(const ar_transfer *t) {
     case CURLE_SSL_INVALIDCERTSTATUS:
     case CURLE_SSL_CRL_BADFILE:
     case CURLE_SSL_SHUTDOWN_FAILED: return "TLS_FAILED";
+    /* A status line that is not HTTP's (an HTTP/0.9 answer, as libcurl reads bytes
+     * without one, or a malformed one); http and https are the only protocols allowed. */
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_WEIRD_SERVER_REPLY: return "BAD_RESPONSE";
     default: return "NETWORK_ERROR";
   }
 }

@@ -140,6 +140,7 @@ local function write_file(path, text)
   assert(f:write(text))
   f:close()
 end
+M.write_file = write_file
 
 local function capture(cmd)
   local p = assert(io.popen(M.clean_env(cmd), "r"))
@@ -210,6 +211,7 @@ local function gen_tls(dir)
   end
 end
 
+--- `template` with each @NAME@ replaced by vars.NAME (raises on a missing one).
 local function render(template, vars)
   return (template:gsub("@([%u_]+)@", function(k)
     local v = vars[k]
@@ -253,6 +255,8 @@ local function integers(v)
   end
   return v
 end
+
+M.render, M.repo_root, M.capture = render, repo_root, capture
 
 local Emulator = {}
 Emulator.__index = Emulator
@@ -338,21 +342,24 @@ local function kill_tree(pid, sig)
   run("kill -" .. sig .. " " .. pid .. " >/dev/null 2>&1")
 end
 
+--- Stops the nginx whose master is `pid`, if it runs: SIGTERM (a fast shutdown,
+-- which stalled requests do not delay), then SIGKILL for the master and its workers.
+function M.stop_nginx(pid)
+  if not (pid and alive(pid)) then return end
+  run("kill -TERM " .. pid .. " >/dev/null 2>&1")
+  local deadline = socket.gettime() + STOP_TIMEOUT
+  while alive(pid) and socket.gettime() < deadline do socket.sleep(0.02) end
+  if alive(pid) then
+    kill_tree(pid, "KILL")
+    deadline = socket.gettime() + 1
+    while alive(pid) and socket.gettime() < deadline do socket.sleep(0.02) end
+  end
+end
+
 function Emulator:stop()
   if self.stopped then return true end
   self.stopped = true
-  local pid = self.pid or tonumber(read_file(self.prefix .. "/nginx.pid") or "")
-  if pid and alive(pid) then
-    -- SIGTERM = fast shutdown; stalled requests must not delay it.
-    run("kill -TERM " .. pid .. " >/dev/null 2>&1")
-    local deadline = socket.gettime() + STOP_TIMEOUT
-    while alive(pid) and socket.gettime() < deadline do socket.sleep(0.02) end
-    if alive(pid) then
-      kill_tree(pid, "KILL")
-      deadline = socket.gettime() + 1
-      while alive(pid) and socket.gettime() < deadline do socket.sleep(0.02) end
-    end
-  end
+  M.stop_nginx(self.pid or tonumber(read_file(self.prefix .. "/nginx.pid") or ""))
   if self.prefix and self.prefix:match("^/tmp/atlas%-emu%.[%w]+$") then
     run("rm -rf " .. sh_quote(self.prefix))
   end
@@ -362,34 +369,23 @@ end
 Emulator.__gc = function(self) pcall(Emulator.stop, self) end
 Emulator.__close = function(self) Emulator.stop(self) end
 
-local function try_start(prefix, root, opts)
-  local port, admin_port, trap_port = free_port(), free_port(), free_port()
-  while admin_port == port do admin_port = free_port() end
-  while trap_port == port or trap_port == admin_port do trap_port = free_port() end
-  local is_root = capture("id -u") == "0"
-  local ssl_lines = ""
-  if opts.tls then
-    ssl_lines = "        ssl_certificate " .. prefix .. "/server.crt;\n" ..
-      "        ssl_certificate_key " .. prefix .. "/server.key;\n" ..
-      "        ssl_protocols TLSv1.2 TLSv1.3;\n" ..
-      "        ssl_session_cache shared:emu_ssl:1m;"
+--- `n` distinct free loopback ports.
+function M.free_ports(n)
+  local ports, taken = {}, {}
+  while #ports < n do
+    local port = free_port()
+    if not taken[port] then ports[#ports + 1], taken[port] = port, true end
   end
-  local template = read_file(root .. "/spec/emulator/nginx.conf.in")
-  if not template then error("emulator: cannot read " .. root .. "/spec/emulator/nginx.conf.in", 3) end
-  write_file(prefix .. "/nginx.conf", render(template, {
-    USER_LINE = is_root and "user root;" or "",
-    PREFIX = prefix,
-    REPO = root,
-    PORT = port,
-    SSL_FLAG = opts.tls and " ssl" or "",
-    SSL_LINES = ssl_lines,
-    ADMIN_PORT = admin_port,
-    TRAP_PORT = trap_port,
-    -- Debian's Lua 5.1 C modules (cjson, for nginx's LuaJIT) sit under the multiarch triplet.
-    MULTIARCH = capture("dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch"),
-  }))
+  return compat.unpack(ports, 1, n)
+end
+
+--- Starts nginx on prefix/nginx.conf (its error log in prefix/error.log) and waits
+-- until it accepts connections on every port of `ports`. `env` is an optional
+-- "NAME=value ..." prefix for nginx's environment. Returns the master's pid, or
+-- nil and what nginx said.
+function M.start_nginx(prefix, ports, env)
   local q = sh_quote
-  local ok = run("nginx -p " .. q(prefix) .. " -c " .. q(prefix .. "/nginx.conf") .. " -e " ..
+  local ok = run((env or "") .. " nginx -p " .. q(prefix) .. " -c " .. q(prefix .. "/nginx.conf") .. " -e " ..
     q(prefix .. "/error.log") .. " </dev/null >" .. q(prefix .. "/start.log") .. " 2>&1")
   local function failure()
     return (read_file(prefix .. "/start.log") or "") .. "\n" .. tail(read_file(prefix .. "/error.log"), 30)
@@ -399,14 +395,45 @@ local function try_start(prefix, root, opts)
   local pid
   while socket.gettime() < deadline do
     pid = pid or tonumber(read_file(prefix .. "/nginx.pid") or "")
-    if pid and port_open(port) and port_open(admin_port) and port_open(trap_port) then
-      return { pid = pid, port = port, admin_port = admin_port, trap_port = trap_port }
-    end
+    local open = pid ~= nil
+    for _, port in ipairs(ports) do open = open and port_open(port) end
+    if open then return pid end
     if pid and not alive(pid) then break end
     socket.sleep(0.02)
   end
   if pid and alive(pid) then kill_tree(pid, "KILL") end
   return nil, "did not accept connections within " .. START_TIMEOUT .. " s\n" .. failure()
+end
+
+--- The placeholders every nginx configuration of the specs uses: USER_LINE, PREFIX, REPO, MULTIARCH.
+function M.nginx_vars(prefix, root)
+  return {
+    USER_LINE = capture("id -u") == "0" and "user root;" or "",
+    PREFIX = prefix,
+    REPO = root,
+    -- Debian's Lua 5.1 C modules (cjson, for nginx's LuaJIT) sit under the multiarch triplet.
+    MULTIARCH = capture("dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch"),
+  }
+end
+
+local function try_start(prefix, root, opts)
+  local port, admin_port, trap_port = M.free_ports(3)
+  local ssl_lines = ""
+  if opts.tls then
+    ssl_lines = "        ssl_certificate " .. prefix .. "/server.crt;\n" ..
+      "        ssl_certificate_key " .. prefix .. "/server.key;\n" ..
+      "        ssl_protocols TLSv1.2 TLSv1.3;\n" ..
+      "        ssl_session_cache shared:emu_ssl:1m;"
+  end
+  local template = read_file(root .. "/spec/emulator/nginx.conf.in")
+  if not template then error("emulator: cannot read " .. root .. "/spec/emulator/nginx.conf.in", 3) end
+  local vars = M.nginx_vars(prefix, root)
+  vars.PORT, vars.ADMIN_PORT, vars.TRAP_PORT = port, admin_port, trap_port
+  vars.SSL_FLAG, vars.SSL_LINES = opts.tls and " ssl" or "", ssl_lines
+  write_file(prefix .. "/nginx.conf", render(template, vars))
+  local pid, why = M.start_nginx(prefix, { port, admin_port, trap_port })
+  if not pid then return nil, why end
+  return { pid = pid, port = port, admin_port = admin_port, trap_port = trap_port }
 end
 
 -- opts.tls: serve HTTPS with a throwaway CA (emu.ca_file).  opts.root: the

@@ -1,0 +1,184 @@
+-- The application inside the nginx under test (spec/nginx/host.conf.in): each
+-- location makes a client of the module for its request, as a user would, and
+-- answers JSON that the specs read. The emulator's URL and credentials come from
+-- the environment (EMU_BASE_URL, EMU_PUBLIC_KEY, ...), which the `env` directives pass on.
+local atlasrestore = require "atlasrestore"
+local cjson = require "cjson"
+
+local app = {}
+
+local GROUP = "65a1b2c3d4e5f60718293a4b"
+
+local NUMBERS = { "timeout", "connect_timeout", "stall_timeout", "max_attempts", "deadline", "max_body_size",
+  "retry_base_delay", "retry_max_delay", "max_pages" }
+local STRINGS = { "transport", "shared_dict", "api_version", "ca_file" }
+
+--- The client's options from the query (or a table of the same names).
+-- kind: key (default), sa (service account) or token; base: the base URL.
+function app.options(args)
+  local opts = { base_url = args.base or os.getenv("EMU_BASE_URL"), retry_base_delay = 0.01, retry_max_delay = 0.05 }
+  local kind = args.kind or "key"
+  if kind == "key" then
+    opts.public_key, opts.private_key = os.getenv("EMU_PUBLIC_KEY"), os.getenv("EMU_PRIVATE_KEY")
+  elseif kind == "sa" then
+    opts.client_id, opts.client_secret = os.getenv("EMU_CLIENT_ID"), os.getenv("EMU_CLIENT_SECRET")
+  else
+    opts.access_token = args.token
+  end
+  for _, name in ipairs(NUMBERS) do opts[name] = tonumber(args[name]) end
+  for _, name in ipairs(STRINGS) do opts[name] = args[name] end
+  return opts
+end
+
+local function describe(err)
+  if err == nil then return nil end
+  if type(err) ~= "table" then return { text = tostring(err) } end
+  return { errorCode = err.errorCode, status = err.status, kind = err.kind, message = err.message,
+    attempts = err.attempts, text = tostring(err) }
+end
+
+--- One listing as the query says; a plain table for JSON.
+function app.run_list(args)
+  args = args or ngx.req.get_uri_args()
+  local started, lines, warnings = ngx.now(), {}, {}
+  local opts = app.options(args)
+  opts.debug = function(line) lines[#lines + 1] = line end
+  opts.on_warning = function(message) warnings[#warnings + 1] = message end
+  local out = { pid = ngx.worker.pid(), phase = ngx.get_phase(), debug = lines, warnings = warnings }
+  local ok, failure = pcall(function()
+    local client, err = atlasrestore.new(opts)
+    if not client then
+      out.err = describe(err)
+      return
+    end
+    local jobs
+    jobs, err = client:all_restore_jobs(args.group or GROUP, args.name or "demo", {
+      endpoint = args.endpoint, concurrency = tonumber(args.concurrency),
+      items_per_page = tonumber(args.items_per_page) })
+    out.err = describe(err)
+    if jobs then
+      out.count, out.ids = #jobs, {}
+      for i, job in ipairs(jobs) do out.ids[i] = job.id end
+      out.first = jobs[1] and { id = jobs[1].id, status = jobs[1].status, source = jobs[1].source }
+    end
+    local closed, close_err = client:close()
+    out.closed, out.close_err = closed, describe(close_err)
+  end)
+  if not ok then out.raised = tostring(failure) end
+  ngx.update_time()
+  out.seconds = ngx.now() - started
+  return out
+end
+
+function app.say(value)
+  ngx.header["Content-Type"] = "application/json"
+  ngx.say(cjson.encode(value))
+end
+
+function app.list() app.say(app.run_list()) end
+
+--- The same listing from a timer: the request waits for it (bounded).
+function app.timer_list()
+  local args = ngx.req.get_uri_args()
+  local done = require("ngx.semaphore").new()
+  local result
+  local ok, err = ngx.timer.at(0, function(premature)
+    if not premature then result = app.run_list(args) end
+    done:post(1)
+  end)
+  if not ok then return app.say { raised = "ngx.timer.at: " .. tostring(err) } end
+  done:wait(20)
+  app.say(result or { raised = "the timer did not finish within 20 s" })
+end
+
+--- What atlasrestore.new raises in the running phase ("no error" when it does not).
+function app.refused()
+  local ok, err = pcall(atlasrestore.new, { access_token = "unused", base_url = "http://127.0.0.1:9" })
+  if ok then return "no error" end
+  return (tostring(err):gsub("[\r\n]", " "))
+end
+
+--- A result kept by another phase: ?name=init|init_worker|log|balancer.
+function app.result()
+  ngx.say(ngx.shared.results:get(ngx.var.arg_name) or "")
+end
+
+-- init_by_lua: a listing through libcurl (the master, before the workers fork),
+-- when EMU_INIT_LIST names an instance.
+function app.init()
+  local name = os.getenv("EMU_INIT_LIST")
+  if name then ngx.shared.results:set("init", cjson.encode(app.run_list { name = name })) end
+end
+
+function app.init_worker()
+  ngx.shared.results:set("init_worker", app.refused())
+end
+
+function app.balancer(port)
+  ngx.shared.results:set("balancer", app.refused())
+  assert(require("ngx.balancer").set_current_peer("127.0.0.1", port))
+end
+
+--- One case of spec/support/transport_contract.lua on the cosocket transport:
+-- ?case=<index>&env=<JSON of its environment>.
+function app.contract()
+  local contract = require "support.transport_contract"
+  local args = ngx.req.get_uri_args()
+  local case = contract.cases[tonumber(args.case)]
+  local transport = require("atlasrestore.transport.cosocket").new()
+  local ok, obs = pcall(case.run, transport, cjson.decode(args.env))
+  transport:close()
+  app.say(ok and obs or { raised = tostring(obs) })
+end
+
+---------------------------------------------------------------------------
+-- The fixture server: answers that the emulator does not give
+---------------------------------------------------------------------------
+
+local function jobs_page(n)
+  local results = {}
+  for i = 1, n do
+    results[i] = ('{"id":"5f0000000000000000%06x","deliveryType":"automated","targetClusterName":"c"}'):format(i)
+  end
+  return '{"links":[],"results":[' .. table.concat(results, ",") .. "]}"
+end
+
+-- Writes `bytes` as they are, then closes the connection.
+local function raw(bytes)
+  local sock = assert(ngx.req.socket(true))
+  sock:send(bytes)
+end
+
+local FIXTURES = {
+  -- A body in several chunks (no Content-Length: nginx chunks it for HTTP/1.1).
+  ["/chunked"] = function(args)
+    local body = jobs_page(tonumber(args.jobs) or 3)
+    for i = 1, #body, 1000 do
+      ngx.print(body:sub(i, i + 999))
+      ngx.flush(true)
+    end
+  end,
+  -- No Content-Length and no chunks: the body ends with the connection.
+  ["/close-delimited"] = function(args) ngx.print(jobs_page(tonumber(args.jobs) or 3)) end,
+  ["/repeat"] = function()
+    raw("HTTP/1.1 200 OK\r\nX-Repeat: a\r\nWWW-Authenticate: Basic realm=\"one\"\r\nX-Repeat: b\r\n"
+      .. "WWW-Authenticate: Digest realm=\"two\", nonce=\"n\"\r\nContent-Length: 2\r\n\r\n{}")
+  end,
+  -- Bytes that are not HTTP, and a head that breaks its rules (a space before a colon).
+  ["/garbage"] = function() raw("garbage, not a status line\r\n\r\n") end,
+  ["/bad-header"] = function() raw("HTTP/1.1 200 OK\r\nX-Bad : b\r\nContent-Length: 2\r\n\r\n{}") end,
+  ["/ok"] = function() ngx.print("ok") end,
+  -- The serial number of the connection: which requests shared one.
+  ["/conn"] = function()
+    ngx.header["Content-Length"] = #ngx.var.connection
+    ngx.print(ngx.var.connection)
+  end,
+}
+
+function app.fixture()
+  local handler = FIXTURES[ngx.var.uri]
+  if not handler then return ngx.exit(404) end
+  handler(ngx.req.get_uri_args())
+end
+
+return app

@@ -1,0 +1,184 @@
+-- Starts and stops the nginx that runs the module under test (its LuaJIT build in
+-- build/luajit), beside the emulator's nginx, so that a blocked worker of the one
+-- cannot stall the other. Its configuration is spec/nginx/host.conf.in; the
+-- application of its locations is spec/nginx/app/app.lua.
+--
+--   local host = nginx_host.start { workers = 1, env = { NAME = "value" }, http = "...", server = "..." }
+--   -- env: the environment of nginx, and an `env` directive each, so that workers see it
+--   -- http, server: configuration lines added to the http block and to the main server
+--   host.url, host.fixture_url
+--   host:get(path) -> status, body, headers;  host:json(path) -> status, decoded body
+--   host:burst(requests, timeout) -> one answer a request, sent on connections of their own
+--   host:problems(allowed) -> the error log's lines above warn that no pattern of `allowed` matches
+--   host:stop()
+local socket = require "socket"
+local cjson = require "cjson"
+local emulator = require "support.emulator"
+
+local M = {}
+
+local REQUEST_TIMEOUT = 30
+
+local Host = {}
+Host.__index = Host
+
+-- One HTTP/1.0 exchange (nginx then neither chunks nor keeps the connection):
+-- status, body, headers (lower-case names).
+local function parse(raw)
+  local head, body = raw:match("^(.-)\r\n\r\n(.*)$")
+  if not head then return nil, raw end
+  local status = tonumber(head:match("^HTTP/%d%.%d (%d+)"))
+  local headers = {}
+  for name, value in head:gmatch("\r\n([^:\r\n]+):%s*([^\r\n]*)") do headers[name:lower()] = value end
+  return status, body, headers
+end
+
+local function request_bytes(path)
+  return "GET " .. path .. " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"
+end
+
+function Host:get(path, timeout)
+  local c = socket.tcp()
+  c:settimeout(timeout or REQUEST_TIMEOUT)
+  assert(c:connect("127.0.0.1", self.port))
+  assert(c:send(request_bytes(path)))
+  local raw, err, partial = c:receive("*a")
+  c:close()
+  return parse(raw or partial or err)
+end
+
+--- GETs `path` and decodes its JSON answer.
+function Host:json(path, timeout)
+  local status, body = self:get(path, timeout)
+  local ok, doc = pcall(cjson.decode, body or "")
+  if not ok then error(("host: %s answered %s: %s"):format(path, tostring(status), tostring(body)), 2) end
+  return status, doc
+end
+
+--- Sends each request ({ path = ..., before = function() ... end }) on a connection
+-- of its own, one after the other (`before` runs first, e.g. to wait for something),
+-- then reads every answer as it comes. Returns, in the order of `requests`,
+-- { path, status, body, order (1 = the first answer complete), seconds (since the
+-- first request was sent) }.
+function Host:burst(requests, timeout)
+  local conns, started = {}, socket.gettime()
+  for i, r in ipairs(requests) do
+    if r.before then r.before() end
+    local c = socket.tcp()
+    c:settimeout(5)
+    assert(c:connect("127.0.0.1", self.port))
+    assert(c:send(request_bytes(r.path)))
+    c:settimeout(0)
+    conns[i] = { sock = c, parts = {}, path = r.path }
+  end
+  local deadline, order, open = socket.gettime() + (timeout or REQUEST_TIMEOUT), 0, #conns
+  while open > 0 and socket.gettime() < deadline do
+    local socks = {}
+    for _, conn in ipairs(conns) do if not conn.order then socks[#socks + 1] = conn.sock end end
+    local readable = socket.select(socks, nil, 0.05)
+    for _, conn in ipairs(conns) do
+      if not conn.order and readable[conn.sock] then
+        local data, err, partial = conn.sock:receive(65536)
+        conn.parts[#conn.parts + 1] = data or partial
+        if err == "closed" then
+          order, open = order + 1, open - 1
+          conn.order, conn.seconds = order, socket.gettime() - started
+          conn.sock:close()
+        end
+      end
+    end
+  end
+  local out = {}
+  for i, conn in ipairs(conns) do
+    if not conn.order then conn.sock:close() end
+    local status, body = parse(table.concat(conn.parts))
+    out[i] = { path = conn.path, status = status, body = body, order = conn.order, seconds = conn.seconds }
+  end
+  return out
+end
+
+function Host:error_log()
+  return emulator.read_file(self.prefix .. "/error.log") or ""
+end
+
+-- nginx's levels above warn, and the line of a worker that died.
+local SERIOUS = { "%[error%]", "%[crit%]", "%[alert%]", "%[emerg%]", "exited on signal", "worker process %d+ exited" }
+
+--- The lines of the error log that tell of a problem (above warn, or a worker that
+-- died) and match none of the Lua patterns in `allowed`.
+function Host:problems(allowed)
+  local out = {}
+  for line in self:error_log():gmatch("[^\n]+") do
+    local serious = false
+    for _, p in ipairs(SERIOUS) do serious = serious or line:find(p) ~= nil end
+    for _, p in ipairs(allowed or {}) do
+      if line:find(p) then serious = false end
+    end
+    if serious then out[#out + 1] = line end
+  end
+  return out
+end
+
+function Host:stop()
+  if self.stopped then return end
+  self.stopped = true
+  emulator.stop_nginx(self.pid)
+  if self.prefix:match("^/tmp/atlas%-host%.[%w]+$") then
+    os.execute(emulator.clean_env("rm -rf " .. emulator.sh_quote(self.prefix)))
+  end
+end
+
+Host.__gc = function(self) pcall(Host.stop, self) end
+
+--- opts: workers (1), env, http, server (see above).
+function M.start(opts)
+  opts = opts or {}
+  local root = emulator.repo_root()
+  local prefix = emulator.capture("mktemp -d /tmp/atlas-host.XXXXXXXX")
+  assert(prefix:match("^/tmp/atlas%-host%.[%w]+$"), "host: mktemp failed: " .. prefix)
+  local self = setmetatable({ prefix = prefix }, Host)
+  os.execute(emulator.clean_env("mkdir -p " .. emulator.sh_quote(prefix .. "/tmp")))
+  local env_lines, assignments = {}, {}
+  for name, value in pairs(opts.env or {}) do
+    env_lines[#env_lines + 1] = "env " .. name .. ";"
+    assignments[#assignments + 1] = name .. "=" .. emulator.sh_quote(value)
+  end
+  local template = assert(emulator.read_file(root .. "/spec/nginx/host.conf.in"))
+  local why
+  -- Free ports are only probed, so another process may grab one first: retry.
+  for _ = 1, 3 do
+    local vars = emulator.nginx_vars(prefix, root)
+    vars.PORT, vars.FIXTURE_PORT = emulator.free_ports(2)
+    vars.WORKERS, vars.ENV_LINES = opts.workers or 1, table.concat(env_lines, "\n")
+    vars.HTTP_LINES, vars.SERVER_LINES = opts.http or "", opts.server or ""
+    emulator.write_file(prefix .. "/nginx.conf", emulator.render(template, vars))
+    self.pid, why = emulator.start_nginx(prefix, { vars.PORT, vars.FIXTURE_PORT },
+      "env " .. table.concat(assignments, " "))
+    if self.pid then
+      self.port, self.fixture_port = vars.PORT, vars.FIXTURE_PORT
+      break
+    end
+    if not why:find("Address already in use", 1, true) then break end
+  end
+  if not self.pid then
+    self:stop()
+    error("host: nginx failed to start: " .. why, 2)
+  end
+  self.url = "http://127.0.0.1:" .. self.port
+  self.fixture_url = "http://127.0.0.1:" .. self.fixture_port
+  return self
+end
+
+--- A query string from a table (values URL-encoded), for the application's locations.
+function M.query(args)
+  local keys, parts = {}, {}
+  for k in pairs(args) do keys[#keys + 1] = k end
+  table.sort(keys)
+  for _, k in ipairs(keys) do
+    local v = tostring(args[k]):gsub("[^%w%-%._~]", function(c) return ("%%%02X"):format(c:byte()) end)
+    parts[#parts + 1] = k .. "=" .. v
+  end
+  return table.concat(parts, "&")
+end
+
+return M
