@@ -6,6 +6,8 @@
 --   local host = nginx_host.start { workers = 1, env = { NAME = "value" }, http = "...", server = "..." }
 --   -- env: the environment of nginx, and an `env` directive each, so that workers see it
 --   -- http, server: configuration lines added to the http block and to the main server
+--   nginx_host.emulator_env(emu, extra) -> the env that points the application at the emulator
+--   nginx_host.query(args) -> "a=1&b=2"
 --   host.url, host.fixture_url
 --   host:get(path) -> status, body, headers;  host:json(path) -> status, decoded body
 --   host:burst(requests, timeout) -> one answer a request, sent on connections of their own
@@ -59,7 +61,7 @@ end
 -- of its own, one after the other (`before` runs first, e.g. to wait for something),
 -- then reads every answer as it comes. Returns, in the order of `requests`,
 -- { path, status, body, order (1 = the first answer complete), seconds (since the
--- first request was sent) }.
+-- first request was sent), latency (seconds since this one was sent) }.
 function Host:burst(requests, timeout)
   local conns, started = {}, socket.gettime()
   for i, r in ipairs(requests) do
@@ -69,7 +71,7 @@ function Host:burst(requests, timeout)
     assert(c:connect("127.0.0.1", self.port))
     assert(c:send(request_bytes(r.path)))
     c:settimeout(0)
-    conns[i] = { sock = c, parts = {}, path = r.path }
+    conns[i] = { sock = c, parts = {}, path = r.path, sent = socket.gettime() }
   end
   local deadline, order, open = socket.gettime() + (timeout or REQUEST_TIMEOUT), 0, #conns
   while open > 0 and socket.gettime() < deadline do
@@ -82,7 +84,7 @@ function Host:burst(requests, timeout)
         conn.parts[#conn.parts + 1] = data or partial
         if err == "closed" then
           order, open = order + 1, open - 1
-          conn.order, conn.seconds = order, socket.gettime() - started
+          conn.order, conn.seconds, conn.latency = order, socket.gettime() - started, socket.gettime() - conn.sent
           conn.sock:close()
         end
       end
@@ -92,7 +94,8 @@ function Host:burst(requests, timeout)
   for i, conn in ipairs(conns) do
     if not conn.order then conn.sock:close() end
     local status, body = parse(table.concat(conn.parts))
-    out[i] = { path = conn.path, status = status, body = body, order = conn.order, seconds = conn.seconds }
+    out[i] = { path = conn.path, status = status, body = body, order = conn.order, seconds = conn.seconds,
+      latency = conn.latency }
   end
   return out
 end
@@ -167,6 +170,14 @@ function M.start(opts)
   self.url = "http://127.0.0.1:" .. self.port
   self.fixture_url = "http://127.0.0.1:" .. self.fixture_port
   return self
+end
+
+--- The environment that points the application at the emulator `emu`, plus `extra`.
+function M.emulator_env(emu, extra)
+  local env = { EMU_BASE_URL = emu.base_url, EMU_PUBLIC_KEY = emu.public_key, EMU_PRIVATE_KEY = emu.private_key,
+    EMU_CLIENT_ID = emu.client_id, EMU_CLIENT_SECRET = emu.client_secret }
+  for k, v in pairs(extra or {}) do env[k] = v end
+  return env
 end
 
 --- A query string from a table (values URL-encoded), for the application's locations.
