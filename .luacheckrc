@@ -7,3 +7,4 @@ include_files = { "lua/**/*.lua", "spec/**/*.lua", "*.rockspec", ".busted", ".lu
 files["lua"] = { std = "min" }
 files["spec"] = { std = "+busted" }
 files["spec/emulator"] = { std = "ngx_lua" }
+files["spec/nginx/app"] = { std = "ngx_lua" }

@@ -49,6 +49,7 @@ VALGRIND       ?= valgrind
 ASAN_TIMEOUT     ?= 600
 VALGRIND_TIMEOUT ?= 600
 SOAK_TIMEOUT     ?= 300
+NGINX_TIMEOUT    ?= 600
 
 WARNINGS  = -std=c99 -Wall -Wextra -pedantic -Wshadow -Wmissing-prototypes -Wstrict-prototypes
 MODFLAGS  = $(CFLAGS) $(WARNINGS) -fPIC -fvisibility=hidden -I$(LUA_INCDIR)
@@ -77,13 +78,14 @@ abi_vars   = LUA=$(call lua_of,$(1)) LUA_VERSION=$(call version_of,$(1)) LUA_INC
 UNIT_SPECS     ?= spec/unit
 CONTRACT_SPECS ?= spec/contract
 E2E_SPECS      ?= spec/e2e
+NGINX_SPECS    ?= spec/nginx
 ASAN_SPECS     ?= spec/unit spec/e2e
 VALGRIND_SPECS ?= spec/unit spec/e2e/valgrind_spec.lua
 CONTRACT_FILES  = $(shell find $(CONTRACT_SPECS) -name '*_spec.lua' 2>/dev/null)
 # The interpreter and the cpath of the chosen build, explicitly: .busted names neither.
 BUSTED_HERE     = $(BUSTED) --ignore-lua --cpath='./$(BUILD)/?.so'
 
-.PHONY: all test check deps deps-run unit contract e2e matrix lint lint-lua lint-c run install clean asan \
+.PHONY: all test check deps deps-run unit contract e2e nginx-specs matrix lint lint-lua lint-c run install clean asan \
   valgrind fuzz soak rock bench packaging
 
 all: $(CORE_SO) $(CURL_SO)
@@ -111,7 +113,7 @@ deps-run:
 test: deps
 	$(MAKE) check FUZZ_SECONDS=$(FUZZ_SECONDS)
 
-check: matrix all e2e lint asan valgrind fuzz soak
+check: matrix all e2e nginx-specs lint asan valgrind fuzz soak
 
 # spec/unit with $(LUA) against $(BUILD): `make unit LUA_VERSION=5.1`, `make unit LUAJIT=1`.
 unit: all
@@ -123,6 +125,12 @@ contract: all
 
 e2e: all
 	$(BUSTED_HERE) $(E2E_SPECS)
+
+# spec/nginx: the module inside Debian's nginx (its LuaJIT build, build/luajit), beside the
+# emulator's nginx; busted itself runs on $(LUA), for the libcurl side of each comparison.
+nginx-specs: all
+	$(MAKE) all $(call abi_vars,luajit)
+	timeout $(NGINX_TIMEOUT) $(BUSTED_HERE) $(NGINX_SPECS)
 
 # unit, contract and packaging on every Lua of LUAS, each built into its own build/<abi>.
 matrix: $(addprefix matrix-,$(LUAS))

@@ -26,7 +26,7 @@ describe("the transport contract", function()
       transport:close()
       return obs
     end },
-    { "cosocket, inside nginx", function(case, i)
+    { "cosocket, inside nginx", function(_, i)
       local _, obs = host:json("/contract?" .. nginx_host.query { case = i, env = cjson.encode(env) })
       return obs
     end },

@@ -381,11 +381,12 @@ end
 
 --- Starts nginx on prefix/nginx.conf (its error log in prefix/error.log) and waits
 -- until it accepts connections on every port of `ports`. `env` is an optional
--- "NAME=value ..." prefix for nginx's environment. Returns the master's pid, or
--- nil and what nginx said.
-function M.start_nginx(prefix, ports, env)
+-- "NAME=value ..." prefix for nginx's environment; `nginx_prefix` nginx's own -p
+-- (default `prefix`). Returns the master's pid, or nil and what nginx said.
+function M.start_nginx(prefix, ports, env, nginx_prefix)
   local q = sh_quote
-  local ok = run((env or "") .. " nginx -p " .. q(prefix) .. " -c " .. q(prefix .. "/nginx.conf") .. " -e " ..
+  local ok = run((env or "") .. " nginx -p " .. q(nginx_prefix or prefix) .. " -c " .. q(prefix .. "/nginx.conf") ..
+    " -e " ..
     q(prefix .. "/error.log") .. " </dev/null >" .. q(prefix .. "/start.log") .. " 2>&1")
   local function failure()
     return (read_file(prefix .. "/start.log") or "") .. "\n" .. tail(read_file(prefix .. "/error.log"), 30)

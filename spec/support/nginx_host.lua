@@ -9,7 +9,8 @@
 --   nginx_host.emulator_env(emu, extra) -> the env that points the application at the emulator
 --   nginx_host.query(args) -> "a=1&b=2"
 --   host.url, host.fixture_url
---   host:get(path) -> status, body, headers;  host:json(path) -> status, decoded body
+--   nginx_host.run(prefix, ports, conf, env, nginx_prefix) -> a Host of an nginx.conf of your own (see below)
+--   host:get(path), host:request(method, path) -> status, body, headers;  host:json(path) -> status, decoded body
 --   host:burst(requests, timeout) -> one answer a request, sent on connections of their own
 --   host:problems(allowed) -> the error log's lines above warn that no pattern of `allowed` matches
 --   host:stop()
@@ -35,19 +36,22 @@ local function parse(raw)
   return status, body, headers
 end
 
-local function request_bytes(path)
-  return "GET " .. path .. " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"
+local function request_bytes(path, method)
+  return (method or "GET") .. " " .. path .. " HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n"
 end
 
-function Host:get(path, timeout)
+--- One request without a body: status, body, headers.
+function Host:request(method, path, timeout)
   local c = socket.tcp()
   c:settimeout(timeout or REQUEST_TIMEOUT)
   assert(c:connect("127.0.0.1", self.port))
-  assert(c:send(request_bytes(path)))
+  assert(c:send(request_bytes(path, method)))
   local raw, err, partial = c:receive("*a")
   c:close()
   return parse(raw or partial or err)
 end
+
+function Host:get(path, timeout) return self:request("GET", path, timeout) end
 
 --- GETs `path` and decodes its JSON answer.
 function Host:json(path, timeout)
@@ -133,42 +137,53 @@ end
 
 Host.__gc = function(self) pcall(Host.stop, self) end
 
---- opts: workers (1), env, http, server (see above).
-function M.start(opts)
-  opts = opts or {}
-  local root = emulator.repo_root()
+--- A fresh directory for an nginx of the specs (Host:stop removes it).
+function M.prefix()
   local prefix = emulator.capture("mktemp -d /tmp/atlas-host.XXXXXXXX")
   assert(prefix:match("^/tmp/atlas%-host%.[%w]+$"), "host: mktemp failed: " .. prefix)
-  local self = setmetatable({ prefix = prefix }, Host)
   os.execute(emulator.clean_env("mkdir -p " .. emulator.sh_quote(prefix .. "/tmp")))
-  local env_lines, assignments = {}, {}
-  for name, value in pairs(opts.env or {}) do
-    env_lines[#env_lines + 1] = "env " .. name .. ";"
-    assignments[#assignments + 1] = name .. "=" .. emulator.sh_quote(value)
-  end
-  local template = assert(emulator.read_file(root .. "/spec/nginx/host.conf.in"))
+  return prefix
+end
+
+--- Starts nginx on prefix/nginx.conf, written by conf(ports) for the free ports it
+-- is given (`ports` of them), with the environment `env` (and nginx's -p
+-- `nginx_prefix`, default `prefix`): the Host, listening on the first port. A port
+-- another process took first is tried again with new ones.
+function M.run(prefix, ports, conf, env, nginx_prefix)
+  local self = setmetatable({ prefix = prefix }, Host)
+  local assignments = {}
+  for name, value in pairs(env or {}) do assignments[#assignments + 1] = name .. "=" .. emulator.sh_quote(value) end
   local why
-  -- Free ports are only probed, so another process may grab one first: retry.
   for _ = 1, 3 do
-    local vars = emulator.nginx_vars(prefix, root)
-    vars.PORT, vars.FIXTURE_PORT = emulator.free_ports(2)
-    vars.WORKERS, vars.ENV_LINES = opts.workers or 1, table.concat(env_lines, "\n")
-    vars.HTTP_LINES, vars.SERVER_LINES = opts.http or "", opts.server or ""
-    emulator.write_file(prefix .. "/nginx.conf", emulator.render(template, vars))
-    self.pid, why = emulator.start_nginx(prefix, { vars.PORT, vars.FIXTURE_PORT },
-      "env " .. table.concat(assignments, " "))
+    local free = { emulator.free_ports(ports) }
+    emulator.write_file(prefix .. "/nginx.conf", conf(free))
+    self.pid, why = emulator.start_nginx(prefix, free, "env " .. table.concat(assignments, " "), nginx_prefix)
     if self.pid then
-      self.port, self.fixture_port = vars.PORT, vars.FIXTURE_PORT
-      break
+      self.port, self.ports = free[1], free
+      self.url = "http://127.0.0.1:" .. self.port
+      return self
     end
     if not why:find("Address already in use", 1, true) then break end
   end
-  if not self.pid then
-    self:stop()
-    error("host: nginx failed to start: " .. why, 2)
-  end
-  self.url = "http://127.0.0.1:" .. self.port
-  self.fixture_url = "http://127.0.0.1:" .. self.fixture_port
+  self:stop()
+  error("host: nginx failed to start: " .. why, 2)
+end
+
+--- opts: workers (1), env, http, server (see above).
+function M.start(opts)
+  opts = opts or {}
+  local root, prefix = emulator.repo_root(), M.prefix()
+  local env_lines = {}
+  for name in pairs(opts.env or {}) do env_lines[#env_lines + 1] = "env " .. name .. ";" end
+  local template = assert(emulator.read_file(root .. "/spec/nginx/host.conf.in"))
+  local self = M.run(prefix, 2, function(ports)
+    local vars = emulator.nginx_vars(prefix, root)
+    vars.PORT, vars.FIXTURE_PORT = ports[1], ports[2]
+    vars.WORKERS, vars.ENV_LINES = opts.workers or 1, table.concat(env_lines, "\n")
+    vars.HTTP_LINES, vars.SERVER_LINES = opts.http or "", opts.server or ""
+    return emulator.render(template, vars)
+  end, opts.env)
+  self.fixture_url = "http://127.0.0.1:" .. self.ports[2]
   return self
 end
 

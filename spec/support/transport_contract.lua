@@ -14,7 +14,6 @@ local contract = {}
 local assert = package.loaded.luassert or assert
 
 local DEMO = "/api/atlas/v2/groups/65a1b2c3d4e5f60718293a4b/serverless/demo/backup/restoreJobs"
-local BIG = "/api/atlas/v2/groups/65a1b2c3d4e5f60718293a4b/serverless/jobs-1000/backup/restoreJobs"
 local ACCEPT = "application/vnd.atlas.2023-01-01+json"
 -- base64("mdb_sa_id_emu0001:mdb_sa_sk_emu-secret-91f2"): the emulator's service account.
 local BASIC = "Basic bWRiX3NhX2lkX2VtdTAwMDE6bWRiX3NhX3NrX2VtdS1zZWNyZXQtOTFmMg=="
