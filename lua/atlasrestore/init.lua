@@ -121,11 +121,14 @@ function atlasrestore.new(opts)
   opts = opts or {}
   local ngx = rawget(_G, "ngx")
   local phase = ngx and ngx.get_phase()
-  local lasting, err = lasting_state(opts, creds, base, ngx, phase)
-  if not lasting then return nil, err end
-  local transport
-  transport, err = choose_transport(opts, phase)
+  local transport, err = choose_transport(opts, phase)
   if not transport then return nil, err end
+  local lasting
+  lasting, err = lasting_state(opts, creds, base, ngx, phase)
+  if not lasting then
+    if transport ~= opts.transport then transport:close() end
+    return nil, err
+  end
   local client = setmetatable({}, Client)
   state[client] = {
     settings = settings,

@@ -4,8 +4,6 @@
 -- digest of the base URL and the credentials.
 local shared = {}
 
-local ngx = rawget(_G, "ngx")
-
 local MAX_ENTRIES = 64 -- credentials a worker keeps state for; past it, the least recently used goes
 
 local entries, count, clock = {}, 0, 0
@@ -31,6 +29,7 @@ end
 
 --- A key for the strings given, none of which it keeps (they hold secrets).
 function shared.key(...)
+  local ngx = rawget(_G, "ngx")
   return ngx.encode_base64(ngx.sha1_bin(table.concat({ ... }, "\0")))
 end
 

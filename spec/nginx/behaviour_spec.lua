@@ -192,9 +192,48 @@ describe("inside nginx, both transports", function()
     assert.equal(0, stats.revokes, "close() leaves the worker's token alone")
   end)
 
+  it("revokes the worker's token on close { revoke = true }, and the next listing fetches a new one", function()
+    emu:reset()
+    assert.equal(7, select(2, host:json("/list?kind=sa")).count) -- the worker's token, renewed after the reset
+    local _, out = host:json("/list?kind=sa&revoke=1")
+    assert.is_true(out.closed)
+    local before = emu:stats()
+    assert.equal(1, before.revokes)
+    assert.equal(7, select(2, host:json("/list?kind=sa")).count)
+    local stats = emu:stats()
+    assert.equal(1, stats.tokens - before.tokens)
+    for i = #before.log + 1, #stats.log do
+      assert.are_not.equal(401, stats.log[i].status, "no request used the revoked token")
+    end
+  end)
+
   it("leaves no problem in nginx's error log", function()
     -- nginx logs a reset of a connection of its own at error; the reset server provoked it.
     assert.same({}, host:problems { "recv%(%) failed %(104: Connection reset by peer%)" })
+  end)
+end)
+
+describe("inside nginx, the module's own log lines", function()
+  local emu, host
+
+  lazy_setup(function()
+    emu = emulator.start()
+    host = nginx_host.start { env = nginx_host.emulator_env(emu) }
+  end)
+  lazy_teardown(function()
+    if host then host:stop() end
+    if emu then emu:stop() end
+  end)
+
+  it("go to nginx's error log: debug lines at notice, the deprecation warning at warn, once per worker", function()
+    for _ = 1, 3 do assert.equal(7, select(2, host:json("/list?log=1")).count) end
+    local log = host:error_log()
+    local _, warnings = log:gsub("%[warn%][^\n]*atlasrestore: warning: this endpoint is deprecated", "")
+    assert.equal(1, warnings)
+    local _, debug = log:gsub("%[notice%][^\n]*atlasrestore: [<>] GET ", "")
+    assert.equal(2 * 4, debug, "3 listings: a challenge and 3 pages, a line each way")
+    assert.is_nil(log:find(emu.private_key, 1, true))
+    assert.same({}, host:problems())
   end)
 end)
 

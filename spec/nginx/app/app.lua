@@ -37,13 +37,19 @@ local function describe(err)
     attempts = err.attempts, text = tostring(err) }
 end
 
---- One listing as the query says; a plain table for JSON.
+--- One listing as the query says; a plain table for JSON. With log=1 the client
+-- logs as it does by default in nginx (debug = true, no on_warning); with revoke=1
+-- it closes with { revoke = true }.
 function app.run_list(args)
   args = args or ngx.req.get_uri_args()
   local started, lines, warnings = ngx.now(), {}, {}
   local opts = app.options(args)
-  opts.debug = function(line) lines[#lines + 1] = line end
-  opts.on_warning = function(message) warnings[#warnings + 1] = message end
+  if args.log then
+    opts.debug = true
+  else
+    opts.debug = function(line) lines[#lines + 1] = line end
+    opts.on_warning = function(message) warnings[#warnings + 1] = message end
+  end
   local out = { pid = ngx.worker.pid(), phase = ngx.get_phase(), debug = lines, warnings = warnings }
   local ok, failure = pcall(function()
     local client, err = atlasrestore.new(opts)
@@ -61,7 +67,7 @@ function app.run_list(args)
       for i, job in ipairs(jobs) do out.ids[i] = job.id end
       out.first = jobs[1] and { id = jobs[1].id, status = jobs[1].status, source = jobs[1].source }
     end
-    local closed, close_err = client:close()
+    local closed, close_err = client:close(args.revoke and { revoke = true } or nil)
     out.closed, out.close_err = closed, describe(close_err)
   end)
   if not ok then out.raised = tostring(failure) end
