@@ -5,6 +5,7 @@ local cjson = require "cjson"
 local emulator = require "support.emulator"
 local nginx_host = require "support.nginx_host"
 local rawserver = require "support.rawserver"
+local socket = require "socket"
 
 local TRANSPORTS = { "cosocket", "curl" }
 
@@ -161,6 +162,25 @@ describe("inside nginx, both transports", function()
         assert.equal(0, stats.trap)
       end)
 
+      it("never takes bytes that came on an idle connection for the next answer", function()
+        local server = rawserver.start("stray", "503")
+        local out = list(transport, { base = server.base_url, kind = "token", token = "raw-token" })
+        local stats = server.stats()
+        server.stop()
+        assert.same(rawserver.REAL_JOBS, out.ids, "the retry after the 503 got the real jobs")
+        assert.same({ 1, 1 }, stats.per_connection, "on a connection of its own")
+        for status, code in pairs { ["304"] = "HTTP_304", ["204"] = "BAD_RESPONSE" } do
+          server = rawserver.start("stray", status)
+          local args = { base = server.base_url, kind = "token", token = "raw-token", max_attempts = 1 }
+          assert.equal(code, list(transport, args).err.errorCode)
+          socket.sleep(0.5) -- the stray bytes come 0.2 s after the answer
+          assert.same(rawserver.REAL_JOBS, list(transport, args).ids)
+          stats = server.stats()
+          server.stop()
+          assert.same({ 1, 1 }, stats.per_connection)
+        end
+      end)
+
       it("ends with BAD_RESPONSE on a server that repeats its pages, or jobs without ids", function()
         assert.equal("BAD_RESPONSE", list(transport, { name = "same-jobs", items_per_page = 10 }).err.errorCode)
         assert.equal("BAD_RESPONSE", list(transport, { name = "no-ids" }).err.errorCode)
@@ -268,14 +288,19 @@ describe("inside nginx, TLS", function()
     assert.equal(7, out.count)
   end)
 
-  it("refuses the server without it: TLS_FAILED", function()
-    local _, out = bare:json("/list?max_attempts=1")
-    assert.equal("TLS_FAILED", out.err.errorCode)
-    assert.is_nil(out.err.status)
+  it("refuses the server without it: TLS_FAILED, every time", function()
+    -- (A handshake that ends at once can answer true on a failed verification in
+    -- lua-nginx-module 0.10.23, having closed the connection: still TLS_FAILED.)
+    for _ = 1, 5 do
+      local _, out = bare:json("/list?max_attempts=1")
+      assert.equal("TLS_FAILED", out.err.errorCode)
+      assert.is_nil(out.err.status)
+    end
   end)
 
   it("refuses a certificate for another name: TLS_FAILED", function()
     local _, out = host:json("/trusted/list?" .. nginx_host.query { max_attempts = 1, base = emu.base_url })
+    print(require("cjson").encode(out))
     assert.equal("TLS_FAILED", out.err.errorCode)
     assert.matches("host name", out.err.message)
   end)

@@ -27,7 +27,6 @@ local LINE_MAX_BYTES = 4096         -- a chunk-size line, a trailer line
 local TRAILER_MAX_LINES = 64
 local READ_CHUNK = 64 * 1024
 local STALL_SPEED = 64              -- bytes per second, as libcurl's low-speed limit
-local PROBES = 8                    -- pooled connections tried before a new one
 local WAIT_SLICE = 0.5              -- seconds a waiter sleeps before looking at a task again
 
 local function now()
@@ -169,41 +168,35 @@ function Attempt:until_pattern(pattern, limit, too_long, what)
   end
 end
 
--- Connects, or takes a pooled connection that is still idle and clean: true, or nil, err.
+-- Connects, or takes a connection from nginx's pool: true, or nil, err. An idle
+-- pooled connection on which bytes arrive, or that the server closes, nginx closes
+-- and drops at once; so a pooled connection has no byte waiting on it.
 function Attempt:connect()
   local t, req = self.target, self.req
-  for _ = 1, PROBES do
-    local sock = tcp()
-    self.sock = sock
-    local left = self.deadline - now()
-    sock:settimeouts(millis(math.min(req.connect_timeout, left)), millis(left), millis(left))
-    local ok, err = sock:connect(t.addr, t.port, { pool = t.pool })
-    if not ok then
-      if err == "timeout" then
-        return fail(self, errors.TIMEOUT, ("connecting to %s:%d timed out"):format(t.addr, t.port))
-      end
-      return fail(self, errors.CONNECT_FAILED, ("connecting to %s:%d: %s"):format(t.addr, t.port, tostring(err)))
+  local sock = tcp()
+  self.sock = sock
+  local left = self.deadline - now()
+  sock:settimeouts(millis(math.min(req.connect_timeout, left)), millis(left), millis(left))
+  local ok, err = sock:connect(t.addr, t.port, { pool = t.pool })
+  if not ok then
+    if err == "timeout" then
+      return fail(self, errors.TIMEOUT, ("connecting to %s:%d timed out"):format(t.addr, t.port))
     end
-    if (sock:getreusedtimes() or 0) == 0 then
-      self.fresh = true
-      if not t.tls then return true end
-      sock:settimeout(millis(self.deadline - now()))
-      ok, err = sock:sslhandshake(false, t.server_name, true)
-      if ok then return true end
-      if err == "timeout" then return fail(self, errors.TIMEOUT, "the TLS handshake timed out") end
-      local hint = ""
-      if t.server_name:find("^[%d.]+$") or t.server_name:find(":", 1, true) then
-        hint = " (nginx checks a certificate against a host name only: use a name, not an address, in base_url)"
-      end
-      return fail(self, errors.TLS_FAILED, ("TLS with %s: %s%s"):format(t.server_name, tostring(err), hint))
-    end
-    -- A pooled connection must be idle: no byte waits on it and the peer has not closed it.
-    sock:settimeout(1)
-    local data, perr = sock:receiveany(1)
-    if not data and perr == "timeout" then return true end
-    sock:close()
+    return fail(self, errors.CONNECT_FAILED, ("connecting to %s:%d: %s"):format(t.addr, t.port, tostring(err)))
   end
-  return fail(self, errors.NETWORK_ERROR, "no clean connection in the pool")
+  self.fresh = (sock:getreusedtimes() or 0) == 0
+  if not (self.fresh and t.tls) then return true end
+  ok, err = sock:sslhandshake(false, t.server_name, true)
+  -- A handshake that ends at once may fail verification and still answer true (lua-nginx-module
+  -- 0.10.23): the socket is closed then, and getreusedtimes() says so.
+  if ok and sock:getreusedtimes() then return true end
+  if ok then err = "the certificate did not verify (nginx gave no reason)" end
+  if err == "timeout" then return fail(self, errors.TIMEOUT, "the TLS handshake timed out") end
+  local hint = ""
+  if t.server_name:find("^[%d.]+$") or t.server_name:find(":", 1, true) then
+    hint = " (nginx checks a certificate against a host name only: use a name, not an address, in base_url)"
+  end
+  return fail(self, errors.TLS_FAILED, ("TLS with %s: %s%s"):format(t.server_name, tostring(err), hint))
 end
 
 -- The status and headers of the final response, skipping 1xx ones: true, or nil, err.
@@ -339,9 +332,9 @@ end
 local function perform(attempt, bytes)
   local res, err, again = attempt:exchange(bytes)
   if not res and again then
-    -- A pooled connection that the server closed as we used it: once more, on a new one.
+    -- A pooled connection that the server closed as we took it: once more, on another.
     if attempt.sock then attempt.sock:close() end
-    attempt.fresh, attempt.status = false, nil
+    attempt.status = nil
     res, err = attempt:exchange(bytes)
   end
   return res, err
