@@ -272,6 +272,7 @@ describe("inside nginx, TLS", function()
         location = /trusted/list {
             lua_ssl_trusted_certificate %s;
             lua_ssl_verify_depth 2;
+            lua_ssl_protocols TLSv1.3;
             content_by_lua_block { require("app").list() }
         }]]):format(emu.ca_file),
     }
