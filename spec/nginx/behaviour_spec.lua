@@ -27,14 +27,7 @@ end
 describe("inside nginx, both transports", function()
   local emu, host
 
-  lazy_setup(function()
-    emu = emulator.start()
-    host = nginx_host.start { env = nginx_host.emulator_env(emu) }
-  end)
-  lazy_teardown(function()
-    if host then host:stop() end
-    if emu then emu:stop() end
-  end)
+  nginx_host.around(function(e, h) emu, host = e, h end)
 
   --- One listing in the host with `args` (and the transport): its answer and the
   -- emulator's stats. The worker first lists once with the same credentials, and the
@@ -50,12 +43,14 @@ describe("inside nginx, both transports", function()
     return out, emu:stats()
   end
 
-  local function restore_job_requests(stats)
-    local n = 0
-    for _, entry in ipairs(stats.log) do
-      if entry.uri:find("/restoreJobs", 1, true) and entry.status ~= 401 then n = n + 1 end
-    end
-    return n
+  -- The same against a raw server (spec/support/rawserver.lua) in `mode`: the answer and the server's stats.
+  local function against(transport, mode, param, args)
+    local server = rawserver.start(mode, param)
+    args.base, args.kind, args.token = server.base_url, "token", "raw-token"
+    local out = list(transport, args)
+    local stats = server.stats()
+    server.stop()
+    return out, stats
   end
 
   for _, transport in ipairs(TRANSPORTS) do
@@ -64,7 +59,7 @@ describe("inside nginx, both transports", function()
         local out, stats = list(transport, { name = "jobs-1000" })
         assert.equal(1000, out.count)
         assert.is_true(unique(out.ids))
-        assert.equal(2, restore_job_requests(stats))
+        assert.equal(2, stats.list_requests)
         assert.equal(1, stats.challenges)
         assert.equal(6, #out.debug, "a line per request and per response: 401, answer, page 2")
         assert_no_secret(out, { emu.private_key })
@@ -74,7 +69,7 @@ describe("inside nginx, both transports", function()
         local out, stats = list(transport, { kind = "sa" })
         assert.equal(7, out.count)
         assert.equal(1, stats.tokens)
-        assert.equal(1, restore_job_requests(stats), "the retry of the refused request")
+        assert.equal(1, stats.list_requests, "the retry of the refused request")
         assert_no_secret(out, { emu.client_secret })
       end)
 
@@ -89,7 +84,7 @@ describe("inside nginx, both transports", function()
       it("waits Retry-After before retrying a 429", function()
         local out, stats = list(transport, {}, { faults = { retry_after = 1, script = { "429" } } })
         assert.equal(7, out.count)
-        assert.equal(2, restore_job_requests(stats))
+        assert.equal(2, stats.list_requests)
         assert.is_true(out.seconds >= 0.95)
       end)
 
@@ -104,7 +99,7 @@ describe("inside nginx, both transports", function()
         it("retries a " .. kind .. " answer", function()
           local out, stats = list(transport, {}, { faults = { retry_after = 0, script = { kind } } })
           assert.equal(7, out.count)
-          assert.equal(2, restore_job_requests(stats))
+          assert.equal(2, stats.list_requests)
         end)
       end
 
@@ -124,9 +119,7 @@ describe("inside nginx, both transports", function()
       end)
 
       it("retries a connection reset, then reports NETWORK_ERROR", function()
-        local server = rawserver.start("reset")
-        local out = list(transport, { base = server.base_url, max_attempts = 2 })
-        server.stop()
+        local out = against(transport, "reset", nil, { max_attempts = 2 })
         assert.equal("NETWORK_ERROR", out.err.errorCode)
         assert.equal(2, out.err.attempts)
         assert.is_nil(out.err.status)
@@ -139,9 +132,7 @@ describe("inside nginx, both transports", function()
       end)
 
       it("refuses a 512 MB body from its Content-Length, without reading it", function()
-        local server = rawserver.start("huge")
-        local out = list(transport, { base = server.base_url, max_attempts = 1 })
-        server.stop()
+        local out = against(transport, "huge", nil, { max_attempts = 1 })
         assert.equal("RESPONSE_TOO_LARGE", out.err.errorCode)
         assert.is_true(out.seconds < 1, "nothing waited for the body")
       end)
@@ -153,9 +144,7 @@ describe("inside nginx, both transports", function()
       end)
 
       it("follows no redirect and no link from a body", function()
-        local server = rawserver.start("redirect", emu.trap_url)
-        local out = list(transport, { base = server.base_url, max_attempts = 1 })
-        server.stop()
+        local out = against(transport, "redirect", emu.trap_url, { max_attempts = 1 })
         assert.equal("HTTP_302", out.err.errorCode)
         local hostile, stats = list(transport, { name = "hostile-next", items_per_page = 1 })
         assert.equal(3, hostile.count)
@@ -163,14 +152,11 @@ describe("inside nginx, both transports", function()
       end)
 
       it("never takes bytes that came on an idle connection for the next answer", function()
-        local server = rawserver.start("stray", "503")
-        local out = list(transport, { base = server.base_url, kind = "token", token = "raw-token" })
-        local stats = server.stats()
-        server.stop()
+        local out, stats = against(transport, "stray", "503", {})
         assert.same(rawserver.REAL_JOBS, out.ids, "the retry after the 503 got the real jobs")
         assert.same({ 1, 1 }, stats.per_connection, "on a connection of its own")
         for status, code in pairs { ["304"] = "HTTP_304", ["204"] = "BAD_RESPONSE" } do
-          server = rawserver.start("stray", status)
+          local server = rawserver.start("stray", status)
           local args = { base = server.base_url, kind = "token", token = "raw-token", max_attempts = 1 }
           assert.equal(code, list(transport, args).err.errorCode)
           socket.sleep(0.5) -- the stray bytes come 0.2 s after the answer
@@ -196,7 +182,7 @@ describe("inside nginx, both transports", function()
         assert.equal(1000, out.count)
       end
       local stats = emu:stats()
-      assert.equal(10, restore_job_requests(stats))
+      assert.equal(10, stats.list_requests)
       assert.equal(1, stats.challenges)
     end)
 
@@ -236,14 +222,7 @@ end)
 describe("inside nginx, the module's own log lines", function()
   local emu, host
 
-  lazy_setup(function()
-    emu = emulator.start()
-    host = nginx_host.start { env = nginx_host.emulator_env(emu) }
-  end)
-  lazy_teardown(function()
-    if host then host:stop() end
-    if emu then emu:stop() end
-  end)
+  nginx_host.around(function(e, h) emu, host = e, h end)
 
   it("go to nginx's error log: debug lines at notice, the deprecation warning at warn, once per worker", function()
     for _ = 1, 3 do assert.equal(7, select(2, host:json("/list?log=1")).count) end

@@ -9,14 +9,9 @@ local rawserver = require "support.rawserver"
 describe("the transport contract", function()
   local emu, host, env
 
-  lazy_setup(function()
-    emu = emulator.start()
-    host = nginx_host.start()
+  nginx_host.around(function(e, h)
+    emu, host = e, h
     env = { emu = emu.base_url, fixture = host.fixture_url, closed = "http://127.0.0.1:" .. emulator.free_ports(1) }
-  end)
-  lazy_teardown(function()
-    if host then host:stop() end
-    if emu then emu:stop() end
   end)
 
   local transports = {

@@ -4,23 +4,17 @@
 -- a listing runs. The order of completion is asserted; the times are printed.
 local cjson = require "cjson"
 local socket = require "socket"
-local emulator = require "support.emulator"
 local nginx_host = require "support.nginx_host"
 
 describe("one nginx worker (worker_processes 1)", function()
   local emu, host
 
-  lazy_setup(function()
-    emu = emulator.start()
-    host = nginx_host.start { workers = 1, env = nginx_host.emulator_env(emu) }
+  nginx_host.around(function(e, h)
+    emu, host = e, h
     -- The worker's Digest nonce first, so that each listing below is one request.
     local _, out = host:json("/list?name=demo")
     assert.equal(7, out.count)
-  end)
-  lazy_teardown(function()
-    if host then host:stop() end
-    if emu then emu:stop() end
-  end)
+  end, { workers = 1 })
 
   -- Waits (up to 10 s) until the emulator serves `n` requests at once.
   local function in_flight(n)

@@ -1,21 +1,15 @@
 -- Inside nginx: listings from every phase that may run one, libcurl in init_by_lua,
 -- and the error of every phase where no transport may run.
 local cjson = require "cjson"
-local emulator = require "support.emulator"
 local nginx_host = require "support.nginx_host"
 
 describe("inside nginx", function()
   local emu, host, init_log
 
-  lazy_setup(function()
-    emu = emulator.start()
-    host = nginx_host.start { env = nginx_host.emulator_env(emu, { EMU_INIT_LIST = "demo" }) }
+  nginx_host.around(function(e, h)
+    emu, host = e, h
     init_log = emu:stats().log
-  end)
-  lazy_teardown(function()
-    if host then host:stop() end
-    if emu then emu:stop() end
-  end)
+  end, function(e) return { env = nginx_host.emulator_env(e, { EMU_INIT_LIST = "demo" }) } end)
   before_each(function() emu:reset() end)
 
   local LISTINGS = {

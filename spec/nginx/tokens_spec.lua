@@ -2,20 +2,12 @@
 -- one token serves them all, one worker fetches it while the others wait, and after
 -- a 401 only one request replaces it. Without the dict each worker has its own.
 local cjson = require "cjson"
-local emulator = require "support.emulator"
 local nginx_host = require "support.nginx_host"
 
 describe("4 nginx workers with a service account", function()
   local emu, host
 
-  lazy_setup(function()
-    emu = emulator.start()
-    host = nginx_host.start { workers = 4, env = nginx_host.emulator_env(emu) }
-  end)
-  lazy_teardown(function()
-    if host then host:stop() end
-    if emu then emu:stop() end
-  end)
+  nginx_host.around(function(e, h) emu, host = e, h end, { workers = 4 })
 
   -- 50 listings at once, a client each; every one lists the 7 jobs. Returns the
   -- number of workers that served them.

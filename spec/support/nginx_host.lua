@@ -6,6 +6,7 @@
 --   local host = nginx_host.start { workers = 1, env = { NAME = "value" }, http = "...", server = "..." }
 --   -- env: the environment of nginx, and an `env` directive each, so that workers see it
 --   -- http, server: configuration lines added to the http block and to the main server
+--   nginx_host.around(set, host_opts, emu_opts): an emulator and a host for a describe block
 --   nginx_host.emulator_env(emu, extra) -> the env that points the application at the emulator
 --   nginx_host.query(args) -> "a=1&b=2"
 --   host.url, host.fixture_url
@@ -185,6 +186,28 @@ function M.start(opts)
   end, opts.env)
   self.fixture_url = "http://127.0.0.1:" .. self.ports[2]
   return self
+end
+
+--- In a describe block: starts an emulator (`emu_opts`) and a host before its specs
+-- and stops both after them; set(emu, host) receives them. `host_opts` is M.start's
+-- opts, or a function of the emulator that returns them; by default the application
+-- is pointed at the emulator (M.emulator_env).
+function M.around(set, host_opts, emu_opts)
+  local busted = require "busted"
+  local emu, host
+  busted.lazy_setup(function()
+    emu = emulator.start(emu_opts)
+    local opts = host_opts
+    if type(opts) == "function" then opts = opts(emu) end
+    opts = opts or {}
+    opts.env = opts.env or M.emulator_env(emu)
+    host = M.start(opts)
+    set(emu, host)
+  end)
+  busted.lazy_teardown(function()
+    if host then host:stop() end
+    if emu then emu:stop() end
+  end)
 end
 
 --- The environment that points the application at the emulator `emu`, plus `extra`.

@@ -51,6 +51,24 @@ local function listing(t, env, over)
   return get(t, env.emu .. DEMO, over)
 end
 
+-- A listing through the emulator's trickle (a byte a second) that `over` must end in 2.5 s.
+local function trickle(name, over)
+  return {
+    name = name,
+    config = { stall_seconds = 3, faults = { script = { "trickle" } } },
+    run = function(t, env)
+      local started = t:now()
+      local obs = listing(t, env, over)
+      obs.waited = t:now() - started
+      return obs
+    end,
+    check = function(obs)
+      assert.equal("TIMEOUT", obs.code)
+      assert.is_true(obs.waited < 2.5)
+    end,
+  }
+end
+
 contract.cases = {
   {
     name = "answers a GET: status, lower-case headers, the body, elapsed; www-authenticate is a list",
@@ -159,34 +177,8 @@ contract.cases = {
     run = function(t, env) return listing(t, env, { timeout = 0.5 }) end,
     check = function(obs) assert.equal("TIMEOUT", obs.code) end,
   },
-  {
-    name = "TIMEOUT when a trickle outlasts timeout, though bytes keep coming",
-    config = { stall_seconds = 3, faults = { script = { "trickle" } } },
-    run = function(t, env)
-      local started = t:now()
-      local obs = listing(t, env, { timeout = 1.5 })
-      obs.waited = t:now() - started
-      return obs
-    end,
-    check = function(obs)
-      assert.equal("TIMEOUT", obs.code)
-      assert.is_true(obs.waited < 2.5, "timeout bounds the whole attempt")
-    end,
-  },
-  {
-    name = "TIMEOUT when under 64 bytes/s for stall_timeout",
-    config = { stall_seconds = 3, faults = { script = { "trickle" } } },
-    run = function(t, env)
-      local started = t:now()
-      local obs = listing(t, env, { stall_timeout = 1 })
-      obs.waited = t:now() - started
-      return obs
-    end,
-    check = function(obs)
-      assert.equal("TIMEOUT", obs.code)
-      assert.is_true(obs.waited < 2.5)
-    end,
-  },
+  trickle("TIMEOUT when a trickle outlasts timeout, though bytes keep coming", { timeout = 1.5 }),
+  trickle("TIMEOUT when under 64 bytes/s for stall_timeout", { stall_timeout = 1 }),
   {
     name = "NETWORK_ERROR when the connection closes in the middle of the body",
     config = { faults = { script = { "close" } } },
