@@ -141,12 +141,12 @@ function Store:obtain(fetch, pipe, ctx)
     if token then return token end
     local failed = dict:get(self.failed)
     if failed then return nil, decode_failure(failed) end
-    -- The lock outlives the token request's timeout, should its worker die.
+    -- The lock outlives the token request's timeout, should its worker die (or its
+    -- request raise: no pcall here, which a task that yields could not cross on Lua 5.1).
     local locked, why = dict:add(self.lock, true, pipe.settings.timeout + 1)
     if locked then
-      local ok, got, err = pcall(fetch_locked, self, fetch)
+      local got, err = fetch_locked(self, fetch)
       dict:delete(self.lock)
-      if not ok then error(got, 0) end
       return got, err
     end
     if why ~= "exists" then

@@ -9,10 +9,12 @@
 --   atlasrestore.new { transport = t, access_token = "...", base_url = "https://atlas.test" }
 --   t.log        -- every request: { method, url, path, query, headers, body, at }
 --   t.max_in_flight, t:now(), t:advance(seconds)
+--   fake.digest_server(key, opts), fake.oauth_server(opts): handlers of an Atlas that authenticates
 --
 -- A handler returns a response { status, headers, body, latency } or a failure
 -- { code = "TIMEOUT", message = ..., latency = ... }; latency is virtual seconds.
 local cjson = require "cjson"
+local core = require "atlasrestore.core"
 local errors = require "atlasrestore.errors"
 local scheduler = require "atlasrestore.scheduler"
 
@@ -45,6 +47,57 @@ end
 
 --- The n-th job id (24 lowercase hex).
 function fake.id(n) return ("%024x"):format(n) end
+
+--- The page of two jobs that fake.digest_server and fake.oauth_server answer once authorized.
+fake.OK = fake.json(200, fake.page({ fake.id(1), fake.id(2) }))
+
+--- An Atlas-like Digest server: a fresh nonce on a missing or stale answer;
+-- checks every response against the key.
+function fake.digest_server(key, opts)
+  opts = opts or {}
+  local nonce, uses, challenges = "nonce-1", 0, 0
+  local function challenge(stale)
+    challenges = challenges + 1
+    nonce = "nonce-" .. challenges
+    uses = 0
+    return fake.api_error(401, "UNEXPECTED_ERROR", "You are not authorized for this resource.", {
+      ["www-authenticate"] = { ('Digest realm="MMS Public API", domain="", nonce="%s", algorithm=MD5, qop="auth", '
+        .. 'stale=%s'):format(nonce, stale and "true" or "false") } })
+  end
+  local handler = function(req)
+    local auth = req.headers.Authorization
+    if not auth then return challenge(false) end
+    local f = {}
+    for k, v in auth:gmatch('(%w+)="?([^",]*)"?') do f[k] = v end
+    if f.nonce ~= nonce then return challenge(true) end
+    local expected = core.digest_authorization { username = f.username, password = key, realm = f.realm,
+      nonce = f.nonce, method = "GET", uri = f.uri, qop = "auth", nc = tonumber(f.nc, 16), cnonce = f.cnonce,
+      algorithm = "MD5" }
+    if not expected:find('response="' .. f.response .. '"', 1, true) then return challenge(false) end
+    uses = uses + 1
+    if opts.nonce_uses and uses > opts.nonce_uses then return challenge(true) end
+    return fake.OK
+  end
+  return handler, function() return challenges end
+end
+
+--- A token endpoint and an API that accepts the current token only.
+function fake.oauth_server(opts)
+  opts = opts or {}
+  local issued, current = 0, nil
+  return function(req)
+    if req.path == "/api/oauth/token" then
+      issued = issued + 1
+      current = "token-" .. issued
+      return fake.json(200, { access_token = current, expires_in = opts.expires_in or 3600, token_type = "Bearer" })
+    end
+    if req.path == "/api/oauth/revoke" then return { status = 200, body = "" } end
+    if opts.refuse or req.headers.Authorization ~= "Bearer " .. current then
+      return fake.api_error(401, "NOT_AUTHORIZED")
+    end
+    return fake.OK
+  end, function() return issued end, function() current = "revoked" end
+end
 
 local function split_url(url)
   local path, query = url:match("^https?://[^/]+([^?]*)%??(.*)$")

@@ -1,7 +1,6 @@
 -- The request pipeline and the credential strategies, on the fake transport:
 -- every retry rule, the Digest and token exchanges, in virtual time.
 local atlasrestore = require "atlasrestore"
-local core = require "atlasrestore.core"
 local fake = require "support.fake_transport"
 
 local GROUP = "65a1b2c3d4e5f60718293a4b"
@@ -27,7 +26,7 @@ local function script(answers)
   end
 end
 
-local OK = fake.json(200, fake.page({ fake.id(1), fake.id(2) }))
+local OK = fake.OK
 
 local function list(client) return client:list_restore_jobs(GROUP, "demo") end
 
@@ -111,41 +110,11 @@ describe("the pipeline's retries", function()
   end)
 end)
 
---- An Atlas-like Digest server: a fresh nonce on a missing or stale answer;
--- checks every response against the key.
-local function digest_server(key, opts)
-  opts = opts or {}
-  local nonce, uses, challenges = "nonce-1", 0, 0
-  local function challenge(stale)
-    challenges = challenges + 1
-    nonce = "nonce-" .. challenges
-    uses = 0
-    return fake.api_error(401, "UNEXPECTED_ERROR", "You are not authorized for this resource.", {
-      ["www-authenticate"] = { ('Digest realm="MMS Public API", domain="", nonce="%s", algorithm=MD5, qop="auth", '
-        .. 'stale=%s'):format(nonce, stale and "true" or "false") } })
-  end
-  local handler = function(req)
-    local auth = req.headers.Authorization
-    if not auth then return challenge(false) end
-    local f = {}
-    for k, v in auth:gmatch('(%w+)="?([^",]*)"?') do f[k] = v end
-    if f.nonce ~= nonce then return challenge(true) end
-    local expected = core.digest_authorization { username = f.username, password = key, realm = f.realm,
-      nonce = f.nonce, method = "GET", uri = f.uri, qop = "auth", nc = tonumber(f.nc, 16), cnonce = f.cnonce,
-      algorithm = "MD5" }
-    if not expected:find('response="' .. f.response .. '"', 1, true) then return challenge(false) end
-    uses = uses + 1
-    if opts.nonce_uses and uses > opts.nonce_uses then return challenge(true) end
-    return OK
-  end
-  return handler, function() return challenges end
-end
-
 describe("the Digest exchange", function()
   local KEY = { public_key = "pubkey", private_key = "the-private-key" }
 
   it("answers one challenge, then re-uses the nonce with nc counting up", function()
-    local handler, challenges = digest_server("the-private-key")
+    local handler, challenges = fake.digest_server("the-private-key")
     local client, t = client_on(handler, KEY)
     for _ = 1, 3 do assert(list(client)) end
     assert.equal(4, #t.log, "one challenge, then one request per call")
@@ -156,7 +125,7 @@ describe("the Digest exchange", function()
   end)
 
   it("costs one more request when the nonce goes stale", function()
-    local handler, challenges = digest_server("the-private-key", { nonce_uses = 2 })
+    local handler, challenges = fake.digest_server("the-private-key", { nonce_uses = 2 })
     local client, t = client_on(handler, KEY)
     for _ = 1, 3 do assert(list(client)) end
     assert.equal(5, #t.log)
@@ -164,7 +133,7 @@ describe("the Digest exchange", function()
   end)
 
   it("answers a fresh challenge once: a wrong key is a 401, an auth error", function()
-    local handler = digest_server("another-key")
+    local handler = fake.digest_server("another-key")
     local client, t = client_on(handler, KEY)
     local _, err = list(client)
     assert.equal(2, #t.log)
@@ -173,24 +142,6 @@ describe("the Digest exchange", function()
     assert.equal(1, err.attempts)
   end)
 end)
-
---- A token endpoint and an API that accepts the current token only.
-local function oauth_server(opts)
-  opts = opts or {}
-  local issued, current = 0, nil
-  return function(req)
-    if req.path == "/api/oauth/token" then
-      issued = issued + 1
-      current = "token-" .. issued
-      return fake.json(200, { access_token = current, expires_in = opts.expires_in or 3600, token_type = "Bearer" })
-    end
-    if req.path == "/api/oauth/revoke" then return { status = 200, body = "" } end
-    if opts.refuse or req.headers.Authorization ~= "Bearer " .. current then
-      return fake.api_error(401, "NOT_AUTHORIZED")
-    end
-    return OK
-  end, function() return issued end, function() current = "revoked" end
-end
 
 local function count(log, path)
   local n = 0
@@ -202,7 +153,7 @@ describe("the service-account exchange", function()
   local SA = { client_id = "mdb_sa_id_x", client_secret = "mdb_sa_sk_secret" }
 
   it("fetches one token and re-uses it until shortly before it expires", function()
-    local handler, issued = oauth_server { expires_in = 100 }
+    local handler, issued = fake.oauth_server { expires_in = 100 }
     local client, t = client_on(handler, SA)
     assert(list(client))
     t:advance(80)
@@ -215,7 +166,7 @@ describe("the service-account exchange", function()
   end)
 
   it("renews a refused token once and retries", function()
-    local handler, issued, revoke = oauth_server()
+    local handler, issued, revoke = fake.oauth_server()
     local client, t = client_on(handler, SA)
     assert(list(client))
     revoke()
@@ -225,7 +176,7 @@ describe("the service-account exchange", function()
   end)
 
   it("stops renewing for an account that is refused whatever its token", function()
-    local handler, issued = oauth_server { refuse = true }
+    local handler, issued = fake.oauth_server { refuse = true }
     local client = client_on(handler, SA)
     local _, err = list(client)
     assert.equal("auth", err.kind)

@@ -3,7 +3,8 @@
 --
 -- Connections are pooled by nginx (setkeepalive), per host, port and TLS server name;
 -- lua_socket_keepalive_timeout and lua_socket_pool_size size the pool. TLS is verified
--- against lua_ssl_trusted_certificate, with the host name sent and checked.
+-- against lua_ssl_trusted_certificate, with the host name sent and checked. It runs
+-- where nginx's lua module does, on LuaJIT, whose pcall a light thread may yield across.
 local core = require "atlasrestore.core"
 local errors = require "atlasrestore.errors"
 local semaphore = require "ngx.semaphore"
