@@ -104,7 +104,8 @@ valgrind: all
 	  --leak-check=full --errors-for-leak-kinds=definite,indirect --keep-debuginfo=yes --num-callers=30 \
 	  $(BUSTED) --ignore-lua spec/unit spec/e2e/valgrind_spec.lua
 
-# libFuzzer on the JSON decoder; fails on any crash, sanitizer report or leak.
+# libFuzzer on the JSON decoder, the head parser and the challenge parser,
+# FUZZ_SECONDS in all; fails on any crash, sanitizer report or leak.
 fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) LUA_INCDIR=$(LUA_INCDIR) ./spec/fuzz/run.sh
 
