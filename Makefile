@@ -96,13 +96,13 @@ $(ASAN_SHIM): spec/support/nodlclose.c
 asan: all $(ASAN_SOS) $(ASAN_SHIM)
 	timeout $(ASAN_TIMEOUT) env $(ASAN_ENV) $(BUSTED) --ignore-lua --cpath='./$(ASAN_BUILD)/?.so'
 
-# Unit specs plus one listing per credential kind, with the normal build.
+# Unit specs, one listing per credential kind and the multi handle, with the normal build.
 # "still reachable" (libcurl's and OpenSSL's global state) is not an error;
 # --keep-debuginfo names the frames of modules that lua_close has unloaded.
 valgrind: all
 	timeout $(VALGRIND_TIMEOUT) $(VALGRIND) -q --error-exitcode=1 \
 	  --leak-check=full --errors-for-leak-kinds=definite,indirect --keep-debuginfo=yes --num-callers=30 \
-	  $(BUSTED) --ignore-lua spec/unit spec/e2e/valgrind_spec.lua
+	  $(BUSTED) --ignore-lua spec/unit spec/e2e/valgrind_spec.lua spec/e2e/multi_spec.lua
 
 # libFuzzer on the JSON decoder, the head parser and the challenge parser,
 # FUZZ_SECONDS in all; fails on any crash, sanitizer report or leak.
