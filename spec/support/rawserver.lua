@@ -10,6 +10,7 @@
 -- Modes ([param]):
 --   reset        answers with a TCP reset
 --   huge         promises 512 MB, sends a few bytes, waits 1 s
+--   not_http     answers with bytes that are not an HTTP response
 --   redirect     302 to [target]/elsewhere
 --   stray        [status] (503 with Retry-After: 1, 304 or 204) on the first
 --                connection, kept alive, then ~0.2 s later an unsolicited
@@ -113,6 +114,11 @@ local MODES = {
     request(c, n)
     send(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 536870912\r\n\r\n{\"results\":[")
     sleep(1)
+  end,
+  not_http = function(c, n)
+    request(c, n)
+    send(c, "SSH-2.0-OpenSSH_9.2\r\nno status line here\r\n\r\n")
+    sleep(0.2)
   end,
   redirect = function(c, n)
     request(c, n)
