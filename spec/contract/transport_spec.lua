@@ -36,7 +36,8 @@ for name, new in pairs(TRANSPORTS) do
     end
 
     local function token_request(max_body)
-      return request { method = "POST", url = emu.base_url .. "/api/oauth/token", body = "grant_type=client_credentials",
+      return request { method = "POST", url = emu.base_url .. "/api/oauth/token",
+        body = "grant_type=client_credentials",
         headers = { Authorization = "Basic " .. core.base64(emu.client_id .. ":" .. emu.client_secret),
           ["Content-Type"] = "application/x-www-form-urlencoded" }, max_body = max_body }
     end
