@@ -328,3 +328,28 @@ describe("hostile sizes", function()
     for _, r in ipairs(t.log) do assert.is_nil(r.headers.Authorization) end
   end)
 end)
+
+describe("the deprecation warning", function()
+  local DEPRECATED = fake.json(200, fake.page({ fake.id(1) }), { deprecation = "Wed, 10 Dec 2025",
+    sunset = "Thu, 15 Jan 2026" })
+
+  it("comes once per client, and advises \"auto\" only to callers who do not use it", function()
+    local warnings = {}
+    local client = client_on(script { DEPRECATED }, { on_warning = function(m) warnings[#warnings + 1] = m end })
+    assert(list(client))
+    assert(list(client))
+    assert.equal(1, #warnings)
+    assert.matches('endpoint = "auto"', warnings[1], 1, true)
+    warnings = {}
+    client = client_on(script { fake.api_error(404, "CLUSTER_NOT_FOUND"), DEPRECATED },
+      { on_warning = function(m) warnings[#warnings + 1] = m end })
+    assert(client:all_restore_jobs(GROUP, "demo", { endpoint = "auto" }))
+    assert.equal(1, #warnings)
+    assert.is_nil(warnings[1]:find("auto", 1, true))
+  end)
+
+  it("cannot break a listing, even from a hook that raises", function()
+    local client = client_on(script { DEPRECATED }, { on_warning = function() error("hook failed") end })
+    assert.equal(1, #assert(list(client)).results)
+  end)
+end)
