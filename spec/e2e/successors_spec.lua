@@ -690,41 +690,6 @@ describe("after the sunset", function()
     end)
   end)
 
-  describe("the README's examples", function()
-    -- A chunk whose globals are `env`, on every Lua.
-    local function load_in(code, env)
-      local setfenv = rawget(_G, "setfenv")
-      if setfenv then return setfenv(assert(loadstring(code, "=README")), env) end -- luacheck: ignore 113
-      return assert(load(code, "=README", "t", env))
-    end
-
-    local function examples()
-      local readme = assert(emulator.read_file("README.md"))
-      local out = {}
-      for code in readme:gmatch("<!%-%- example %-%->\n```lua\n(.-)\n```") do out[#out + 1] = code end
-      return out
-    end
-
-    it("run against the emulator", function()
-      local blocks = examples()
-      assert.is_true(#blocks >= 4)
-      emu:config { job_polls = 0 }
-      for _, code in ipairs(blocks) do
-        local printed, errors_written = {}, {}
-        local env = setmetatable({
-          client = client { endpoint = "auto" },
-          group = code:find("project_restore_jobs", 1, true) and MIXED or G,
-          print = function(...) printed[#printed + 1] = select("#", ...) end,
-          io = { stderr = { write = function(_, ...) errors_written[#errors_written + 1] = table.concat { ... } end } },
-        }, { __index = _G })
-        local chunk = load_in((code:gsub('"my%-cluster"', '"dedicated-0"')), env)
-        chunk()
-        assert.is_true(#printed + #errors_written > 0, code)
-        env.client:close()
-      end
-    end)
-  end)
-
   describe("a script written against the seed's fields", function()
     -- Only the seed's names, as a cron job of 2025 reads them; unchanged for every source.
     local function seed_report(c, group, name)
