@@ -21,7 +21,7 @@ FUZZ_EXTRA_SEEDS=${FUZZ_EXTRA_SEEDS:-}
 OUT=build/fuzz
 TARGETS=(fuzz_decode fuzz_head fuzz_challenge)
 CORE_SRC="csrc/lcore.c csrc/json.c csrc/digest.c csrc/hash.c csrc/md5.c csrc/sha256.c csrc/challenge.c
-  csrc/head.c csrc/luahead.c csrc/luafield.c"
+  csrc/head.c csrc/luahead.c csrc/luafield.c csrc/base64.c csrc/idset.c csrc/lidset.c"
 
 build() { # target, sources...
   local target=$1
