@@ -80,7 +80,7 @@ CONTRACT_SPECS ?= spec/contract
 E2E_SPECS      ?= spec/e2e
 NGINX_SPECS    ?= spec/nginx
 ASAN_SPECS     ?= spec/unit spec/e2e
-VALGRIND_SPECS ?= spec/unit spec/e2e/valgrind_spec.lua
+VALGRIND_SPECS ?= spec/unit spec/e2e/valgrind_spec.lua spec/e2e/multi_spec.lua
 CONTRACT_FILES  = $(shell find $(CONTRACT_SPECS) -name '*_spec.lua' 2>/dev/null)
 # The interpreter and the cpath of the chosen build, explicitly: .busted names neither.
 BUSTED_HERE     = $(BUSTED) --ignore-lua --cpath='./$(BUILD)/?.so'
@@ -159,7 +159,7 @@ $(ASAN_SHIM): spec/support/nodlclose.c
 asan: all $(ASAN_SOS) $(ASAN_SHIM)
 	timeout $(ASAN_TIMEOUT) env $(ASAN_ENV) $(BUSTED) --ignore-lua --cpath='./$(ASAN_BUILD)/?.so' $(ASAN_SPECS)
 
-# Unit specs plus one listing per credential kind, with the normal build.
+# Unit specs, one listing per credential kind and the multi handle, with the normal build.
 # "still reachable" (libcurl's and OpenSSL's global state) is not an error;
 # --keep-debuginfo names the frames of modules that lua_close has unloaded.
 valgrind: all
@@ -167,9 +167,10 @@ valgrind: all
 	  --leak-check=full --errors-for-leak-kinds=definite,indirect --keep-debuginfo=yes --num-callers=30 \
 	  $(BUSTED_HERE) $(VALGRIND_SPECS)
 
-# libFuzzer on the JSON decoder; fails on any crash, sanitizer report or leak.
+# libFuzzer on the JSON decoder, the head parser and the challenge parser,
+# FUZZ_SECONDS in all; fails on any crash, sanitizer report or leak.
 fuzz:
-	FUZZ_SECONDS=$(FUZZ_SECONDS) LUA_INCDIR=$(LUA_INCDIR) ./spec/fuzz/run.sh
+	FUZZ_SECONDS=$(FUZZ_SECONDS) LUA_INCDIR=$(LUA_INCDIR) CORE_SRC="$(CORE_SRC)" ./spec/fuzz/run.sh
 
 # 1,000 listings under 10% faults in one process; fails on a wrong listing or RSS growth.
 soak: all

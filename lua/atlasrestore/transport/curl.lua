@@ -6,7 +6,7 @@ local curl = require "atlasrestore.curl"
 local errors = require "atlasrestore.errors"
 local scheduler = require "atlasrestore.scheduler"
 
-local transport = { version = "libcurl/" .. curl.version() }
+local transport = { version = "libcurl/" .. curl.version(), ERROR_CODES = curl.ERROR_CODES }
 transport.__index = transport
 
 -- The request as the C module reads it.
