@@ -280,7 +280,6 @@ describe("inside nginx, TLS", function()
 
   it("refuses a certificate for another name: TLS_FAILED", function()
     local _, out = host:json("/trusted/list?" .. nginx_host.query { max_attempts = 1, base = emu.base_url })
-    print(require("cjson").encode(out))
     assert.equal("TLS_FAILED", out.err.errorCode)
     assert.matches("host name", out.err.message)
   end)
