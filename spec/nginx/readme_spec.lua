@@ -11,11 +11,12 @@ local STOCK = "/etc/nginx/nginx.conf"
 -- Debian's nginx prefix: the stock configuration loads its modules relative to it.
 local DEBIAN_PREFIX = "/usr/share/nginx/"
 
--- The fenced block between <!-- name:begin --> and <!-- name:end --> of the README.
+-- The fenced block between <!-- name:begin --> and <!-- name:end --> of the README
+-- (after the line that names this spec for spec/e2e/readme_spec.lua).
 local function snippet(readme, name)
   local quoted = name:gsub("%p", "%%%0")
-  local block = readme:match("<!%-%- " .. quoted .. ":begin %-%->\n```nginx\n(.-)```\n<!%-%- " .. quoted ..
-    ":end %-%->")
+  local block = readme:match("<!%-%- " .. quoted .. ":begin %-%->\n<!%-%- example: spec/nginx/readme_spec%.lua %-%->\n"
+    .. "```nginx\n(.-)```\n<!%-%- " .. quoted .. ":end %-%->")
   return assert(block, "README.md has no " .. name .. " block")
 end
 
