@@ -7,9 +7,10 @@ source = {
 description = {
   summary = "Lists the restore jobs of MongoDB Atlas serverless instances and their Flex and Dedicated successors",
   detailed = [[
-A Lua module with a C core: libcurl for HTTP, a C JSON decoder that builds the
-restore-job tables directly, HTTP Digest and OAuth service accounts, retries,
-pagination, and routing to the Flex and Dedicated successors of serverless instances.
+A Lua module with a C core: libcurl for HTTP (inside nginx, cosockets that never
+block a worker), a C JSON decoder that builds the restore-job tables directly, HTTP
+Digest and OAuth service accounts, retries, pagination, and routing to the Flex and
+Dedicated successors of serverless instances.
 ]],
   license = "MIT",
 }
