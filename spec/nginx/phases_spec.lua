@@ -1,6 +1,7 @@
 -- Inside nginx: listings from every phase that may run one, libcurl in init_by_lua,
 -- and the error of every phase where no transport may run.
 local cjson = require "cjson"
+local emulator = require "support.emulator"
 local nginx_host = require "support.nginx_host"
 
 describe("inside nginx", function()
@@ -32,6 +33,23 @@ describe("inside nginx", function()
       end)
     end
   end
+
+  it("lists a whole project in light threads, one instance failing", function()
+    local _, out = host:json("/list?" .. nginx_host.query { call = "project", group = emulator.MIXED_GROUP_ID })
+    assert.is_nil(out.err)
+    assert.is_true(out.count > 0)
+    assert.equal(1, out.failures, "mixed-broken")
+  end)
+
+  it("waits for a job with non-blocking sleeps", function()
+    emu:config { job_polls = 2 }
+    local _, out = host:json("/timer/list?" .. nginx_host.query { call = "wait", name = "polling",
+      job = emulator.POLLING_JOBS.serverless.completes })
+    assert.is_nil(out.err)
+    assert.equal(emulator.POLLING_JOBS.serverless.completes, out.first.id)
+    assert.equal("COMPLETED", out.first.status)
+    assert.equal(1 + 3, emu:stats().job_requests, "the probe of \"auto\", two polls running, the final one")
+  end)
 
   it("lists through libcurl in init_by_lua, before the workers fork", function()
     local out = cjson.decode((select(2, host:get("/result?name=init"))))

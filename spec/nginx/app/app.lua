@@ -37,7 +37,8 @@ local function describe(err)
     attempts = err.attempts, text = tostring(err) }
 end
 
---- One listing as the query says; a plain table for JSON. With log=1 the client
+--- One listing as the query says (call=project: project_restore_jobs; call=wait:
+-- wait_restore_job of `job`); a plain table for JSON. With log=1 the client
 -- logs as it does by default in nginx (debug = true, no on_warning); with revoke=1
 -- it closes with { revoke = true }.
 function app.run_list(args)
@@ -58,9 +59,20 @@ function app.run_list(args)
       return
     end
     local jobs
-    jobs, err = client:all_restore_jobs(args.group or GROUP, args.name or "demo", {
-      endpoint = args.endpoint, concurrency = tonumber(args.concurrency),
-      items_per_page = tonumber(args.items_per_page) })
+    if args.call == "project" then
+      local failures
+      jobs, failures = client:project_restore_jobs(args.group or GROUP)
+      if jobs then out.failures = #failures else err = failures end
+    elseif args.call == "wait" then
+      local job
+      job, err = client:wait_restore_job(args.group or GROUP, args.name, args.job, { endpoint = "auto",
+        interval = 0.05, timeout = 10 })
+      jobs = job and { job }
+    else
+      jobs, err = client:all_restore_jobs(args.group or GROUP, args.name or "demo", {
+        endpoint = args.endpoint, concurrency = tonumber(args.concurrency),
+        items_per_page = tonumber(args.items_per_page) })
+    end
     out.err = describe(err)
     if jobs then
       out.count, out.ids = #jobs, {}
