@@ -10,6 +10,7 @@
 --   t.log        -- every request: { method, url, path, query, headers, body, at }
 --   t.max_in_flight, t:now(), t:advance(seconds)
 --   fake.digest_server(key, opts), fake.oauth_server(opts): handlers of an Atlas that authenticates
+--   fake.count(log, path): the requests of a log that went to a path
 --
 -- A handler returns a response { status, headers, body, latency } or a failure
 -- { code = "TIMEOUT", message = ..., latency = ... }; latency is virtual seconds.
@@ -47,6 +48,13 @@ end
 
 --- The n-th job id (24 lowercase hex).
 function fake.id(n) return ("%024x"):format(n) end
+
+--- How many requests of `log` went to `path`.
+function fake.count(log, path)
+  local n = 0
+  for _, r in ipairs(log) do if r.path == path then n = n + 1 end end
+  return n
+end
 
 --- The page of two jobs that fake.digest_server and fake.oauth_server answer once authorized.
 fake.OK = fake.json(200, fake.page({ fake.id(1), fake.id(2) }))

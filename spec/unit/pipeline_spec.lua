@@ -144,12 +144,6 @@ describe("the Digest exchange", function()
   end)
 end)
 
-local function count(log, path)
-  local n = 0
-  for _, r in ipairs(log) do if r.path == path then n = n + 1 end end
-  return n
-end
-
 describe("the service-account exchange", function()
   local SA = { client_id = "mdb_sa_id_x", client_secret = "mdb_sa_sk_secret" }
 
@@ -192,8 +186,8 @@ describe("the service-account exchange", function()
         { client_id = "mdb_sa_id_x", client_secret = "mdb_sa_sk_secret", max_attempts = 2 })
       local _, err = list(client)
       assert.equal("BAD_RESPONSE", err.errorCode)
-      assert.equal(2, count(t.log, "/api/oauth/token"), "retried like a broken body")
-      assert.equal(0, count(t.log, PAGE))
+      assert.equal(2, fake.count(t.log, "/api/oauth/token"), "retried like a broken body")
+      assert.equal(0, fake.count(t.log, PAGE))
     end
   end)
 
@@ -207,9 +201,9 @@ describe("the service-account exchange", function()
     assert.equal("server", err.kind)
     assert.has_error(function() list(client) end, "'list_restore_jobs' called on a closed client")
     assert.is_true(client:close())
-    assert.equal(2, count(t.log, "/api/oauth/revoke"))
+    assert.equal(2, fake.count(t.log, "/api/oauth/revoke"))
     assert.is_true(client:close())
-    assert.equal(2, count(t.log, "/api/oauth/revoke"))
+    assert.equal(2, fake.count(t.log, "/api/oauth/revoke"))
     assert.equal(1, t.closed)
   end)
 end)
@@ -264,7 +258,7 @@ describe("hostile sizes", function()
     local _, err = list(client)
     assert.equal("BAD_RESPONSE", err.errorCode)
     assert.matches("more than the 16384 allowed", err.message, 1, true)
-    assert.equal(0, count(t.log, PAGE))
+    assert.equal(0, fake.count(t.log, PAGE))
   end)
 
   it("never send a Digest answer built from a challenge with CR, LF or NUL", function()

@@ -9,12 +9,6 @@ local GROUP = "65a1b2c3d4e5f60718293a4b"
 local KEY = { public_key = "pubkey", private_key = "the-private-key" }
 local SA = { client_id = "mdb_sa_id_x", client_secret = "mdb_sa_sk_secret" }
 
-local function count(log, path)
-  local n = 0
-  for _, r in ipairs(log) do if r.path == path then n = n + 1 end end
-  return n
-end
-
 describe("clients of one nginx worker", function()
   local clock, specs, base = 0, 0, nil
 
@@ -54,13 +48,13 @@ describe("clients of one nginx worker", function()
     local handler, issued = fake.oauth_server()
     for _ = 1, 3 do assert(request(handler, SA)) end
     assert.equal(1, issued())
-    assert.equal(0, count(log, "/api/oauth/revoke"))
+    assert.equal(0, fake.count(log, "/api/oauth/revoke"))
   end)
 
   it("revoke it on close { revoke = true }; the next client fetches a new one", function()
     local handler, issued = fake.oauth_server()
     assert(request(handler, SA, { revoke = true }))
-    assert.equal(1, count(log, "/api/oauth/revoke"))
+    assert.equal(1, fake.count(log, "/api/oauth/revoke"))
     assert(request(handler, SA))
     assert.equal(2, issued())
   end)
