@@ -12,6 +12,7 @@
 #include "compat.h"
 #include "digest.h"
 #include "json.h"
+#include "lidset.h"
 #include "luafield.h"
 #include "luahead.h"
 
@@ -233,6 +234,7 @@ static int ar_core_parse_digest_challenges(lua_State *L) {
 
 static const luaL_Reg ar_core_funcs[] = {
   { "base64", ar_core_base64 },
+  { "idset", ar_core_idset },
   { "decode", ar_core_decode },
   { "digest_authorization", ar_core_digest_authorization },
   { "parse_head", ar_core_parse_head },

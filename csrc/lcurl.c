@@ -242,6 +242,7 @@ AR_EXPORT int luaopen_atlasrestore_curl(lua_State *L);
 AR_EXPORT int luaopen_atlasrestore_curl(lua_State *L) {
   /* curl_global_init is not thread-safe and must run once per process. */
   static int curl_ready = 0;
+  int i;
   if (!curl_ready) {
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) return luaL_error(L, "curl_global_init failed");
     curl_ready = 1;
@@ -254,6 +255,12 @@ AR_EXPORT int luaopen_atlasrestore_curl(lua_State *L) {
   lua_pop(L, 1);
   ar_multi_register(L);
   luaL_newlib(L, ar_curl_funcs);
+  lua_newtable(L);
+  for (i = 0; ar_transfer_codes[i]; i++) {
+    lua_pushstring(L, ar_transfer_codes[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+  lua_setfield(L, -2, "ERROR_CODES");
   lua_pushliteral(L, "atlasrestore.curl");
   lua_setfield(L, -2, "_NAME");
   return 1;

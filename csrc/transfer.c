@@ -149,14 +149,19 @@ static int ar_transfer_head_too_large(const ar_transfer *t) {
   return t->rc == CURLE_OUT_OF_MEMORY && !t->head_done;
 }
 
+/* Every code a failed transfer can give; the head parser's two are among them. */
+const char *const ar_transfer_codes[] = { "RESPONSE_TOO_LARGE", "TIMEOUT", "CONNECT_FAILED", "TLS_FAILED",
+                                          "NETWORK_ERROR", "BAD_RESPONSE", NULL };
+enum { AR_TOO_LARGE, AR_TIMEOUT, AR_CONNECT_FAILED, AR_TLS_FAILED, AR_NETWORK_ERROR, AR_BAD_RESPONSE };
+
 const char *ar_transfer_error_code(const ar_transfer *t) {
   if (t->body_overflow || t->headers_overflow || t->rc == CURLE_FILESIZE_EXCEEDED || ar_transfer_head_too_large(t))
-    return "RESPONSE_TOO_LARGE";
+    return ar_transfer_codes[AR_TOO_LARGE];
   switch (t->rc) {
-    case CURLE_OPERATION_TIMEDOUT: return "TIMEOUT";
+    case CURLE_OPERATION_TIMEDOUT: return ar_transfer_codes[AR_TIMEOUT];
     case CURLE_COULDNT_CONNECT:
     case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY: return "CONNECT_FAILED";
+    case CURLE_COULDNT_RESOLVE_PROXY: return ar_transfer_codes[AR_CONNECT_FAILED];
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CERTPROBLEM:
@@ -168,8 +173,11 @@ const char *ar_transfer_error_code(const ar_transfer *t) {
     case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
     case CURLE_SSL_INVALIDCERTSTATUS:
     case CURLE_SSL_CRL_BADFILE:
-    case CURLE_SSL_SHUTDOWN_FAILED: return "TLS_FAILED";
-    default: return "NETWORK_ERROR";
+    case CURLE_SSL_SHUTDOWN_FAILED: return ar_transfer_codes[AR_TLS_FAILED];
+    /* Bytes that are not an HTTP/1.x response (libcurl refuses HTTP/0.9). */
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_WEIRD_SERVER_REPLY: return ar_transfer_codes[AR_BAD_RESPONSE];
+    default: return ar_transfer_codes[AR_NETWORK_ERROR];
   }
 }
 

@@ -51,6 +51,8 @@ void ar_transfer_start(ar_transfer *t, ar_request *r, ar_sockets *sockets);
 /* Records the outcome and forgets the request and its secrets. */
 void ar_transfer_finish(ar_transfer *t, CURLcode rc);
 /* After a failed transfer: a stable code ("TIMEOUT", "RESPONSE_TOO_LARGE"...) and a message. */
+/* NULL-terminated: every code ar_transfer_error_code (or the head parser) gives. */
+extern const char *const ar_transfer_codes[];
 const char *ar_transfer_error_code(const ar_transfer *t);
 const char *ar_transfer_error_message(const ar_transfer *t);
 /* Once the results are out: empties the buffers, and frees large ones. */

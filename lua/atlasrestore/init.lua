@@ -143,6 +143,9 @@ local function collect(source)
   end
 end
 
+-- Jobs handed out between two nudges to the transfers requested ahead.
+local PROGRESS_EVERY = 64
+
 -- An iterator over every job: one page (and the pages requested ahead) in memory.
 local function iterate(self, fname, group_id, name, opts, forced)
   local source, err = start_listing(self, fname, group_id, name, opts, forced, true)
@@ -154,6 +157,7 @@ local function iterate(self, fname, group_id, name, opts, forced)
   return function()
     if source.owner.closed then errors.misuse("'%s' iterator used after its client was closed", fname) end
     i = i + 1
+    if i % PROGRESS_EVERY == 0 then source:progress() end
     while i > #buffer do
       local jobs, page_err = source:next()
       if jobs == nil then return nil end

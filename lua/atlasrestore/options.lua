@@ -17,7 +17,7 @@ options.DEFAULTS = {
   max_body_size = 64 * 1024 * 1024,
   max_depth = 64,
   max_pages = 10000,      -- 5 million jobs at 500 a page
-  concurrency = 1,
+  concurrency = 4,      -- pages in flight at once; see the README for why 4
   api_version = "v2",
   endpoint = "serverless",
 }
@@ -62,6 +62,14 @@ end
 
 local function is_integral(n, max)
   return n == math.floor(n) and n >= 1 and n <= (max or 2 ^ 53)
+end
+
+-- The keys of `a`, then those of `b` (nil is none), in a new table.
+local function merged(a, b)
+  local out = {}
+  for k, v in pairs(a) do out[k] = v end
+  for k, v in pairs(b or {}) do out[k] = v end
+  return out
 end
 
 local function nonempty(v) if v ~= nil and v ~= "" then return v end end
@@ -264,13 +272,7 @@ end
 function options.query(fname, query, extra_types)
   if query == nil then return "" end
   if type(query) ~= "table" then errors.bad_type(fname, 3, "table", query) end
-  local types = QUERY_TYPES
-  if extra_types then
-    types = {}
-    for k, v in pairs(QUERY_TYPES) do types[k] = v end
-    for k, v in pairs(extra_types) do types[k] = v end
-  end
-  check_table(fname, 3, query, types)
+  check_table(fname, 3, query, merged(QUERY_TYPES, extra_types))
   local pairs_list = {}
   for _, p in ipairs(QUERY) do
     local v = query[p.key]
@@ -292,9 +294,7 @@ local LISTING_TYPES = { items_per_page = "number", endpoint = "string", concurre
 function options.listing(fname, argn, opts, settings, forced, extra_types)
   if opts ~= nil and type(opts) ~= "table" then errors.bad_type(fname, argn, "table", opts) end
   opts = opts or {}
-  local types = {}
-  for k, v in pairs(LISTING_TYPES) do types[k] = v end
-  for k, v in pairs(extra_types or {}) do types[k] = v end
+  local types = merged(LISTING_TYPES, extra_types)
   if forced then types.endpoint = nil end
   check_table(fname, argn, opts, types)
   local plan = {

@@ -122,6 +122,7 @@ function fake.new(handler)
   function self.spawn(_, fn, ...) return tasks:spawn(fn, ...) end
   function self.wait(_, task) return tasks:wait(task) end
   function self.cancel(_, task) return tasks:cancel(task) end
+  function self.progress() return tasks:progress() end
   function self.close() self.closed = self.closed + 1 end
   --- Moves the virtual clock (a caller's pause between two calls).
   function self.advance(_, seconds) self.clock = self.clock + seconds end

@@ -10,6 +10,7 @@
 -- Modes ([param]):
 --   reset        answers with a TCP reset
 --   huge         promises 512 MB, sends a few bytes, waits 1 s
+--   not_http     answers with bytes that are not an HTTP response
 --   redirect     302 to [target]/elsewhere
 --   stray        [status] (503 with Retry-After: 1, 304 or 204) on the first
 --                connection, kept alive, then ~0.2 s later an unsolicited
@@ -114,6 +115,11 @@ local MODES = {
     send(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 536870912\r\n\r\n{\"results\":[")
     sleep(1)
   end,
+  not_http = function(c, n)
+    request(c, n)
+    send(c, "SSH-2.0-OpenSSH_9.2\r\nno status line here\r\n\r\n")
+    sleep(0.2)
+  end,
   redirect = function(c, n)
     request(c, n)
     send(c, "HTTP/1.1 302 Found\r\nLocation: " .. param .. "/elsewhere\r\nContent-Length: 0\r\n\r\n")
@@ -137,7 +143,7 @@ local MODES = {
   gzip_bomb = function(c, n)
     request(c, n)
     local pipe = assert(io.popen(("head -c %d /dev/zero | gzip -c"):format(tonumber(param))))
-    local body = pipe:read("a")
+    local body = pipe:read("*a")
     pipe:close()
     send(c, response("200 OK", { "Content-Type: application/json", "Content-Encoding: gzip" }, body))
   end,
@@ -189,11 +195,11 @@ function rawserver.start(mode, param)
   local cmd = ("lua5.4 %s %d %s %s %s %s %s >/dev/null 2>&1 & echo $!"):format(path, port, mode,
     emulator.sh_quote(param or "-"), log_path, table.concat(rawserver.REAL_JOBS, ","), rawserver.STRAY_JOB)
   local pipe = assert(io.popen(emulator.clean_env(cmd)))
-  local pid = tonumber(pipe:read("l"))
+  local pid = tonumber(pipe:read("*l"))
   pipe:close()
   local log = assert(io.open(log_path, "r"))
   local deadline = socket.gettime() + 5
-  while log:read("l") ~= "ready" and socket.gettime() < deadline do
+  while log:read("*l") ~= "ready" and socket.gettime() < deadline do
     log:seek("set")
     socket.sleep(0.02)
   end

@@ -148,7 +148,8 @@ describe("HTTP Digest", function()
           for _, form in ipairs { '"a%sb"', '"a\\%sb"', "a%sb" } do
             local parts = {}
             for other, value in pairs(params) do
-              parts[#parts + 1] = other .. "=" .. (other == name and form:format(bad) or value)
+              -- gsub, not format: Lua 5.1's %s stops at a NUL.
+              parts[#parts + 1] = other .. "=" .. (other == name and form:gsub("%%s", bad) or value)
             end
             local hostile = "Digest " .. table.concat(parts, ", ")
             refused({ hostile }, name .. " " .. form)

@@ -44,8 +44,8 @@ end
 
 describe("a listing", function()
   for _, n in ipairs { 0, 1, 499, 500, 501, 1200 } do
-    it(("of %d jobs costs max(1, ceil(N/500)) requests"):format(n), function()
-      local client, t = client_on(paged_server(n))
+    it(("of %d jobs costs max(1, ceil(N/500)) requests, one at a time"):format(n), function()
+      local client, t = client_on(paged_server(n), { concurrency = 1 })
       local jobs = assert(client:all_restore_jobs(GROUP, "demo"))
       assert.same(expected_ids(n), ids_of(jobs))
       assert.equal(math.max(1, math.ceil(n / 500)), #t.log)
@@ -60,7 +60,8 @@ describe("a listing", function()
   end)
 
   it("refuses a server that repeats its page, and a job without an id", function()
-    local client = client_on(function() return fake.json(200, fake.page({ fake.id(1) }, true)) end)
+    local client = client_on(function() return fake.json(200, fake.page({ fake.id(1) }, true)) end,
+      { concurrency = 1 })
     local _, err = client:all_restore_jobs(GROUP, "demo", { items_per_page = 1 })
     assert.equal("BAD_RESPONSE", err.errorCode)
     assert.matches("page 2 repeats only jobs already listed", err.message)
@@ -69,26 +70,42 @@ describe("a listing", function()
     assert.matches("without an id", err.message)
   end)
 
+  it("refuses a page whose ids are not Atlas's 24 lowercase hex, whatever their size", function()
+    for _, id in ipairs { "ABCDEF0123456789ABCDEF01", "short", ("a"):rep(10 * 1024 * 1024) } do
+      local client, t = client_on(function() return fake.json(200, { results = { { id = id } } }) end,
+        { max_attempts = 1 })
+      local jobs, err = client:all_restore_jobs(GROUP, "demo")
+      assert.is_nil(jobs)
+      assert.equal("BAD_RESPONSE", err.errorCode)
+      assert.equal("page 1: results[1].id is not 24 lowercase hexadecimal characters", err.message)
+      assert.equal(1, #t.log)
+    end
+  end)
+
   it("stops at max_pages on a server that pages forever", function()
     local n = 0
     local client, t = client_on(function()
       n = n + 1
       return fake.json(200, fake.page({ fake.id(n) }, true))
-    end, { max_pages = 5 })
+    end, { max_pages = 5, concurrency = 1 })
     local _, err = client:all_restore_jobs(GROUP, "demo", { items_per_page = 1 })
     assert.equal("TOO_MANY_PAGES", err.errorCode)
     assert.equal("bad_response", err.kind)
     assert.equal(5, #t.log)
   end)
 
-  it("iterates lazily: a page is fetched when the loop needs it", function()
-    local client, t = client_on(paged_server(250))
+  it("iterates lazily, with k pages requested ahead of the caller", function()
+    local client, t = client_on(paged_server(1000), { concurrency = 1 })
     local next_job = client:restore_jobs(GROUP, "demo", { items_per_page = 100 })
-    assert.equal(0, #t.log)
+    assert.equal(0, #t.log, "nothing before the first call")
     assert.equal(fake.id(1), next_job().id)
-    assert.equal(1, #t.log)
+    assert.equal(2, #t.log, "page 1, and page 2 on its way")
     for _ = 2, 101 do next_job() end
-    assert.equal(2, #t.log)
+    assert.equal(3, #t.log)
+    next_job = client:restore_jobs(GROUP, "demo", { items_per_page = 100, concurrency = 3 })
+    next_job()
+    assert.equal(3 + 4, #t.log, "page 1, and pages 2..4 on their way")
+    assert.is_true(t.in_flight <= 3)
     client:close()
     assert.has_error(function() next_job() end, "'restore_jobs' iterator used after its client was closed")
   end)
@@ -239,5 +256,24 @@ describe("the scheduler under the fake clock", function()
     local ok, err = t:wait(t:spawn(function() error("boom", 0) end))
     assert.is_false(ok)
     assert.equal("boom", err)
+  end)
+end)
+
+describe("core.idset", function()
+  local core = require "atlasrestore.core"
+
+  it("remembers ids compactly and hands out each job once", function()
+    local seen = core.idset()
+    local page = {}
+    for i = 1, 200000 do page[i] = { id = fake.id(i) } end
+    local jobs = assert(seen:select(page, 1))
+    assert.equal(200000, #jobs)
+    assert.equal(core.array_mt, getmetatable(jobs))
+    local again = { { id = fake.id(5) }, { id = fake.id(200001) }, { id = fake.id(7) } }
+    jobs = assert(seen:select(again, 2))
+    assert.equal(1, #jobs)
+    assert.equal(fake.id(200001), jobs[1].id)
+    assert.equal(200001, seen:count())
+    assert.same({ n = 0 }, { n = #assert(seen:select({}, 3)) })
   end)
 end)

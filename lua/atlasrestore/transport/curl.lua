@@ -6,7 +6,7 @@ local curl = require "atlasrestore.curl"
 local errors = require "atlasrestore.errors"
 local scheduler = require "atlasrestore.scheduler"
 
-local transport = { version = "libcurl/" .. curl.version() }
+local transport = { version = "libcurl/" .. curl.version(), ERROR_CODES = curl.ERROR_CODES }
 transport.__index = transport
 
 -- The request as the C module reads it.
@@ -73,6 +73,8 @@ function transport:spawn(fn, ...) return self.tasks:spawn(fn, ...) end
 function transport:wait(task) return self.tasks:wait(task) end
 
 function transport:cancel(task) return self.tasks:cancel(task) end
+
+function transport:progress() return self.tasks:progress() end
 
 function transport:close()
   self.tasks:cancel_all()
