@@ -33,6 +33,7 @@ local floors = require "bench.floors"
 
 local now = socket.gettime
 local q = emulator.sh_quote
+local read = emulator.read_file
 local fmt = string.format
 
 local RUSAGE = "build/bench/rusage"
@@ -94,14 +95,6 @@ end
 local function have(cmd)
   local _, rc = capture("command -v " .. q(cmd) .. " >/dev/null 2>&1")
   return rc == 0
-end
-
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
 end
 
 ---------------------------------------------------------------------------
