@@ -305,15 +305,13 @@ describe("secrets echoed by a server", function()
 end)
 
 describe("hostile sizes", function()
-  it("refuse a 10 MB token at once, within the deadline", function()
+  it("refuse a 10 MB token from its size, before any work on its bytes", function()
     local big = ("t"):rep(10 * 1024 * 1024)
     local client, t = client_on(script { fake.json(200, { access_token = big, expires_in = 3600 }) },
       { client_id = "mdb_sa_id_x", client_secret = "mdb_sa_sk_secret", max_attempts = 2, deadline = 8 })
-    local started = os.clock()
     local _, err = list(client)
     assert.equal("BAD_RESPONSE", err.errorCode)
-    assert.matches("more than the 16384 allowed", err.message)
-    assert.is_true(os.clock() - started < 2, "CPU seconds")
+    assert.matches("more than the 16384 allowed", err.message, 1, true)
     assert.equal(0, count(t.log, PAGE))
   end)
 

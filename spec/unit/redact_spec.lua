@@ -74,13 +74,4 @@ describe("redaction of whole header values", function()
       assert.is_nil(out:find(blob:sub(16, #blob - 16), 1, true), "shift " .. shift)
     end
   end)
-
-  it("stays linear on a large text", function()
-    local s = redact.scrubber()
-    s:add("key", "a-secret-value-0123456789", "public")
-    local text = ("a-secret-value-012345678X "):rep(40000) -- ~1 MB of near misses
-    local started = os.clock()
-    s:scrub(text)
-    assert.is_true(os.clock() - started < 2)
-  end)
 end)
