@@ -4,13 +4,14 @@
 -- `all` collects every job with all_restore_jobs; `iterate` walks them with
 -- the lazy restore_jobs and keeps none.  CONCURRENCY "default" leaves the
 -- option out.  The base URL and the credentials (an API key or a service
--- account) come from the environment, MONGODB_ATLAS_*.  Prints tally's line,
--- plus the peak resident set (VmHWM, kB) in iterate mode.
+-- account) come from the environment, MONGODB_ATLAS_*.  Prints tally's line
+-- (core.decode clocked), plus the peak resident set (VmHWM, kB) in iterate mode.
 package.path = "./lua/?.lua;./lua/?/init.lua;./spec/?.lua;" .. package.path
 package.cpath = "./build/5.4/?.so;" .. package.cpath
 
 local atlasrestore = require "atlasrestore"
 local tally = require("bench.tally").new()
+tally:clock_decode(require "atlasrestore.core")
 
 local mode, group, name, k = arg[1], arg[2], arg[3], arg[4]
 local opts = k ~= "default" and { concurrency = assert(tonumber(k), "CONCURRENCY: a number or default") } or nil

@@ -1,13 +1,25 @@
 --- Checks a listing of a generated emulator instance as it goes, holding
 -- nothing: job i must have the id prefix .. ("%016x"):format(i), the prefix
--- being the first job's (spec/emulator/data.lua).  Used by the Lua listers.
+-- being the first job's (spec/emulator/data.lua); and clocks the listing's
+-- JSON decoding.  Used by the Lua listers.
 local tally = {}
 tally.__index = tally
 
-local format = string.format
+local format, clock = string.format, os.clock
 
 function tally.new()
-  return setmetatable({ n = 0, bad = 0 }, tally)
+  return setmetatable({ n = 0, bad = 0, decode_cpu = 0 }, tally)
+end
+
+--- From now on, counts the CPU seconds spent in lib.decode (cjson's, core's).
+function tally:clock_decode(lib)
+  local decode = lib.decode
+  lib.decode = function(...)
+    local t0 = clock()
+    local doc, err = decode(...)
+    self.decode_cpu = self.decode_cpu + clock() - t0
+    return doc, err
+  end
 end
 
 function tally:add(id)
@@ -23,8 +35,8 @@ end
 
 -- The line spec/bench.lua reads; `cpu` is the CPU seconds of the listing.
 function tally:report(cpu, extra)
-  io.write(format("jobs=%d bad=%d prefix=%s cpu=%.6f%s\n", self.n, self.bad, self.prefix or "-", cpu,
-    extra or ""))
+  io.write(format("jobs=%d bad=%d prefix=%s cpu=%.6f decode=%.6f%s\n", self.n, self.bad, self.prefix or "-", cpu,
+    self.decode_cpu, extra or ""))
 end
 
 return tally
