@@ -48,8 +48,11 @@ local SCENARIOS = {
   { request = 0.02, rounds = 5, warmup = true },
   { request = 0.15, rounds = 3 },
 }
+-- 10,000 jobs tell what grows with the number of jobs from what a full
+-- window of k pages costs (1,000 jobs are only 2 pages).
 local MEMORY_LISTINGS = {
   { name = "jobs-1000", jobs = 1000, group = emulator.GROUP_ID },
+  { name = "jobs-10000", jobs = 10000, group = emulator.GROUP_ID },
   { name = "jobs-100000", jobs = 100000, group = emulator.BIG_GROUP_ID },
 }
 local CHILD_TIMEOUT = 120 -- seconds, any one child
@@ -191,12 +194,13 @@ local function identical(a, b, depth)
   return true
 end
 
+-- CPU time (os.clock), which other processes of a shared machine do not add to.
 local function time_batch(fn, body, iters)
   collectgarbage("collect")
   local last
-  local t0 = now()
+  local t0 = os.clock()
   for _ = 1, iters do last = fn(body) end
-  local dt = (now() - t0) / iters
+  local dt = (os.clock() - t0) / iters
   -- Looking at the result keeps every iteration's work observable.
   if type(last) ~= "table" then fail("a decoder returned " .. type(last)) end
   return dt
@@ -487,11 +491,12 @@ local function bench_memory(emu)
   return list
 end
 
-local function memory_growth(list, k)
+-- MB of peak RSS that listing `jobs` adds over listing `from` jobs, at k.
+local function memory_growth(list, k, from, jobs)
   local small, big
   for _, c in ipairs(list) do
     if c.k == k and c.rss then
-      if c.jobs == MEMORY_LISTINGS[1].jobs then small = c else big = c end
+      if c.jobs == from then small = c elseif c.jobs == jobs then big = c end
     end
   end
   return small and big and (big.rss - small.rss) * 1024 / 1e6
@@ -505,14 +510,18 @@ local function print_memory(list)
   for _, c in ipairs(list) do
     local r = c.runs
     if c.rss then
-      local growth = c.jobs ~= MEMORY_LISTINGS[1].jobs and memory_growth(list, c.k)
+      local function over(from)
+        local growth = c.jobs > from and memory_growth(list, c.k, from, c.jobs)
+        return growth and fmt("%+.1f MB", growth) or ""
+      end
       rows[#rows + 1] = { fmt("%d", c.jobs), c.k, span(r.requests), span(r.connections), secs(c.wall), secs(c.cpu),
-        mb(c.rss), mb(c.hwm), growth and fmt("%+.1f MB", growth) or "" }
+        mb(c.rss), mb(c.hwm), over(1000), over(10000) }
     else
       rows[#rows + 1] = { fmt("%d", c.jobs), c.k, "failed" }
     end
   end
-  md_table({ "jobs", "k", "requests", "connections", "wall", "CPU", "peak RSS", "VmHWM", "over 1,000 jobs" }, rows)
+  md_table({ "jobs", "k", "requests", "connections", "wall", "CPU", "peak RSS", "VmHWM", "over 1,000 jobs",
+    "over 10,000 jobs" }, rows)
 end
 
 ---------------------------------------------------------------------------
@@ -564,12 +573,13 @@ local function print_targets(decode, listing20, memory)
       fmt("%s (medians %s vs %s)", measured, secs(c[1].median), secs(c[3].median)), met }
   end
   for _, k in ipairs(KS) do
-    local growth = memory_growth(memory, k.label)
+    local growth = memory_growth(memory, k.label, 1000, 100000)
     if growth then
       local gap = math.abs(TARGET_MEMORY_GROWTH_MB - growth)
       local digits = gap < 0.05 and "%.2f" or "%.1f"
       rows[#rows + 1] = { fmt("memory, k = %s: 100,000 jobs ≤ +%d MB over 1,000", k.label, TARGET_MEMORY_GROWTH_MB),
-        fmt("%+" .. digits:sub(2) .. " MB", growth),
+        fmt("%+" .. digits:sub(2) .. " MB (%+.1f MB over 10,000)", growth,
+          memory_growth(memory, k.label, 10000, 100000) or 0 / 0),
         verdict(growth <= TARGET_MEMORY_GROWTH_MB, fmt("(by " .. digits .. " MB)", gap)) }
     end
   end
