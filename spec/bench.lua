@@ -8,9 +8,10 @@
 -- a decode that differs from cjson's, a listing that fails, misses, repeats
 -- or reorders a job.
 --
--- 1. Decoding page 1 of jobs-10000 (500 jobs): core.decode, cjson.decode and
---    two floors (spec/bench/floors.lua): the tables built from constants, and
---    their building replayed with every string cut from the page's bytes.
+-- 1. Decoding page 1 of jobs-10000 (500 jobs), in CPU time: core.decode,
+--    cjson.decode and two floors (spec/bench/floors.lua): the tables built
+--    from constants, and their building replayed with every string cut from
+--    the page's bytes.
 -- 2. Listing jobs-10000 (20 pages of 500) with the emulator adding 20 ms, then
 --    150 ms, to every request and 50 ms to every new connection: this module
 --    at k = 1, the default k and k = 8, with Digest and with a service
@@ -19,7 +20,7 @@
 --    token: luasocket has no Digest).  Each listing is a process of its own
 --    (spec/bench/*_list.*), timed by build/bench/rusage: wall, user + system
 --    CPU, peak RSS; the emulator counts requests and connections.
--- 3. Iterating 1,000 and 100,000 jobs with restore_jobs: peak RSS.
+-- 3. Iterating 1,000, 10,000 and 100,000 jobs with restore_jobs: peak RSS.
 -- 4. The targets of the speed issue, each met or missed.
 package.path = "./lua/?.lua;./lua/?/init.lua;./spec/?.lua;" .. package.path
 package.cpath = "./build/5.4/?.so;./build/bench/?.so;" .. package.cpath
@@ -57,9 +58,9 @@ local MEMORY_LISTINGS = {
 }
 local CHILD_TIMEOUT = 120 -- seconds, any one child
 -- A decode batch aims at this many seconds, within these bounds.
-local DECODE_BATCH_SECONDS = 0.03
+local DECODE_BATCH_SECONDS = 0.015
 local DECODE_MIN_ITERS, DECODE_MAX_ITERS = 3, 5000
-local DECODE_ROUNDS = 21
+local DECODE_ROUNDS = 41
 
 -- The targets (issue 8), as ratios or differences measured in this run.
 local TARGET_WALL_VS_PEER = 0.30
@@ -234,8 +235,9 @@ local function bench_decode(body)
   local iters = math.floor(DECODE_BATCH_SECONDS / math.max(slowest, 1e-7))
   iters = math.max(DECODE_MIN_ITERS, math.min(DECODE_MAX_ITERS, iters))
   -- Rounds rotate the order, so drift (frequency scaling, GC debt) hits all.
-  -- Ratios are taken round by round, against core.decode's batch of the same
-  -- round, and their median quoted: a shared machine's speed drifts.
+  -- Other processes of a shared machine only ever add time: the best batch
+  -- is the closest to a decoder's own cost.  Ratios are also taken round by
+  -- round, against core.decode's batch of the same round, for their median.
   for round = 1, DECODE_ROUNDS do
     for i = 0, #contenders - 1 do
       local c = contenders[(round + i - 1) % #contenders + 1]
@@ -246,23 +248,25 @@ local function bench_decode(body)
     local ratios = {}
     for round, t in ipairs(c.times) do ratios[round] = t / contenders[1].times[round] end
     c.best, c.median, c.ratio = math.min(table.unpack(c.times)), median(c.times), median(ratios)
+    c.best_ratio = c.best / contenders[1].best
   end
   return { contenders = contenders, iters = iters, jobs = #doc.results, bytes = #body }
 end
 
 local function print_decode(r, gzipped)
   out("")
-  out(fmt("### Decoding a 500-job page: %s bytes (%s gzipped), %d rounds of %d decodes", r.bytes, gzipped or "?",
+  out(fmt("#### Decoding a 500-job page: %s bytes (%s gzipped), %d rounds of %d decodes", r.bytes, gzipped or "?",
     DECODE_ROUNDS, r.iters))
   out("")
   local rows = {}
   for _, c in ipairs(r.contenders) do
-    rows[#rows + 1] = { c.name, secs(c.median), secs(c.best),
-      fmt("%.0f k", r.jobs / c.median / 1e3), fmt("%.0f", r.bytes / c.median / 1e6), times(c.ratio) }
+    rows[#rows + 1] = { c.name, secs(c.best), secs(c.median), fmt("%.0f k", r.jobs / c.best / 1e3),
+      fmt("%.0f", r.bytes / c.best / 1e6), times(c.best_ratio), times(c.ratio) }
   end
-  md_table({ "decoder", "median", "best", "jobs/s", "MB/s", "time ÷ core.decode" }, rows)
+  md_table({ "decoder", "best", "median", "jobs/s", "MB/s", "÷ core.decode", "÷ core.decode, rounds" }, rows)
   out("")
-  out("time ÷ core.decode: the median of the ratios of batches run in the same round.")
+  out("CPU time per decode. best: the best batch; jobs/s and MB/s from it; ÷ core.decode: best against best;")
+  out("rounds: the median of the ratios of the batches of each round.")
 end
 
 ---------------------------------------------------------------------------
@@ -450,7 +454,7 @@ end
 local function print_listing(list, scenario)
   local ref = find(list, "atlasrestore", "8", "Digest")
   out("")
-  out(fmt("### Listing %s jobs, %d ms per request and %d ms per new connection, median of %d",
+  out(fmt("#### Listing %s jobs, %d ms per request and %d ms per new connection, median of %d",
     "10,000", scenario.request * 1e3, CONNECTION_LATENCY * 1e3, scenario.rounds))
   out("")
   local rows = {}
@@ -504,7 +508,7 @@ end
 
 local function print_memory(list)
   out("")
-  out("### Iterating with `restore_jobs` (Digest, no added latency): peak RSS of the process")
+  out("#### Iterating with `restore_jobs` (Digest, no added latency): peak RSS of the process")
   out("")
   local rows = {}
   for _, c in ipairs(list) do
@@ -539,7 +543,7 @@ end
 
 local function print_targets(decode, listing20, memory)
   out("")
-  out("### Targets")
+  out("#### Targets")
   out("")
   local rows = {}
   local fastest
@@ -568,9 +572,10 @@ local function print_targets(decode, listing20, memory)
   end
   if decode then
     local c = decode.contenders
-    local measured, met = against(1 / c[3].ratio, TARGET_DECODE_VS_FLOOR)
+    local measured, met = against(1 / c[3].best_ratio, TARGET_DECODE_VS_FLOOR)
     rows[#rows + 1] = { fmt("decode: ≤ %.2f× the floor with strings", TARGET_DECODE_VS_FLOOR),
-      fmt("%s (medians %s vs %s)", measured, secs(c[1].median), secs(c[3].median)), met }
+      fmt("%s (best %s vs %s; median of the rounds' ratios %.2f×)", measured, secs(c[1].best), secs(c[3].best),
+        1 / c[3].ratio), met }
   end
   for _, k in ipairs(KS) do
     local growth = memory_growth(memory, k.label, 1000, 100000)
