@@ -207,6 +207,16 @@ local function time_batch(fn, body, iters)
   return dt
 end
 
+-- What one decoded page holds in Lua's heap, kB.
+local function decoded_kb(body)
+  collectgarbage("collect")
+  collectgarbage("collect")
+  local before = collectgarbage("count")
+  local doc = core.decode(body)
+  collectgarbage("collect")
+  return doc and collectgarbage("count") - before
+end
+
 local function bench_decode(body)
   local doc, why = core.decode(body)
   if not doc then
@@ -250,13 +260,13 @@ local function bench_decode(body)
     c.best, c.median, c.ratio = math.min(table.unpack(c.times)), median(c.times), median(ratios)
     c.best_ratio = c.best / contenders[1].best
   end
-  return { contenders = contenders, iters = iters, jobs = #doc.results, bytes = #body }
+  return { contenders = contenders, iters = iters, jobs = #doc.results, bytes = #body, heap_kb = decoded_kb(body) }
 end
 
 local function print_decode(r, gzipped)
   out("")
-  out(fmt("#### Decoding a 500-job page: %s bytes (%s gzipped), %d rounds of %d decodes", r.bytes, gzipped or "?",
-    DECODE_ROUNDS, r.iters))
+  out(fmt("#### Decoding a 500-job page: %s bytes (%s gzipped) into %.0f kB of Lua objects, %d rounds of %d decodes",
+    r.bytes, gzipped or "?", r.heap_kb * 1024 / 1e3, DECODE_ROUNDS, r.iters))
   out("")
   local rows = {}
   for _, c in ipairs(r.contenders) do
