@@ -265,7 +265,7 @@ end
 
 local function print_decode(r, gzipped)
   out("")
-  out(fmt("#### Decoding a 500-job page: %s bytes (%s gzipped) into %.0f kB of Lua objects, %d rounds of %d decodes",
+  out(fmt("##### Decoding a 500-job page: %s bytes (%s gzipped) into %.0f kB of Lua objects, %d rounds of %d decodes",
     r.bytes, gzipped or "?", r.heap_kb * 1024 / 1e3, DECODE_ROUNDS, r.iters))
   out("")
   local rows = {}
@@ -464,7 +464,7 @@ end
 local function print_listing(list, scenario)
   local ref = find(list, "atlasrestore", "8", "Digest")
   out("")
-  out(fmt("#### Listing %s jobs, %d ms per request and %d ms per new connection, median of %d",
+  out(fmt("##### Listing %s jobs, %d ms per request and %d ms per new connection, median of %d",
     "10,000", scenario.request * 1e3, CONNECTION_LATENCY * 1e3, scenario.rounds))
   out("")
   local rows = {}
@@ -518,7 +518,7 @@ end
 
 local function print_memory(list)
   out("")
-  out("#### Iterating with `restore_jobs` (Digest, no added latency): peak RSS of the process")
+  out("##### Iterating with `restore_jobs` (Digest, no added latency): peak RSS of the process")
   out("")
   local rows = {}
   for _, c in ipairs(list) do
@@ -553,7 +553,7 @@ end
 
 local function print_targets(decode, listing20, memory)
   out("")
-  out("#### Targets")
+  out("##### Targets")
   out("")
   local rows = {}
   local fastest
