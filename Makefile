@@ -224,8 +224,21 @@ packaging: all
 	$(LUA) spec/support/installed.lua $(CURDIR)/$(PACKAGING)/make
 	$(LUA) spec/support/installed.lua $(CURDIR)/$(PACKAGING)/rocks
 
-# Ratios against lua-cjson, the curl CLI and Python's urllib, measured in one run.
-bench: all
+# This module against lua-cjson and the plain peers (curl + jq, Python's urllib,
+# luasocket), every figure from one run; the tables also go to build/bench.md.
+# Lua 5.4: the bench's helpers are a command that times a child process and the
+# decoding floor's C module.
+BENCH_TOOLS = build/bench/rusage build/bench/floor.so
+
+build/bench/rusage: spec/bench/rusage.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARNINGS) -o $@ $<
+
+build/bench/floor.so: spec/bench/floor.c
+	@mkdir -p $(dir $@)
+	$(CC) $(MODFLAGS) $(LIBFLAG) -o $@ $<
+
+bench: all $(BENCH_TOOLS)
 	$(LUA) spec/bench.lua
 
 clean:

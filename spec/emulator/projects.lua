@@ -24,6 +24,7 @@ local obj = json.obj
 M.GROUP_ID = "65a1b2c3d4e5f60718293a4b"
 M.MIXED_GROUP_ID = "65a1b2c3d4e5f60718293a4c"
 M.EMPTY_GROUP_ID = "65a1b2c3d4e5f60718293a4d"
+M.BIG_GROUP_ID = "65a1b2c3d4e5f60718293a5b"
 
 local DEFS = {
   [M.GROUP_ID] = {
@@ -69,6 +70,12 @@ local DEFS = {
     { name = "mixed-broken", cluster = { count = 2, broken = true } },
   },
   [M.EMPTY_GROUP_ID] = {},
+  -- 100,000 jobs for memory measurements (make bench), in a project of their
+  -- own so that no listing of the other projects meets them.  Generated a page
+  -- at a time, like every `count` instance.
+  [M.BIG_GROUP_ID] = {
+    { name = "jobs-100000", serverless = { count = 100000 } },
+  },
 }
 
 local projects = {}

@@ -13,7 +13,7 @@
 --   emu:dedicated_path(name, version, group); emu:instances_path(kind, group, version)
 --   emu:client(opts); emu:url(path); emu:error_log()
 --   emu:stop()
--- Constants: GROUP_ID, MIXED_GROUP_ID, EMPTY_GROUP_ID, POLLING_JOBS,
+-- Constants: GROUP_ID, MIXED_GROUP_ID, EMPTY_GROUP_ID, BIG_GROUP_ID, POLLING_JOBS,
 -- DEDICATED_FIXED_JOBS, PUBLIC_KEY, PRIVATE_KEY, CLIENT_ID, CLIENT_SECRET.
 --
 -- Admin HTTP API, on emu.admin_url (plain HTTP) and on base_url; never counted:
@@ -77,6 +77,7 @@ local M = {}
 M.GROUP_ID = "65a1b2c3d4e5f60718293a4b"
 M.MIXED_GROUP_ID = "65a1b2c3d4e5f60718293a4c"
 M.EMPTY_GROUP_ID = "65a1b2c3d4e5f60718293a4d"
+M.BIG_GROUP_ID = "65a1b2c3d4e5f60718293a5b"
 
 -- The jobs that finish after job_polls GETs (spec/emulator/polling.lua), by
 -- source and outcome; serverless ones on `polling`, Flex ones on

@@ -1,0 +1,42 @@
+--- Checks a listing of a generated emulator instance as it goes, holding
+-- nothing: job i must have the id prefix .. ("%016x"):format(i), the prefix
+-- being the first job's (spec/emulator/data.lua); and clocks the listing's
+-- JSON decoding.  Used by the Lua listers.
+local tally = {}
+tally.__index = tally
+
+local format, clock = string.format, os.clock
+
+function tally.new()
+  return setmetatable({ n = 0, bad = 0, decode_cpu = 0 }, tally)
+end
+
+--- From now on, counts the CPU seconds spent in lib.decode (cjson's, core's).
+function tally:clock_decode(lib)
+  local decode = lib.decode
+  lib.decode = function(...)
+    local t0 = clock()
+    local doc, err = decode(...)
+    self.decode_cpu = self.decode_cpu + clock() - t0
+    return doc, err
+  end
+end
+
+function tally:add(id)
+  local n = self.n + 1
+  self.n = n
+  if type(id) ~= "string" then
+    self.bad = self.bad + 1
+    return
+  end
+  if n == 1 then self.prefix = id:sub(1, 8) end
+  if id ~= self.prefix .. format("%016x", n) then self.bad = self.bad + 1 end
+end
+
+-- The line spec/bench.lua reads; `cpu` is the CPU seconds of the listing.
+function tally:report(cpu, extra)
+  io.write(format("jobs=%d bad=%d prefix=%s cpu=%.6f decode=%.6f%s\n", self.n, self.bad, self.prefix or "-", cpu,
+    self.decode_cpu, extra or ""))
+end
+
+return tally
