@@ -1,5 +1,5 @@
--- The transport contract on every transport: libcurl here, in busted, and the
--- cosocket transport inside nginx, where spec/nginx/app/app.lua runs each case.
+-- The transport contract on the cosocket transport, inside nginx, where
+-- spec/nginx/app/app.lua runs each case of spec/support/transport_contract.lua.
 local cjson = require "cjson"
 local contract = require "support.transport_contract"
 local emulator = require "support.emulator"
@@ -14,36 +14,23 @@ describe("the transport contract", function()
     env = { emu = emu.base_url, fixture = host.fixture_url, closed = "http://127.0.0.1:" .. emulator.free_ports(1) }
   end)
 
-  local transports = {
-    { "libcurl", function(case)
-      local transport = require("atlasrestore.transport.curl").new {}
-      local obs = case.run(transport, env)
-      transport:close()
-      return obs
-    end },
-    { "cosocket, inside nginx", function(_, i)
-      local _, obs = host:json("/contract?" .. nginx_host.query { case = i, env = cjson.encode(env) })
-      return obs
-    end },
-  }
-
-  for _, transport in ipairs(transports) do
-    describe(transport[1], function()
-      for i, case in ipairs(contract.cases) do
-        it(case.name, function()
-          emu:reset()
-          if case.config then emu:config(case.config) end
-          local redirect = case.redirect and rawserver.start("redirect", emu.trap_url)
-          env.redirect = redirect and redirect.base_url
-          local ok, obs = pcall(transport[2], case, i)
-          if redirect then redirect.stop() end
-          assert(ok, obs)
-          assert.is_nil(obs.raised)
-          case.check(obs, emu:stats())
-        end)
-      end
-    end)
-  end
+  -- libcurl runs the same cases in spec/contract/transport_spec.lua, on every Lua.
+  describe("cosocket, inside nginx", function()
+    for i, case in ipairs(contract.cases) do
+      it(case.name, function()
+        emu:reset()
+        if case.config then emu:config(case.config) end
+        local redirect = case.redirect and rawserver.start("redirect", emu.trap_url)
+        env.redirect = redirect and redirect.base_url
+        local ok, status, obs = pcall(host.json, host, "/contract?" .. nginx_host.query { case = i,
+          env = cjson.encode(env) })
+        if redirect then redirect.stop() end
+        assert(ok, status)
+        assert.is_nil(obs.raised)
+        case.check(obs, emu:stats())
+      end)
+    end
+  end)
 
   it("leaves no problem in nginx's error log", function()
     assert.same({}, host:problems())
