@@ -35,6 +35,7 @@ build = {
     PREFIX = "$(PREFIX)",
     LIBDIR = "$(LIBDIR)",
     LUADIR = "$(LUADIR)",
+    BINDIR = "$(BINDIR)",
   },
 }
 test = {
