@@ -13,6 +13,9 @@
 --   emu:dedicated_path(name, version, group); emu:instances_path(kind, group, version)
 --   emu:client(opts); emu:url(path); emu:error_log()
 --   emu:stop()
+--   emulator.start{ watchdog = true }: a process that dies without stop() still
+--   leaves no nginx and no directory behind (`atlasrestore emulator` uses it)
+--   emulator.missing_packages{ tls = ... }: nil, or the Debian packages to install
 -- Constants: GROUP_ID, MIXED_GROUP_ID, EMPTY_GROUP_ID, POLLING_JOBS,
 -- DEDICATED_FIXED_JOBS, PUBLIC_KEY, PRIVATE_KEY, CLIENT_ID, CLIENT_SECRET.
 --
@@ -46,6 +49,8 @@
 --                            fields take these): a token bucket per project for
 --                            the restore-job endpoints, 429 when empty
 --   serverless_list "ok"     "404" or "410": GET /groups/{g}/serverless after the sunset
+--   sandbox_jobs false       or n: the first project gets a Flex cluster `sandbox`
+--                            with n generated jobs (atlasrestore emulator --jobs)
 --   stall_seconds 30         how long a stall or trickle fault lasts
 --   faults = { seed 0, rate 0, kinds {"429","503"}, retry_after 1, script {} }
 --                            on every API endpoint; kinds: 429, 429_body_only,
@@ -338,6 +343,23 @@ local function kill_tree(pid, sig)
   run("kill -" .. sig .. " " .. pid .. " >/dev/null 2>&1")
 end
 
+-- The watchdog: a shell in its own session that reads a pipe from this process. When
+-- the pipe closes without "done" (the process died: SIGTERM, SIGKILL, a crash), it
+-- stops nginx and removes the directory.  $1 = nginx's pid, $2 = the directory.
+local WATCHDOG = [[
+alive() { [ -r "/proc/$1/stat" ] && ! grep -q '^[0-9]* (.*) [ZX] ' "/proc/$1/stat"; }
+read line; [ "$line" = done ] && exit 0
+kill -TERM "$1" 2>/dev/null
+i=0; while alive "$1" && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+if alive "$1"; then pkill -KILL -P "$1"; kill -KILL "$1"; fi 2>/dev/null
+rm -rf "$2"
+]]
+
+local function start_watchdog(self)
+  self.watchdog = assert(io.popen(M.clean_env("exec setsid sh -c " .. sh_quote(WATCHDOG) .. " atlasrestore-emulator-watchdog " ..
+    self.pid .. " " .. sh_quote(self.prefix) .. " >/dev/null 2>&1"), "w"))
+end
+
 function Emulator:stop()
   if self.stopped then return true end
   self.stopped = true
@@ -355,6 +377,11 @@ function Emulator:stop()
   end
   if self.prefix and self.prefix:match("^/tmp/atlas%-emu%.[%w]+$") then
     run("rm -rf " .. sh_quote(self.prefix))
+  end
+  if self.watchdog then
+    self.watchdog:write("done\n")
+    self.watchdog:close()
+    self.watchdog = nil
   end
   return true
 end
@@ -409,8 +436,20 @@ local function try_start(prefix, root, opts)
   return nil, "did not accept connections within " .. START_TIMEOUT .. " s\n" .. failure()
 end
 
+--- The Debian packages the emulator needs that are missing (nginx, its lua module,
+-- openssl with opts.tls), or nil when nothing is.
+function M.missing_packages(opts)
+  local missing = {}
+  if not run("command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx") then missing[#missing + 1] = "nginx" end
+  local module = io.open("/usr/lib/nginx/modules/ngx_http_lua_module.so", "rb")
+  if module then module:close() else missing[#missing + 1] = "libnginx-mod-http-lua" end
+  if opts and opts.tls and not run("command -v openssl >/dev/null 2>&1") then missing[#missing + 1] = "openssl" end
+  if #missing > 0 then return missing end
+end
+
 -- opts.tls: serve HTTPS with a throwaway CA (emu.ca_file).  opts.root: the
--- repository root (default: derived from this file).
+-- repository root (default: derived from this file).  opts.watchdog: nginx is
+-- stopped and the directory removed even if this process dies without stop().
 function M.start(opts)
   opts = opts or {}
   local root = opts.root or repo_root()
@@ -429,6 +468,7 @@ function M.start(opts)
     end
     if not info then error("emulator: nginx failed to start: " .. why, 0) end
     for k, v in pairs(info) do self[k] = v end
+    if opts.watchdog then start_watchdog(self) end
   end)
   if not ok then
     self.pid = nil
