@@ -161,7 +161,11 @@ end
 function Run:writer(one, with_instance)
   local columns, chosen = output.fields(self.args.fields, with_instance)
   if not columns then usage_error(self.cmd, chosen) end
-  return output.writer(self.args.output, io.stdout, { columns = columns, chosen = chosen, one = one })
+  -- Rows and the progress line on one terminal: the line steps aside for each row.
+  local prog = self.progress
+  local before_row = prog.enabled and process.isatty(1) and function() prog:hide() end or nil
+  return output.writer(self.args.output, io.stdout, { columns = columns, chosen = chosen, one = one,
+    before_row = before_row })
 end
 
 -- Prints an error value: one line, never a secret (the module scrubs them).

@@ -184,10 +184,11 @@ function FINISH.csv() end
 
 --- A writer of `format` on `stream`: w:row(job) for each job, then w:finish().
 -- cfg: columns (from output.fields), chosen (true when --fields named them), one
--- (a single job: JSON prints an object, not an array).
+-- (a single job: JSON prints an object, not an array), before_row (called before each job).
 function output.writer(format, stream, cfg)
   local self = setmetatable({
     format = format, stream = stream, columns = cfg.columns, chosen = cfg.chosen, one = cfg.one,
+    before_row = cfg.before_row,
     rows = {}, widths = {},
   }, Writer)
   for i, f in ipairs(self.columns) do self.widths[i] = width(f.label) end
@@ -199,7 +200,10 @@ function output.writer(format, stream, cfg)
   return self
 end
 
-function Writer:row(job) ROW[self.format](self, job) end
+function Writer:row(job)
+  if self.before_row then self.before_row() end
+  ROW[self.format](self, job)
+end
 
 function Writer:finish()
   FINISH[self.format](self)

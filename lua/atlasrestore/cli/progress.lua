@@ -27,10 +27,10 @@ function Progress:draw(force)
   self.drawn = true
 end
 
---- A page arrived.
+--- A page arrived: always drawn, pages are few.
 function Progress:page()
   self.pages = self.pages + 1
-  self:draw()
+  self:draw(true)
 end
 
 --- `n` more jobs were listed.
@@ -44,6 +44,14 @@ function Progress:message(line)
   if self.drawn then self.stream:write(CLEAR) end
   self.stream:write(line, "\n")
   if self.drawn then self:draw(true) end
+end
+
+--- Takes the line off the terminal until the next redraw: data goes to the same terminal.
+function Progress:hide()
+  if self.drawn then
+    self.stream:write(CLEAR)
+    self.drawn = false
+  end
 end
 
 --- Erases the progress line: the listing is over.
