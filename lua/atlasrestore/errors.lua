@@ -47,6 +47,7 @@ function Error:__tostring()
   if self.status then line = line .. " (HTTP " .. tostring(self.status) .. ")" end
   local text = self.detail or self.message or self.reason
   if text then line = line .. ": " .. tostring(text) end
+  if self.hint then line = line .. " (" .. tostring(self.hint) .. ")" end
   if (self.attempts or 1) > 1 then line = line .. " [after " .. self.attempts .. " attempts]" end
   return (line:gsub("[\r\n]+", " "))
 end

@@ -7,8 +7,10 @@ local listing = require "atlasrestore.listing"
 local options = require "atlasrestore.options"
 local pipeline = require "atlasrestore.pipeline"
 local platform = require "atlasrestore.platform"
+local project = require "atlasrestore.project"
 local redact = require "atlasrestore.redact"
 local routes = require "atlasrestore.routes"
+local single = require "atlasrestore.single"
 
 local atlasrestore = { _VERSION = "0.2.0" }
 
@@ -57,6 +59,7 @@ function atlasrestore.new(opts)
     settings = settings,
     label = strategy.label,
     memory = {}, -- "group/name" -> the endpoint that served it in "auto"
+    clock = opts.clock or os.time, -- Unix seconds, for Flex's expiry rule
     pipe = pipeline.new {
       settings = settings,
       transport = transport,
@@ -113,6 +116,22 @@ function Client:list_flex_restore_jobs(group_id, name, query)
   return one_page(self, "list_flex_restore_jobs", "flex", group_id, name, query)
 end
 
+--- One page of the dedicated (cloud backup) endpoint, its wire records.
+function Client:list_cluster_restore_jobs(group_id, cluster_name, query)
+  return one_page(self, "list_cluster_restore_jobs", "dedicated", group_id, cluster_name, query)
+end
+
+--- One page routed by `query.endpoint` (default the client's), in the unified
+-- shape, with the endpoint that served it; or nil, err.
+function Client:restore_jobs_page(group_id, name, query)
+  local st = open_state(self, "restore_jobs_page")
+  local err = options.path("restore_jobs_page", group_id, name)
+  local query_string, endpoint = options.routed_query("restore_jobs_page", query, st.settings)
+  if not query_string then err = err or endpoint end
+  if err then return st.pipe:fail(err, 0) end
+  return single.page(st, group_id, name, query_string, endpoint, query)
+end
+
 ---------------------------------------------------------------------------
 -- Listings
 ---------------------------------------------------------------------------
@@ -128,19 +147,8 @@ local function start_listing(self, fname, group_id, name, opts, forced, lazy)
     pipe = st.pipe, memory = st.memory, api_version = st.settings.api_version, max_pages = st.settings.max_pages,
     group_id = group_id, name = name, endpoint = plan.endpoint, per_page = plan.per_page,
     concurrency = plan.concurrency, lazy = lazy, owner = st,
+    unified = plan.endpoint == "auto", clock = st.clock, filter = plan.filter,
   }
-end
-
--- Every job as an array, or nil, err.
-local function collect(source)
-  local all, count = {}, 0
-  while true do
-    local jobs, err = source:next()
-    if jobs == nil then return all end
-    if jobs == false then return nil, err end
-    for i = 1, #jobs do all[count + i] = jobs[i] end
-    count = count + #jobs
-  end
 end
 
 -- An iterator over every job: one page (and the pages requested ahead) in memory.
@@ -155,7 +163,7 @@ local function iterate(self, fname, group_id, name, opts, forced)
     i = i + 1
     while i > #buffer do
       if source.owner.closed then errors.misuse("'%s' iterator used after its client was closed", fname) end
-      local jobs, page_err = source:next()
+      local jobs, page_err = listing.take(source)
       if jobs == nil then return nil end
       if jobs == false then error(page_err, 2) end
       buffer, i = jobs, 1
@@ -167,7 +175,7 @@ end
 local function all(self, fname, group_id, name, opts, forced)
   local source, err = start_listing(self, fname, group_id, name, opts, forced, false)
   if not source then return state[self].pipe:fail(err, 0) end
-  return collect(source)
+  return listing.collect(source)
 end
 
 --- Every job, lazily. Raises the error value on failure.
@@ -190,6 +198,55 @@ end
 function Client:all_flex_restore_jobs(group_id, name, opts)
   local jobs, err = all(self, "all_flex_restore_jobs", group_id, name, opts, "flex")
   return jobs, err
+end
+
+--- Every job of a dedicated cluster, lazily, its wire records. Raises the error value on failure.
+function Client:cluster_restore_jobs(group_id, cluster_name, opts)
+  local iterator = iterate(self, "cluster_restore_jobs", group_id, cluster_name, opts, "dedicated")
+  return iterator
+end
+
+function Client:all_cluster_restore_jobs(group_id, cluster_name, opts)
+  local jobs, err = all(self, "all_cluster_restore_jobs", group_id, cluster_name, opts, "dedicated")
+  return jobs, err
+end
+
+--- Every job of every instance of a project that can have them: jobs, failures; or nil, err.
+function Client:project_restore_jobs(group_id, opts)
+  local st = open_state(self, "project_restore_jobs")
+  local err = options.path("project_restore_jobs", group_id)
+  local plan, perr = options.listing("project_restore_jobs", 2, opts, st.settings, "auto")
+  err = err or perr
+  if err then return st.pipe:fail(err, 0) end
+  return project.list(st, group_id, plan)
+end
+
+---------------------------------------------------------------------------
+-- One job
+---------------------------------------------------------------------------
+
+-- The state and the checked plan of a call about one job, or the state and nil, err.
+local function job_call(self, fname, group_id, name, job_id, opts, wait)
+  local st = open_state(self, fname)
+  local err = options.path(fname, group_id, name) or options.job_id(fname, job_id)
+  local plan, perr = options.job(fname, opts, st.settings, wait)
+  return st, plan, err or perr
+end
+
+--- One restore job by id: its wire record, or the unified shape with
+-- endpoint = "auto"; or nil, err.
+function Client:restore_job(group_id, name, job_id, opts)
+  local st, plan, err = job_call(self, "restore_job", group_id, name, job_id, opts, false)
+  if err then return st.pipe:fail(err, 0) end
+  return single.job(st, group_id, name, job_id, plan.endpoint)
+end
+
+--- Polls a restore job until its status is final: the final job, or nil, err
+-- (WAIT_TIMEOUT once opts.timeout has passed).
+function Client:wait_restore_job(group_id, name, job_id, opts)
+  local st, plan, err = job_call(self, "wait_restore_job", group_id, name, job_id, opts, true)
+  if err then return st.pipe:fail(err, 0) end
+  return single.wait(st, group_id, name, job_id, plan)
 end
 
 ---------------------------------------------------------------------------

@@ -1,16 +1,13 @@
 --- The listing: pages requested up to `concurrency` at a time and released in
 -- Atlas's order, each job once by id, the stop rules, and "auto" resolution.
 local errors = require "atlasrestore.errors"
+local filter = require "atlasrestore.filter"
+local probe = require "atlasrestore.probe"
 local response = require "atlasrestore.response"
 local routes = require "atlasrestore.routes"
 local shape = require "atlasrestore.shape"
 
 local listing = {}
-
--- "Not a Flex cluster": the answers on which "auto" falls back to serverless.
-local NOT_FLEX = { CANNOT_USE_NON_FLEX_CLUSTER_IN_FLEX_API = true, CLUSTER_NOT_FOUND = true }
-
-local function not_found_or_gone(err) return err.status == 404 or err.status == 410 end
 
 --- Fetches one page of one endpoint: the page, or nil, err.
 local function fetch(self, ctx, endpoint, page_num, include_count)
@@ -19,55 +16,10 @@ local function fetch(self, ctx, endpoint, page_num, include_count)
   return self.pipe:get(ctx, path, accept, { include_count = include_count })
 end
 
--- Both endpoints failed. The serverless answer explains best unless it is
--- only "not found" or "gone", which says nothing the Flex answer does not.
-local function both_failed(flex_err, serverless_err)
-  local chosen = not_found_or_gone(serverless_err) and flex_err or serverless_err
-  return errors.copy(chosen, {
-    errors = { flex = flex_err, serverless = serverless_err },
-    attempts = math.max(flex_err.attempts or 1, serverless_err.attempts or 1),
-  })
-end
-
---- The first page, resolving "auto": Flex first, then serverless on a "not a
--- Flex cluster" answer. Returns page, endpoint or nil, err.
+--- The first page, routed (for "auto", through the probe table): page, endpoint or nil, err.
 local function first_page(self, ctx, include_count)
-  local function get(where) return fetch(self, ctx, where, 1, include_count) end
-  if self.endpoint ~= "auto" then
-    local page, err = get(self.endpoint)
-    if not page then return nil, err end
-    return page, self.endpoint
-  end
-  local memory, key = self.memory, self.group_id .. "/" .. self.name
-  local remembered = memory[key]
-  local page, serverless_page, flex_err, serverless_err
-  -- Instances move. A remembered serverless instance that answers an empty
-  -- list, a 404 or a 410 looks like a migrated one: Flex is asked again. A
-  -- remembered Flex cluster that is no longer one goes on to serverless.
-  if remembered == "serverless" then
-    serverless_page, serverless_err = get("serverless")
-    if serverless_page and #serverless_page.results > 0 then return serverless_page, "serverless" end
-    if serverless_err and not not_found_or_gone(serverless_err) then return nil, serverless_err end
-  elseif remembered == "flex" then
-    page, flex_err = get("flex")
-    if page then return page, "flex" end
-    if not NOT_FLEX[flex_err.errorCode] then return nil, flex_err end
-  end
-  memory[key] = nil
-  if not flex_err then
-    page, flex_err = get("flex")
-    if page then
-      memory[key] = "flex"
-      return page, "flex"
-    end
-    if not NOT_FLEX[flex_err.errorCode] then return nil, flex_err end
-  end
-  if not (serverless_page or serverless_err) then serverless_page, serverless_err = get("serverless") end
-  if serverless_page then
-    memory[key] = "serverless"
-    return serverless_page, "serverless"
-  end
-  return nil, both_failed(flex_err, serverless_err)
+  local function get(endpoint) return fetch(self, ctx, endpoint, 1, include_count) end
+  return probe.route(self.memory, self.group_id, self.name, self.endpoint, get, true)
 end
 
 local Listing = {}
@@ -75,15 +27,17 @@ Listing.__index = Listing
 
 --- cfg: pipe, memory (the "auto" routes of the client), api_version,
 -- group_id, name, endpoint, per_page, concurrency, max_pages, lazy (the caller
--- sets the pace between pages, so the deadline is per page).
+-- sets the pace between pages, so the deadline is per page), unified (jobs in
+-- the unified shape), clock (shape.mapper's), filter (filter.keeps's), ctx (a
+-- call's context to share, budget included).
 function listing.new(cfg)
   local self = setmetatable(cfg, Listing)
-  self.budget = { paused_until = 0 }
+  self.ctx = cfg.ctx or self.pipe:context({ paused_until = 0 }, self.endpoint == "auto")
+  self.budget = self.ctx.budget
   self.seen = {}
   self.inflight = {} -- page number -> task, for the pages requested ahead
   self.released = 0  -- the last page handed out
   self.requested = 1 -- the last page requested
-  self.ctx = self.pipe:context(self.budget, self.endpoint == "auto")
   return self
 end
 
@@ -135,7 +89,7 @@ end
 -- Jobs not listed yet, in the page's order, in the caller's shape.
 function Listing:new_jobs(page, page_num)
   local seen, results, jobs, count = self.seen, page.results, {}, 0
-  local map = self.endpoint == "auto" and (self.resolved == "flex" and shape.from_flex or shape.from_serverless)
+  local map = self.unified and shape.mapper(self.resolved, self.clock)
   for i = 1, #results do
     local job = results[i]
     local id = job.id
@@ -198,6 +152,27 @@ function Listing:next()
     self:request_ahead()
   end
   return jobs
+end
+
+--- The next page's jobs that the listing's filter keeps, as Listing:next answers.
+function listing.take(source)
+  local jobs, err = source:next()
+  if jobs and source.filter then
+    jobs = filter.apply(source.filter, jobs, not source.unified and shape.mapper(source.resolved, source.clock))
+  end
+  return jobs, err
+end
+
+--- Every job the listing keeps, as an array, or nil, err.
+function listing.collect(source)
+  local all, count = {}, 0
+  while true do
+    local jobs, err = listing.take(source)
+    if jobs == nil then return all end
+    if jobs == false then return nil, err end
+    for i = 1, #jobs do all[count + i] = jobs[i] end
+    count = count + #jobs
+  end
 end
 
 return listing

@@ -1,7 +1,9 @@
 --- Options and the environment: checks what a caller passes (misuse raises at
 -- the caller's line, a bad value is INVALID_ARGUMENT) and returns plain settings.
+local dates = require "atlasrestore.dates"
 local errors = require "atlasrestore.errors"
 local routes = require "atlasrestore.routes"
+local shape = require "atlasrestore.shape"
 
 local options = {}
 
@@ -36,6 +38,10 @@ options.ENV = {
 local ENDPOINT_CHOICES = { serverless = true, flex = true, dedicated = true, auto = true }
 local ENDPOINT_LIST = '"serverless", "flex", "dedicated" or "auto"'
 
+local function check_endpoint(endpoint)
+  if not ENDPOINT_CHOICES[endpoint] then return errors.invalid("endpoint must be " .. ENDPOINT_LIST) end
+end
+
 local OPTION_TYPES = {
   base_url = "string", public_key = "string", private_key = "string", client_id = "string",
   client_secret = "string", access_token = "string", timeout = "number", connect_timeout = "number",
@@ -43,12 +49,13 @@ local OPTION_TYPES = {
   debug = "boolean or function", api_version = "string", endpoint = "string",
   on_warning = "function", max_attempts = "number", deadline = "number", max_body_size = "number",
   max_depth = "number", max_pages = "number", concurrency = "number", retry_base_delay = "number",
-  retry_max_delay = "number", allow_http = "boolean", getenv = "function", transport = "table",
+  retry_max_delay = "number", allow_http = "boolean", getenv = "function", transport = "table", clock = "function",
 }
 
 local function matches_type(expected, value)
   local t = type(value)
   return expected == t or expected == "boolean or function" and (t == "boolean" or t == "function")
+    or expected == "number or string" and (t == "number" or t == "string")
 end
 
 --- Raises when `tbl` has an unknown key or a value of the wrong type.
@@ -198,8 +205,7 @@ function options.client(opts)
   if settings.api_version ~= "v2" and settings.api_version ~= "v1.0" then
     return nil, errors.invalid('api_version must be "v2" or "v1.0"')
   end
-  if not ENDPOINT_CHOICES[settings.endpoint] then return nil, errors.invalid("endpoint must be " .. ENDPOINT_LIST) end
-  local err = check_proxy(opts.proxy) or check_ca_file(opts.ca_file)
+  local err = check_endpoint(settings.endpoint) or check_proxy(opts.proxy) or check_ca_file(opts.ca_file)
   if err then return nil, err end
   local creds
   creds, err = credentials(opts, getenv)
@@ -280,10 +286,56 @@ function options.query(fname, query, extra_types)
   return routes.query(pairs_list)
 end
 
-local LISTING_TYPES = { items_per_page = "number", endpoint = "string", concurrency = "number" }
+--- Validates the query of one routed page (argument #3): the wire query string
+-- and the endpoint (the query's, else the client's), or nil, err.
+function options.routed_query(fname, query, settings)
+  local query_string, err = options.query(fname, query, { endpoint = "string" })
+  if not query_string then return nil, err end
+  local endpoint = query and query.endpoint or settings.endpoint
+  err = check_endpoint(endpoint)
+  if err then return nil, err end
+  return query_string, endpoint
+end
+
+local LISTING_TYPES = { items_per_page = "number", endpoint = "string", concurrency = "number", status = "table",
+  since = "number or string", ["until"] = "number or string" }
+
+local STATUS_SET = {}
+for _, status in ipairs(shape.STATUSES) do STATUS_SET[status] = true end
+local STATUS_LIST = table.concat(shape.STATUSES, ", ")
+
+-- A listing's filter (see filter.lua): { status = set, since, until }, nil for
+-- none, or nil, err.
+local function listing_filter(fname, argn, opts)
+  local f, any = {}, false
+  if opts.status ~= nil then
+    local set = {}
+    for i, status in ipairs(opts.status) do
+      if type(status) ~= "string" then errors.bad_type(fname, argn, "string", status, ("status[%d]"):format(i)) end
+      if not STATUS_SET[status] then
+        return nil, errors.invalid(("status[%d] is %q; a status is one of %s"):format(i, status, STATUS_LIST))
+      end
+      set[status] = true
+    end
+    if next(set) == nil then return nil, errors.invalid("status must list at least one of " .. STATUS_LIST) end
+    f.status, any = set, true
+  end
+  for _, key in ipairs { "since", "until" } do
+    local v = opts[key]
+    if v ~= nil then
+      local t = type(v) == "number" and v or dates.parse(v)
+      if not t or t ~= t or t == math.huge or t == -math.huge then
+        return nil, errors.invalid(key .. " must be Unix seconds or an ISO 8601 date-time such as 2026-01-22T00:00:00Z")
+      end
+      f[key], any = t, true
+    end
+  end
+  if f.since and f["until"] and f.since >= f["until"] then return nil, errors.invalid("since must be before until") end
+  return any and f or nil
+end
 
 --- Validates a listing's `opts` (argument `argn`) against the client's settings:
--- { per_page, endpoint, concurrency } or nil, err. `forced` pins the endpoint.
+-- { per_page, endpoint, concurrency, filter } or nil, err. `forced` pins the endpoint.
 function options.listing(fname, argn, opts, settings, forced, extra_types)
   if opts ~= nil and type(opts) ~= "table" then errors.bad_type(fname, argn, "table", opts) end
   opts = opts or {}
@@ -299,8 +351,33 @@ function options.listing(fname, argn, opts, settings, forced, extra_types)
   }
   local err = check_bound("items_per_page", plan.per_page, routes.MAX_ITEMS_PER_PAGE)
     or check_bound("concurrency", plan.concurrency, BOUNDED.concurrency)
+    or check_endpoint(plan.endpoint)
   if err then return nil, err end
-  if not ENDPOINT_CHOICES[plan.endpoint] then return nil, errors.invalid("endpoint must be " .. ENDPOINT_LIST) end
+  plan.filter, err = listing_filter(fname, argn, opts)
+  if err then return nil, err end
+  return plan
+end
+
+local JOB_TYPES = { endpoint = "string" }
+local WAIT_TYPES = { endpoint = "string", interval = "number", timeout = "number", on_change = "function" }
+local WAIT_DEFAULTS = { interval = 10, timeout = 3600 }
+
+--- Validates the `opts` (argument #4) of restore_job, or of wait_restore_job
+-- when `wait`: { endpoint, interval, timeout, on_change } or nil, err.
+function options.job(fname, opts, settings, wait)
+  if opts ~= nil and type(opts) ~= "table" then errors.bad_type(fname, 4, "table", opts) end
+  opts = opts or {}
+  check_table(fname, 4, opts, wait and WAIT_TYPES or JOB_TYPES)
+  local plan = { endpoint = opts.endpoint or settings.endpoint, on_change = opts.on_change }
+  local err = check_endpoint(plan.endpoint)
+  if err then return nil, err end
+  if wait then
+    for key, default in pairs(WAIT_DEFAULTS) do
+      local v = opts[key] or default
+      if v ~= v or v <= 0 or v == math.huge then return nil, errors.invalid(key .. " must be a positive number") end
+      plan[key] = v
+    end
+  end
   return plan
 end
 

@@ -115,11 +115,12 @@ local function obey_pause(self, ctx)
   if ctx.budget.paused_until > now then self.transport:sleep(ctx.budget.paused_until - now) end
 end
 
---- GETs one page with retries. decode: include_count, envelope.
+--- GETs one page with retries. decode: include_count, envelope; entity = true
+-- for one record instead of a page.
 function Pipeline:get(ctx, path, accept, decode)
   local s = self.settings
   decode.max_depth = s.max_depth
-  local parse = response.page
+  local parse = decode.entity and response.entity or response.page
   local attempt = 0
   while true do
     attempt = attempt + 1

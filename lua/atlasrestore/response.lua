@@ -1,6 +1,7 @@
 --- Sans-IO response handling: (status, headers, body) in, a page, a token or
 -- an error value out. No sockets and no clock, so every transport shares it.
 local core = require "atlasrestore.core"
+local dates = require "atlasrestore.dates"
 local errors = require "atlasrestore.errors"
 
 local response = {}
@@ -31,19 +32,20 @@ end
 
 local function is_integer(v) return type(v) == "number" and math_type(v) == "integer" end
 
-local function check_job(job, i)
+-- What is wrong with a job record (`where` names it in the message), or nil.
+local function check_job(job, where)
   if not is_object(job) then
-    return ("results[%d] is a %s, not an object"):format(i, is_array(job) and "array" or type(job))
+    return ("%s is a %s, not an object"):format(where, is_array(job) and "array" or type(job))
   end
   for _, field in ipairs(response.INTEGER_FIELDS) do
     local v = job[field]
-    if v ~= nil and not is_integer(v) then return ("results[%d].%s is not %s"):format(i, field, AN_INTEGER) end
+    if v ~= nil and not is_integer(v) then return ("%s.%s is not %s"):format(where, field, AN_INTEGER) end
   end
   local ts = job.desiredTimestamp
   if ts ~= nil then
-    if not is_object(ts) then return ("results[%d].desiredTimestamp is not an object"):format(i) end
+    if not is_object(ts) then return ("%s.desiredTimestamp is not an object"):format(where) end
     if ts.increment ~= nil and not is_integer(ts.increment) then
-      return ("results[%d].desiredTimestamp.increment is not %s"):format(i, AN_INTEGER)
+      return ("%s.desiredTimestamp.increment is not %s"):format(where, AN_INTEGER)
     end
   end
   return nil
@@ -100,7 +102,7 @@ function response.page(status, body, opts)
   -- A null among the results would leave a hole that hides the jobs after it.
   if getmetatable(doc.results) == sparse_array_mt then return nil, bad(status, "results holds a null") end
   for i = 1, #doc.results do
-    local problem = check_job(doc.results[i], i)
+    local problem = check_job(doc.results[i], ("results[%d]"):format(i))
     if problem then return nil, bad(status, problem) end
   end
   if doc.totalCount ~= nil and not (is_integer(doc.totalCount) and doc.totalCount >= 0) then
@@ -112,6 +114,22 @@ function response.page(status, body, opts)
   end
   -- Real Atlas sends totalCount 0 even when asked not to count.
   if opts.include_count == false then doc.totalCount = nil end
+  return doc
+end
+
+--- Decodes a 2xx body that holds one record (one restore job): the record, or nil, err.
+-- opts: envelope ({status, content}: the record is the content), max_depth.
+function response.entity(status, body, opts)
+  opts = opts or {}
+  local doc, why = core.decode(body, opts.max_depth)
+  if why then return nil, bad(status, why) end
+  if opts.envelope and is_object(doc) then
+    if is_integer(doc.status) and doc.status >= 400 then return nil, error_of(status, nil, body, doc, true) end
+    if not is_object(doc.content) then return nil, bad(status, "the envelope has no content object") end
+    doc = doc.content
+  end
+  local problem = check_job(doc, "the record")
+  if problem then return nil, bad(status, problem) end
   return doc
 end
 
@@ -154,17 +172,6 @@ end
 local MONTHS = { Jan = 1, Feb = 2, Mar = 3, Apr = 4, May = 5, Jun = 6, Jul = 7, Aug = 8, Sep = 9, Oct = 10, Nov = 11,
   Dec = 12 }
 
--- Seconds since the epoch of a UTC civil date (days-from-civil), independent of the local zone.
-local function utc_epoch(y, m, d, hh, mm, ss)
-  local floor = math.floor
-  y = m <= 2 and y - 1 or y
-  local era = floor(y / 400)
-  local yoe = y - era * 400
-  local doy = floor((153 * (m + (m > 2 and -3 or 9)) + 2) / 5) + d - 1
-  local doe = yoe * 365 + floor(yoe / 4) - floor(yoe / 100) + doy
-  return ((era * 146097 + doe - 719468) * 86400) + hh * 3600 + mm * 60 + ss
-end
-
 --- Seconds to wait before retrying, from `Retry-After` (seconds or an HTTP date),
 -- else from a RATE_LIMITED_TOKEN_BUCKET body. `now` is the Unix time, for dates.
 function response.retry_after(headers, err, now)
@@ -174,7 +181,7 @@ function response.retry_after(headers, err, now)
     if seconds then return seconds end
     local d, mon, y, hh, mm, ss = value:match("^%a+, (%d%d?) (%a%a%a) (%d%d%d%d) (%d%d):(%d%d):(%d%d) GMT$")
     if d and MONTHS[mon] and now then
-      local at = utc_epoch(tonumber(y), MONTHS[mon], tonumber(d), tonumber(hh), tonumber(mm), tonumber(ss))
+      local at = dates.utc_epoch(tonumber(y), MONTHS[mon], tonumber(d), tonumber(hh), tonumber(mm), tonumber(ss))
       return math.max(0, at - now)
     end
   end

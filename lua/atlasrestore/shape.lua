@@ -1,10 +1,19 @@
---- One record shape for both endpoints, used by `endpoint = "auto"`.
--- Every job carries the seed's (serverless) field names, plus `status`
--- (one vocabulary for both sources), `source` and `raw` (the wire record).
-local flex = {}
+--- One record shape for every endpoint, used by `endpoint = "auto"`, the project
+-- listing and the filters. Every job carries the seed's (serverless) field names,
+-- `cancelled`, `failed` and `expired` as booleans, plus `status` (one vocabulary
+-- for every source), `source` and `raw` (the wire record, untouched).
+local core = require "atlasrestore.core"
+local dates = require "atlasrestore.dates"
+local errors = require "atlasrestore.errors"
+
+local shape = {}
+
+--- The unified statuses; the last four are final.
+shape.STATUSES = { "PENDING", "QUEUED", "RUNNING", "COMPLETED", "FAILED", "CANCELLED", "EXPIRED" }
+shape.FINAL = { COMPLETED = true, FAILED = true, CANCELLED = true, EXPIRED = true }
 
 --- Flex wire name -> serverless wire name. The README's mapping table mirrors this.
-flex.RENAMED = {
+shape.RENAMED = {
   targetDeploymentItemName = "targetClusterName",
   targetProjectId = "targetGroupId",
   expirationDate = "expiresAt",
@@ -12,10 +21,10 @@ flex.RENAMED = {
   snapshotFinishedDate = "timestamp",
 }
 
-flex.DELIVERY_TYPES = { RESTORE = "automated", DOWNLOAD = "download" }
+shape.DELIVERY_TYPES = { RESTORE = "automated", DOWNLOAD = "download" }
 
---- The status of a serverless job, derived in this order.
-function flex.serverless_status(job)
+--- The status of a serverless or dedicated job, derived in this order.
+function shape.serverless_status(job)
   if job.cancelled == true then return "CANCELLED" end
   if job.failed == true then return "FAILED" end
   if job.expired == true then return "EXPIRED" end
@@ -23,28 +32,58 @@ function flex.serverless_status(job)
   return "RUNNING"
 end
 
+--- Flex has no `expired`: a COMPLETED download whose link's `expirationDate`
+-- is at or before `now` (Unix seconds) has expired. Without `now`, none has.
+function shape.flex_expired(job, now)
+  if not (now and job.deliveryType == "DOWNLOAD" and job.status == "COMPLETED") then return false end
+  local at = dates.parse(job.expirationDate)
+  return at ~= nil and at <= now
+end
+
 -- The module's own fields are set last: a wire field of the same name never
 -- replaces them (the wire value stays in `raw`).
-function flex.from_serverless(job)
+local function from_booleans(job, source)
   local record = {}
   for k, v in pairs(job) do record[k] = v end
-  record.status, record.source, record.raw = flex.serverless_status(job), "serverless", job
+  record.cancelled, record.failed, record.expired = job.cancelled == true, job.failed == true, job.expired == true
+  record.status, record.source, record.raw = shape.serverless_status(job), source, job
   return record
 end
 
-function flex.from_flex(job)
+function shape.from_serverless(job) return from_booleans(job, "serverless") end
+
+--- Dedicated (cloud backup) jobs already carry the seed's names, and `components` on sharded clusters.
+function shape.from_dedicated(job) return from_booleans(job, "dedicated") end
+
+function shape.from_flex(job, now)
   local record = {}
-  for k, v in pairs(job) do record[flex.RENAMED[k] or k] = v end
+  for k, v in pairs(job) do record[shape.RENAMED[k] or k] = v end
   if job.snapshotUrl ~= nil then
     record.snapshotUrl = nil
-    record.deliveryUrl = { job.snapshotUrl }
+    record.deliveryUrl = setmetatable({ job.snapshotUrl }, core.array_mt)
   end
   if type(job.deliveryType) == "string" then
-    record.deliveryType = flex.DELIVERY_TYPES[job.deliveryType] or job.deliveryType:lower()
+    record.deliveryType = shape.DELIVERY_TYPES[job.deliveryType] or job.deliveryType:lower()
   end
-  if job.status ~= nil then record.failed = job.status == "FAILED" end
+  record.failed = job.status == "FAILED"
+  record.cancelled = false -- Flex has no cancelled status
+  record.expired = shape.flex_expired(job, now)
+  if record.expired then record.status = "EXPIRED" end
   record.source, record.raw = "flex", job
   return record
 end
 
-return flex
+local FROM = { serverless = shape.from_serverless, flex = shape.from_flex, dedicated = shape.from_dedicated }
+
+--- A function(job) -> unified job for wire records of `source`. `clock()` gives
+-- the Unix time that Flex's expiry rule compares with; it is read once, here.
+function shape.mapper(source, clock)
+  local from = FROM[source]
+  local now = clock and clock()
+  if now ~= nil and type(now) ~= "number" then
+    errors.misuse("the clock option returned a %s, not a number", type(now))
+  end
+  return function(job) return from(job, now) end
+end
+
+return shape

@@ -1,0 +1,132 @@
+--- A project's restore jobs: its Flex clusters, serverless instances and dedicated
+-- clusters from the project's instance lists, then each instance's jobs,
+-- `concurrency` requests at a time under one deadline and one rate-limit budget.
+local errors = require "atlasrestore.errors"
+local listing = require "atlasrestore.listing"
+local probe = require "atlasrestore.probe"
+local response = require "atlasrestore.response"
+local routes = require "atlasrestore.routes"
+
+local project = {}
+
+--- The instance lists, in the order of precedence: an instance named by two
+-- lists (a migrated one is in the serverless and the Flex lists) is listed once,
+-- from the first.
+project.LISTS = { "flex", "dedicated", "serverless" }
+
+local PER_PAGE = routes.MAX_ITEMS_PER_PAGE
+
+-- Runs work(i) for i = 1..n as tasks, at most k at once: { {work(1)'s results}, ... }.
+local function fan_out(transport, k, n, work)
+  local results, taken = {}, 0
+  local function worker()
+    while taken < n do
+      taken = taken + 1
+      local i = taken
+      results[i] = { work(i) }
+    end
+  end
+  local tasks = {}
+  for w = 1, math.min(k, n) do tasks[w] = transport:spawn(worker) end
+  for w = 1, #tasks do
+    local ok, why = transport:wait(tasks[w])
+    if not ok then
+      for rest = w + 1, #tasks do transport:cancel(tasks[rest]) end
+      error(why, 0)
+    end
+  end
+  return results
+end
+
+--- True when an instance list's record says the instance cannot have restore
+-- jobs: a dedicated-list cluster on the free tier (providerSettings
+-- instanceSizeName M0, or the TENANT provider) or with providerBackupEnabled
+-- false, or a Flex cluster whose backupSettings.enabled is false.
+function project.cannot_have_jobs(kind, record)
+  if kind == "dedicated" then
+    local settings = type(record.providerSettings) == "table" and record.providerSettings or {}
+    return settings.instanceSizeName == "M0" or settings.providerName == "TENANT"
+      or record.providerBackupEnabled == false
+  elseif kind == "flex" then
+    return type(record.backupSettings) == "table" and record.backupSettings.enabled == false
+  end
+  return false
+end
+
+-- Every record of one instance list, or nil, err. After the sunset the
+-- serverless list answers 404 or 410: no serverless instances.
+local function list_instances(pipe, ctx, group_id, kind, max_pages)
+  local records = {}
+  for page_num = 1, max_pages do
+    local path, accept = routes.instances(kind, group_id, routes.page_query(page_num, PER_PAGE, false))
+    local page, err = pipe:get(ctx, path, accept, { include_count = false })
+    if not page then
+      if kind == "serverless" and page_num == 1 and (err.status == 404 or err.status == 410) then return records end
+      return nil, err
+    end
+    for _, record in ipairs(page.results) do
+      if type(record.name) ~= "string" or record.name == "" then
+        return pipe:fail(errors.new(errors.BAD_RESPONSE, { status = 200,
+          message = ("the %s instance list has a record without a name"):format(kind) }), 1)
+      end
+      records[#records + 1] = record
+    end
+    if #page.results < PER_PAGE or not response.has_next(page) then return records end
+  end
+  return pipe:fail(errors.new(errors.TOO_MANY_PAGES, { message = ("the %s instance list passed max_pages (%d)")
+    :format(kind, max_pages) }), 1)
+end
+
+-- The instances to list, by name: { name =, endpoint = }, or nil, err.
+local function instances(st, ctx, group_id, concurrency)
+  local pipe = st.pipe
+  local lists = fan_out(pipe.transport, concurrency, #project.LISTS, function(i)
+    return list_instances(pipe, ctx, group_id, project.LISTS[i], st.settings.max_pages)
+  end)
+  local out, seen = {}, {}
+  for i, kind in ipairs(project.LISTS) do
+    local records, err = lists[i][1], lists[i][2]
+    if not records then return nil, err end
+    for _, record in ipairs(records) do
+      if not seen[record.name] then
+        seen[record.name] = true
+        if not project.cannot_have_jobs(kind, record) then out[#out + 1] = { name = record.name, endpoint = kind } end
+      end
+    end
+  end
+  table.sort(out, function(a, b) return a.name < b.name end)
+  return out
+end
+
+--- jobs, failures or nil, err. plan: per_page, concurrency, filter (options.listing's).
+-- jobs: unified jobs with `instance`, by instance name, then in Atlas's order;
+-- failures: { instance =, endpoint =, error = } for each instance whose listing failed.
+function project.list(st, group_id, plan)
+  local pipe, settings = st.pipe, st.settings
+  local ctx = pipe:context(nil, true)
+  local todo, err = instances(st, ctx, group_id, plan.concurrency)
+  if not todo then return nil, err end
+  local listed = fan_out(pipe.transport, plan.concurrency, #todo, function(i)
+    return listing.collect(listing.new {
+      pipe = pipe, memory = st.memory, api_version = settings.api_version, max_pages = settings.max_pages,
+      group_id = group_id, name = todo[i].name, endpoint = todo[i].endpoint, per_page = plan.per_page,
+      concurrency = 1, unified = true, clock = st.clock, filter = plan.filter, ctx = ctx, owner = st,
+    })
+  end)
+  local jobs, failures = {}, {}
+  for i, inst in ipairs(todo) do
+    local found, failure = listed[i][1], listed[i][2]
+    if found then
+      probe.remember(st.memory, group_id, inst.name, inst.endpoint)
+      for _, job in ipairs(found) do
+        job.instance = inst.name
+        jobs[#jobs + 1] = job
+      end
+    else
+      failures[#failures + 1] = { instance = inst.name, endpoint = inst.endpoint, error = failure }
+    end
+  end
+  return jobs, failures
+end
+
+return project
