@@ -213,8 +213,7 @@ end
 -- Every instance of the project: the jobs of those that answered, then each failure on stderr.
 function Run:list_project(group, writer)
   local args = self.args
-  local jobs, failures = self.client:project_restore_jobs(group,
-    filters(args, { endpoint = args.endpoint, concurrency = args.concurrency }))
+  local jobs, failures = self.client:project_restore_jobs(group, filters(args, { concurrency = args.concurrency }))
   self.progress:clear()
   if not jobs then return self:report(failures) end
   for _, job in ipairs(jobs) do writer:row(job) end
@@ -232,6 +231,9 @@ function COMMANDS.list(self)
   local args = self.args
   local paged = args.page or args.limit
   if paged and not args.name then usage_error(self.cmd, "--page and --limit need an instance NAME") end
+  if not args.name and args.endpoint ~= "auto" then
+    usage_error(self.cmd, "a project listing finds each instance's endpoint itself: --endpoint needs an instance NAME")
+  end
   if paged and (args.status or args.since or args["until"]) then
     usage_error(self.cmd, "--page and --limit print one page as Atlas serves it: --status, --since and --until "
       .. "filter whole listings")

@@ -150,6 +150,8 @@ describe("the atlasrestore command", function()
       { "an unknown format", "list demo -o xml" },
       { "a missing argument", "describe demo" },
       { "--page without a name", "list --page 2" },
+      { "--endpoint without a name", "list --endpoint flex" },
+      { "--page with a filter", "list demo --page 2 --status RUNNING" },
       { "--fields with a bad name", "list demo --fields 'id,,status'" },
     }
     for _, case in ipairs(cases) do
@@ -316,7 +318,7 @@ describe("the atlasrestore command", function()
       assert.equal(0, r.code, r.err)
       local rows = lines_of(r.out)
       assert.equal(101, #rows)
-      assert.matches("0000000000000065$", rows[2]) -- job 101
+      assert.matches("0000000000000065\r$", rows[2]) -- job 101
       r = run("list migrated-404 --page 1 --limit 2 -o json", key_env())
       assert.equal(0, r.code, r.err)
       local jobs = cjson.decode(r.out)
