@@ -198,7 +198,8 @@ run: deps-run all
 	@PROJECT="$(PROJECT)" INSTANCE="$(INSTANCE)" $(LUA) spec/support/run.lua
 
 # The command's first line names the interpreter of this build (a bare name through
-# env, a path as it is); its second names where the module went.
+# env, a path as it is); another names where the module went, unless LAUNCHER_PATHS=no
+# (luarocks, whose own wrapper sets the paths of its tree).
 SHEBANG = $(if $(findstring /,$(LUA)),$(LUA),/usr/bin/env $(LUA))
 
 install: all
@@ -208,7 +209,7 @@ install: all
 	install -m 644 lua/atlasrestore/transport/*.lua $(DESTDIR)$(LUADIR)/atlasrestore/transport/
 	install -m 644 lua/atlasrestore/cli/*.lua $(DESTDIR)$(LUADIR)/atlasrestore/cli/
 	install -m 755 $(CORE_SO) $(CURL_SO) $(PROCESS_SO) $(DESTDIR)$(LIBDIR)/atlasrestore/
-	sed -e '1s|.*|#!$(SHEBANG)|' -e 's|^local LUADIR, LIBDIR = nil, nil$$|local LUADIR, LIBDIR = "$(LUADIR)", "$(LIBDIR)"|' \
+	sed -e '1s|.*|#!$(SHEBANG)|' $(if $(filter no,$(LAUNCHER_PATHS)),,-e 's|^local LUADIR, LIBDIR = nil, nil$$|local LUADIR, LIBDIR = "$(LUADIR)", "$(LIBDIR)"|') \
 	  bin/atlasrestore > $(DESTDIR)$(BINDIR)/atlasrestore
 	chmod 755 $(DESTDIR)$(BINDIR)/atlasrestore
 

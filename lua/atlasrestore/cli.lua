@@ -3,6 +3,7 @@
 local argparse = require "argparse"
 local atlasrestore = require "atlasrestore"
 local curl = require "atlasrestore.curl"
+local platform = require "atlasrestore.platform"
 local process = require "atlasrestore.process"
 local exits = require "atlasrestore.cli.exits"
 local output = require "atlasrestore.cli.output"
@@ -53,7 +54,7 @@ local function build_parser()
     .. "(failed, cancelled, expired, timed out), 12 some instances of a project failed.")
   parser:command_target("command")
   parser:flag("--version", "Shows the version and exits."):action(function()
-    io.stdout:write(("atlasrestore %s (%s)\n"):format(atlasrestore._VERSION, _VERSION))
+    io.stdout:write(("atlasrestore %s (%s)\n"):format(atlasrestore._VERSION, platform.lua_name()))
     os.exit(exits.OK)
   end)
 
@@ -220,7 +221,7 @@ function Run:list_project(group, writer)
   writer:finish()
   for _, f in ipairs(failures) do
     io.stderr:write(("atlasrestore: instance %s (%s): %s\n"):format(tostring(f.instance), tostring(f.endpoint),
-      tostring(f.error)))
+      (tostring(f.error):gsub("^atlasrestore: ", ""))))
   end
   return #failures > 0 and exits.PARTIAL or exits.OK
 end

@@ -48,7 +48,8 @@ local function run(args, vars, opts)
   local cmd = CLEAR .. assignments(vars) .. q(BIN) .. " " .. args
   local line
   if opts.tty then
-    line = "script -qec " .. q(cmd) .. " /dev/null </dev/null >" .. q(out) .. " 2>" .. q(err) .. "; echo $? >" .. q(code)
+    line = "script -qec " .. q(cmd) .. " /dev/null </dev/null >" .. q(out) .. " 2>" .. q(err)
+      .. "; echo $? >" .. q(code)
   elseif opts.pipe then
     line = "{ " .. cmd .. " 2>" .. q(err) .. "; echo $? >" .. q(code) .. "; } | " .. opts.pipe .. " >" .. q(out)
   else
@@ -136,7 +137,8 @@ describe("the atlasrestore command", function()
       end
       r = run("--version")
       assert.equal(0, r.code)
-      assert.equal("atlasrestore " .. require("atlasrestore")._VERSION .. " (" .. _VERSION .. ")\n", r.out)
+      assert.equal(("atlasrestore %s (%s)\n"):format(require("atlasrestore")._VERSION,
+        require("atlasrestore.platform").lua_name()), r.out)
     end)
   end)
 

@@ -356,8 +356,8 @@ rm -rf "$2"
 ]]
 
 local function start_watchdog(self)
-  self.watchdog = assert(io.popen(M.clean_env("exec setsid sh -c " .. sh_quote(WATCHDOG) .. " atlasrestore-emulator-watchdog " ..
-    self.pid .. " " .. sh_quote(self.prefix) .. " >/dev/null 2>&1"), "w"))
+  self.watchdog = assert(io.popen(M.clean_env("exec setsid sh -c " .. sh_quote(WATCHDOG) ..
+    " atlasrestore-emulator-watchdog " .. self.pid .. " " .. sh_quote(self.prefix) .. " >/dev/null 2>&1"), "w"))
 end
 
 function Emulator:stop()
