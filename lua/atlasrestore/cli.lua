@@ -248,38 +248,38 @@ function COMMANDS.list(self)
   return self:list_project(group, writer)
 end
 
-function COMMANDS.describe(self)
-  local args = self.args
+-- describe and watch: one job, printed as an object. `fetch(client, group, args)` -> job | nil, err;
+-- `code_of(job)` -> the exit code.
+function Run:one_job(fetch, code_of)
   local group = self:project()
   local writer = self:writer(true)
   local client, err = self:connect()
   if not client then return self:report(err) end
   local job
-  job, err = client:restore_job(group, args.name, args.job_id, { endpoint = args.endpoint })
+  job, err = fetch(client, group, self.args)
   if not job then return self:report(err) end
   writer:row(job)
   writer:finish()
-  return exits.OK
+  return code_of(job)
 end
 
+function COMMANDS.describe(self)
+  return self:one_job(function(client, group, args)
+    return client:restore_job(group, args.name, args.job_id, { endpoint = args.endpoint })
+  end, function() return exits.OK end)
+end
+
+-- Each status change goes to stderr; the exit code says how the job ended.
 function COMMANDS.watch(self)
-  local args = self.args
-  local group = self:project()
-  local writer = self:writer(true)
-  local client, err = self:connect()
-  if not client then return self:report(err) end
-  local job
-  job, err = client:wait_restore_job(group, args.name, args.job_id, {
-    endpoint = args.endpoint, interval = args.interval, timeout = args.watch_timeout,
-    on_change = function(changed)
-      io.stderr:write(("atlasrestore: %s %s %s\n"):format(os.date("!%Y-%m-%dT%H:%M:%SZ"), tostring(changed.id),
-        tostring(changed.status)))
-    end,
-  })
-  if not job then return self:report(err) end
-  writer:row(job)
-  writer:finish()
-  return exits.of_job(job)
+  return self:one_job(function(client, group, args)
+    return client:wait_restore_job(group, args.name, args.job_id, {
+      endpoint = args.endpoint, interval = args.interval, timeout = args.watch_timeout,
+      on_change = function(changed)
+        io.stderr:write(("atlasrestore: %s %s %s\n"):format(os.date("!%Y-%m-%dT%H:%M:%SZ"), tostring(changed.id),
+          tostring(changed.status)))
+      end,
+    })
+  end, exits.of_job)
 end
 
 function COMMANDS.emulator(self)

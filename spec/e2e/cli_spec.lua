@@ -66,18 +66,23 @@ local function run(args, vars, opts)
   return r
 end
 
-local function key_env(extra)
-  local vars = { MONGODB_ATLAS_PUBLIC_API_KEY = emu.public_key, MONGODB_ATLAS_PRIVATE_API_KEY = emu.private_key,
-    MONGODB_ATLAS_BASE_URL = emu.base_url, MONGODB_ATLAS_PROJECT_ID = G }
+-- The environment of a run: the emulator's API key (or its service account with
+-- `sa_env`), its URL and the project; `extra` adds or replaces variables.
+local function credentials_env(names, values, extra)
+  local vars = { MONGODB_ATLAS_BASE_URL = emu.base_url, MONGODB_ATLAS_PROJECT_ID = G,
+    [names[1]] = values[1], [names[2]] = values[2] }
   for k, v in pairs(extra or {}) do vars[k] = v end
   return vars
 end
 
+local function key_env(extra)
+  return credentials_env({ "MONGODB_ATLAS_PUBLIC_API_KEY", "MONGODB_ATLAS_PRIVATE_API_KEY" },
+    { emu.public_key, emu.private_key }, extra)
+end
+
 local function sa_env(extra)
-  local vars = { MONGODB_ATLAS_CLIENT_ID = emu.client_id, MONGODB_ATLAS_CLIENT_SECRET = emu.client_secret,
-    MONGODB_ATLAS_BASE_URL = emu.base_url, MONGODB_ATLAS_PROJECT_ID = G }
-  for k, v in pairs(extra or {}) do vars[k] = v end
-  return vars
+  return credentials_env({ "MONGODB_ATLAS_CLIENT_ID", "MONGODB_ATLAS_CLIENT_SECRET" },
+    { emu.client_id, emu.client_secret }, extra)
 end
 
 -- Python reads the text: `script` gets the text on stdin and prints JSON for cjson.
