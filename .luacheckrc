@@ -7,4 +7,4 @@ include_files = { "lua/**/*.lua", "spec/**/*.lua", "bin/atlasrestore", "*.rocksp
 files["lua"] = { std = "min" }
 files["bin/atlasrestore"] = { std = "min" }
 files["spec"] = { std = "+busted" }
-files["spec/emulator"] = { std = "ngx_lua" }
+files["lua/atlasrestore/emulator"] = { std = "ngx_lua" }

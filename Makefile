@@ -204,10 +204,12 @@ SHEBANG = $(if $(findstring /,$(LUA)),$(LUA),/usr/bin/env $(LUA))
 
 install: all
 	install -d $(DESTDIR)$(LUADIR)/atlasrestore/transport $(DESTDIR)$(LUADIR)/atlasrestore/cli \
-	  $(DESTDIR)$(LIBDIR)/atlasrestore $(DESTDIR)$(BINDIR)
+	  $(DESTDIR)$(LUADIR)/atlasrestore/emulator $(DESTDIR)$(LIBDIR)/atlasrestore $(DESTDIR)$(BINDIR)
 	install -m 644 lua/atlasrestore/*.lua $(DESTDIR)$(LUADIR)/atlasrestore/
 	install -m 644 lua/atlasrestore/transport/*.lua $(DESTDIR)$(LUADIR)/atlasrestore/transport/
 	install -m 644 lua/atlasrestore/cli/*.lua $(DESTDIR)$(LUADIR)/atlasrestore/cli/
+	install -m 644 lua/atlasrestore/emulator/*.lua lua/atlasrestore/emulator/nginx.conf.in \
+	  $(DESTDIR)$(LUADIR)/atlasrestore/emulator/
 	install -m 755 $(CORE_SO) $(CURL_SO) $(PROCESS_SO) $(DESTDIR)$(LIBDIR)/atlasrestore/
 	sed -e '1s|.*|#!$(SHEBANG)|' $(if $(filter no,$(LAUNCHER_PATHS)),,-e 's|^local LUADIR, LIBDIR = nil, nil$$|local LUADIR, LIBDIR = "$(LUADIR)", "$(LIBDIR)"|') \
 	  bin/atlasrestore > $(DESTDIR)$(BINDIR)/atlasrestore
