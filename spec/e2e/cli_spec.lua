@@ -106,6 +106,40 @@ local function lines_of(text)
   return out
 end
 
+-- The command in the background: its pid in <base>.pid (the command itself: sh execs
+-- it), stdout, stderr and the exit code in <base>.out, .err, .code.
+local function background(name, args, vars)
+  local base = WORK .. "/" .. name
+  for _, ext in ipairs { ".pid", ".out", ".err", ".code" } do os.remove(base .. ext) end
+  sh("( " .. CLEAR .. assignments(vars) .. "sh -c 'echo $$ >\"$0.pid\"; exec \"$@\"' " .. q(base) .. " " .. q(BIN)
+    .. " " .. args .. " </dev/null >" .. q(base .. ".out") .. " 2>" .. q(base .. ".err") .. "; echo $? >"
+    .. q(base .. ".code") .. " ) >/dev/null 2>&1 &")
+  return base
+end
+
+-- Polls `ready` every 50 ms for at most `seconds`; its last answer.
+local function wait_for(seconds, ready)
+  local socket = require "socket"
+  local deadline = socket.gettime() + seconds
+  while socket.gettime() < deadline do
+    local v = ready()
+    if v then return v end
+    socket.sleep(0.05)
+  end
+  return ready()
+end
+
+local function signal(base, name)
+  assert(sh("kill -" .. name .. " " .. assert(tonumber(read_file(base .. ".pid")))))
+end
+
+-- True while pid runs (a zombie does not count).
+local function alive(pid)
+  local stat = read_file("/proc/" .. pid .. "/stat")
+  local st = stat and stat:match("^%d+ %b() (%a)")
+  return st ~= nil and st ~= "Z" and st ~= "X"
+end
+
 describe("the atlasrestore command", function()
   lazy_setup(function()
     assert(sh("mkdir -p " .. q(WORK)))
@@ -493,6 +527,20 @@ describe("the atlasrestore command", function()
     end)
   end)
 
+  describe("a signal", function()
+    it("SIGTERM during a listing ends it with 143, its token revoked", function()
+      emu:config { latency = { request = 0.2 } }
+      local base = background("sigterm", "list jobs-10000 -o ndjson", sa_env())
+      assert.truthy(wait_for(10, function() return (read_file(base .. ".out") or "") ~= "" end))
+      signal(base, "TERM")
+      assert.equal("143", wait_for(10, function() return (read_file(base .. ".code") or ""):match("%d+") end))
+      local stats = emu:stats()
+      assert.equal(1, stats.tokens)
+      assert.equal(1, stats.revokes)
+      assert.is_nil((read_file(base .. ".err") or ""):find("traceback", 1, true))
+    end)
+  end)
+
   describe("progress", function()
     it("shows on a terminal and clears itself", function()
       local r = run("list jobs-10000 -o csv --fields id", key_env(), { tty = true })
@@ -517,6 +565,77 @@ describe("the atlasrestore command", function()
       r = run("list jobs-1000 -o csv --fields id --progress", key_env())
       assert.matches("atlasrestore: 2 pages, 500 jobs", r.err, 1, true)
       assert.is_nil(r.out:find("jobs/s", 1, true))
+    end)
+  end)
+
+  describe("emulator", function()
+    -- Starts `atlasrestore emulator args`; returns its files, its settings and nginx's pid.
+    local function start(name, args)
+      local base = background(name, "emulator " .. args, {})
+      local text = wait_for(10, function()
+        local out = read_file(base .. ".out") or ""
+        return out:find("# pid file: ", 1, true) and out
+      end)
+      assert(text, "the emulator printed no settings: " .. (read_file(base .. ".err") or ""))
+      local vars = {}
+      for name_, value in text:gmatch("export ([%w_]+)='([^']*)'") do vars[name_] = value end
+      local pid_file = text:match("# pid file: (%S+)")
+      return base, vars, assert(tonumber(read_file(pid_file))), pid_file:match("^(.*)/nginx%.pid$"), text
+    end
+
+    local function gone(pid, prefix)
+      return wait_for(10, function()
+        -- "[/]tmp/...": the pattern does not match the shell that runs pgrep.
+        local _, code = sh("pgrep -f " .. q("[/]" .. prefix:sub(2)) .. " >/dev/null")
+        return not alive(pid) and not read_file(prefix .. "/nginx.conf") and code == 1
+      end)
+    end
+
+    it("starts, is listed through with the command, and stops on SIGINT leaving nothing behind", function()
+      local base, vars, pid, prefix, text = start("emu-int", "--jobs 42")
+      assert.matches("not secrets", text, 1, true)
+      assert.equal(G, vars.MONGODB_ATLAS_PROJECT_ID)
+      assert.matches("^http://127%.0%.0%.1:%d+$", vars.MONGODB_ATLAS_BASE_URL)
+      local r = run("list sandbox -o json", vars)
+      assert.equal(0, r.code, r.err)
+      assert.equal(42, #cjson.decode(r.out))
+      assert.equal(7, #lines_of(run("list demo -o ndjson", vars).out))
+      signal(base, "INT")
+      assert.equal("0", wait_for(10, function() return (read_file(base .. ".code") or ""):match("%d+") end))
+      assert.truthy(gone(pid, prefix))
+      assert.matches("emulator stopped", read_file(base .. ".err"), 1, true)
+    end)
+
+    it("serves TLS and a service account, counts its revocations, and stops on SIGTERM", function()
+      local base, vars, pid, prefix, text = start("emu-term", "--tls --service-account")
+      assert.matches("^https://", vars.MONGODB_ATLAS_BASE_URL)
+      assert.truthy(read_file(vars.ATLASRESTORE_CA_FILE))
+      assert.truthy(vars.MONGODB_ATLAS_CLIENT_ID and not vars.MONGODB_ATLAS_PUBLIC_API_KEY)
+      local r = run("list flex-demo -o csv --fields id", vars)
+      assert.equal(0, r.code, r.err)
+      assert.equal(9, #lines_of(r.out))
+      local stats_url = text:match("# stats: curl (%S+)")
+      local p = io.popen(emulator.clean_env("curl -s " .. q(stats_url)))
+      local stats = cjson.decode(p:read("*a"))
+      p:close()
+      assert.equal(1, stats.revokes)
+      signal(base, "TERM")
+      assert.equal("0", wait_for(10, function() return (read_file(base .. ".code") or ""):match("%d+") end))
+      assert.truthy(gone(pid, prefix))
+    end)
+
+    it("leaves nothing behind even when killed with SIGKILL", function()
+      local base, _, pid, prefix = start("emu-kill", "")
+      signal(base, "KILL")
+      assert.truthy(gone(pid, prefix))
+    end)
+
+    it("injects faults and latency", function()
+      local base, vars, pid, prefix = start("emu-faults", "--fault-rate 1 --latency 0.05")
+      local r = run("list demo --max-attempts 1", vars)
+      assert.truthy(r.code == 5 or r.code == 7, r.err)
+      signal(base, "TERM")
+      assert.truthy(gone(pid, prefix))
     end)
   end)
 

@@ -46,8 +46,9 @@ end
 
 --- Runs the emulator; returns the exit code (0 once stopped by a signal).
 function command.run(args)
-  local emulator = require "atlasrestore.emulator"
-  local missing = emulator.missing_packages { tls = args.tls }
+  local loaded, emulator = pcall(require, "atlasrestore.emulator")
+  local missing = { "lua-socket" }
+  if loaded then missing = emulator.missing_packages { tls = args.tls } end
   if missing then
     io.stderr:write("atlasrestore: the emulator needs Debian's packages ", table.concat(missing, " "),
       ": apt-get install ", table.concat(missing, " "), "\n")
