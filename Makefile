@@ -54,8 +54,10 @@ SOAK_TIMEOUT     ?= 300
 WARNINGS  = -std=c99 -Wall -Wextra -pedantic -Wshadow -Wmissing-prototypes -Wstrict-prototypes
 MODFLAGS  = $(CFLAGS) $(WARNINGS) -fPIC -fvisibility=hidden -I$(LUA_INCDIR)
 
-CORE_SRC  = csrc/lcore.c csrc/json.c csrc/digest.c csrc/md5.c csrc/base64.c
-CURL_SRC  = csrc/lcurl.c csrc/buf.c
+# The response head parser and the table-field readers go into both modules.
+SHARED_SRC = csrc/head.c csrc/luahead.c csrc/luafield.c
+CORE_SRC  = csrc/lcore.c csrc/json.c csrc/digest.c csrc/hash.c csrc/md5.c csrc/sha256.c csrc/challenge.c csrc/base64.c csrc/idset.c csrc/lidset.c $(SHARED_SRC)
+CURL_SRC  = csrc/lcurl.c csrc/lmulti.c csrc/transfer.c csrc/sockets.c csrc/buf.c $(SHARED_SRC)
 PROCESS_SRC = csrc/lprocess.c
 HEADERS   = $(wildcard csrc/*.h)
 LUA_SRC   = $(wildcard lua/atlasrestore/*.lua lua/atlasrestore/*/*.lua)
@@ -79,7 +81,7 @@ UNIT_SPECS     ?= spec/unit
 CONTRACT_SPECS ?= spec/contract
 E2E_SPECS      ?= spec/e2e
 ASAN_SPECS     ?= spec/unit spec/e2e
-VALGRIND_SPECS ?= spec/unit spec/e2e/valgrind_spec.lua
+VALGRIND_SPECS ?= spec/unit spec/e2e/valgrind_spec.lua spec/e2e/multi_spec.lua
 CONTRACT_FILES  = $(shell find $(CONTRACT_SPECS) -name '*_spec.lua' 2>/dev/null)
 # The interpreter and the cpath of the chosen build, explicitly: .busted names neither.
 BUSTED_HERE     = $(BUSTED) --ignore-lua --cpath='./$(BUILD)/?.so'
@@ -157,7 +159,7 @@ $(ASAN_SHIM): spec/support/nodlclose.c
 asan: all $(ASAN_SOS) $(ASAN_SHIM)
 	timeout $(ASAN_TIMEOUT) env $(ASAN_ENV) $(BUSTED) --ignore-lua --cpath='./$(ASAN_BUILD)/?.so' $(ASAN_SPECS)
 
-# Unit specs plus one listing per credential kind, with the normal build.
+# Unit specs, one listing per credential kind and the multi handle, with the normal build.
 # "still reachable" (libcurl's and OpenSSL's global state) is not an error;
 # --keep-debuginfo names the frames of modules that lua_close has unloaded.
 valgrind: all
@@ -165,7 +167,8 @@ valgrind: all
 	  --leak-check=full --errors-for-leak-kinds=definite,indirect --keep-debuginfo=yes --num-callers=30 \
 	  $(BUSTED_HERE) $(VALGRIND_SPECS)
 
-# libFuzzer on the JSON decoder; fails on any crash, sanitizer report or leak.
+# libFuzzer on the JSON decoder, the head parser and the challenge parser,
+# FUZZ_SECONDS in all; fails on any crash, sanitizer report or leak.
 fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) LUA_INCDIR=$(LUA_INCDIR) ./spec/fuzz/run.sh
 

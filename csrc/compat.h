@@ -19,7 +19,7 @@
 #endif
 
 /* luaL_setfuncs of 5.2: registers `l` into the table below `nup` upvalues. */
-static void ar_compat_setfuncs(lua_State *L, const luaL_Reg *l, int nup) {
+static inline void ar_compat_setfuncs(lua_State *L, const luaL_Reg *l, int nup) {
   int i;
   luaL_checkstack(L, nup, "too many upvalues");
   for (; l->name != NULL; l++) {

@@ -4,64 +4,84 @@
 #include <strings.h>
 
 #include "digest.h"
-#include "md5.h"
+#include "hash.h"
 
-/* MD5 of the given strings joined by ':' without building the joined string. */
-static void ar_digest_hash(char hex[33], const char *const *parts, int count) {
+/* The algorithms RFC 7616 defines that this module answers (not SHA-512-256). */
+static const struct ar_digest_algorithm {
+  const char *name;
+  int sha256, sess;
+} ar_digest_algorithms[] = {
+  { "MD5", 0, 0 }, { "MD5-sess", 0, 1 }, { "SHA-256", 1, 0 }, { "SHA-256-sess", 1, 1 }
+};
+
+static const struct ar_digest_algorithm *ar_digest_find(const char *name) {
+  size_t i;
+  if (!name) return &ar_digest_algorithms[0];
+  for (i = 0; i < sizeof ar_digest_algorithms / sizeof ar_digest_algorithms[0]; i++)
+    if (strcasecmp(name, ar_digest_algorithms[i].name) == 0) return &ar_digest_algorithms[i];
+  return NULL;
+}
+
+int ar_digest_is_sess(const char *algorithm) {
+  const struct ar_digest_algorithm *a = ar_digest_find(algorithm);
+  return a && a->sess;
+}
+
+/* H(parts joined by ':') in lowercase hex, without building the joined string. */
+static void ar_digest_hash(int sha256, char hex[AR_DIGEST_HEX_SIZE], const char *const *parts, int count) {
   static const char digits[] = "0123456789abcdef";
-  unsigned char raw[16];
-  ar_md5 ctx;
+  unsigned char raw[32];
+  ar_hash h;
   int i;
-  ar_md5_init(&ctx);
+  if (sha256) ar_sha256_init(&h); else ar_md5_init(&h);
   for (i = 0; i < count; i++) {
-    if (i > 0) ar_md5_update(&ctx, ":", 1);
-    ar_md5_update(&ctx, parts[i], strlen(parts[i]));
+    if (i > 0) ar_hash_update(&h, ":", 1);
+    ar_hash_update(&h, parts[i], strlen(parts[i]));
   }
-  ar_md5_final(&ctx, raw);
-  for (i = 0; i < 16; i++) {
+  ar_hash_final(&h, raw);
+  for (i = 0; i < 4 * h.words; i++) {
     hex[2 * i] = digits[raw[i] >> 4];
     hex[2 * i + 1] = digits[raw[i] & 15];
   }
-  hex[32] = '\0';
+  hex[8 * h.words] = '\0';
 }
 
-const char *ar_digest_response(const ar_digest_input *in, char response[33]) {
-  char ha1[33], ha2[33], nc[9];
-  int sess;
+const char *ar_digest_response(const ar_digest_input *in, char response[AR_DIGEST_HEX_SIZE]) {
+  char ha1[AR_DIGEST_HEX_SIZE], ha2[AR_DIGEST_HEX_SIZE], nc[9];
+  const struct ar_digest_algorithm *alg;
   if (!in->username || !in->password || !in->realm || !in->nonce || !in->method || !in->uri)
     return "username, password, realm, nonce, method and uri are required";
-  if (in->algorithm && strcasecmp(in->algorithm, "MD5") != 0 && strcasecmp(in->algorithm, "MD5-sess") != 0)
-    return "unsupported algorithm (only MD5 and MD5-sess)";
+  alg = ar_digest_find(in->algorithm);
+  if (!alg) return "unsupported algorithm (only MD5, MD5-sess, SHA-256 and SHA-256-sess)";
   if (in->qop && strcmp(in->qop, "auth") != 0)
     return "unsupported qop (only auth)";
-  sess = in->algorithm && strcasecmp(in->algorithm, "MD5-sess") == 0;
-  if ((in->qop || sess) && !in->cnonce)
-    return "cnonce is required with qop or MD5-sess";
+  if ((in->qop || alg->sess) && !in->cnonce)
+    return "cnonce is required with qop or a -sess algorithm";
   {
     const char *parts[3];
     parts[0] = in->username; parts[1] = in->realm; parts[2] = in->password;
-    ar_digest_hash(ha1, parts, 3);
+    ar_digest_hash(alg->sha256, ha1, parts, 3);
   }
-  if (sess) {
+  if (alg->sess) {
     const char *parts[3];
     parts[0] = ha1; parts[1] = in->nonce; parts[2] = in->cnonce;
-    ar_digest_hash(ha1, parts, 3);
+    ar_digest_hash(alg->sha256, ha1, parts, 3);
   }
   {
     const char *parts[2];
     parts[0] = in->method; parts[1] = in->uri;
-    ar_digest_hash(ha2, parts, 2);
+    ar_digest_hash(alg->sha256, ha2, parts, 2);
   }
   if (in->qop) {
     const char *parts[6];
     snprintf(nc, sizeof nc, "%08lx", in->nc & 0xffffffffUL);
     parts[0] = ha1; parts[1] = in->nonce; parts[2] = nc;
     parts[3] = in->cnonce; parts[4] = in->qop; parts[5] = ha2;
-    ar_digest_hash(response, parts, 6);
+    ar_digest_hash(alg->sha256, response, parts, 6);
   } else {
     const char *parts[3];
     parts[0] = ha1; parts[1] = in->nonce; parts[2] = ha2;
-    ar_digest_hash(response, parts, 3);
+    ar_digest_hash(alg->sha256, response, parts, 3);
   }
   return NULL;
 }

@@ -8,9 +8,13 @@
 #include "lauxlib.h"
 
 #include "base64.h"
+#include "challenge.h"
 #include "compat.h"
 #include "digest.h"
 #include "json.h"
+#include "lidset.h"
+#include "luafield.h"
+#include "luahead.h"
 
 #define AR_DEFAULT_MAX_DEPTH 64
 
@@ -32,17 +36,12 @@ static int ar_core_decode(lua_State *L) {
   return 2;
 }
 
-static const char *ar_core_field(lua_State *L, const char *name, int required) {
-  const char *value;
-  lua_getfield(L, 1, name);
-  if (lua_isnil(L, -1) && !required) {
-    lua_pop(L, 1);
-    return NULL;
-  }
-  if (lua_type(L, -1) != LUA_TSTRING)
-    luaL_error(L, "bad field '%s' (string expected, got %s)", name, luaL_typename(L, -1));
-  value = lua_tostring(L, -1);
-  lua_pop(L, 1); /* still referenced by the argument table */
+/* A string field of the digest_authorization table. Nothing a server sent may
+ * end up as a second header: CR, LF and NUL are refused (*bad is set). */
+static const char *ar_core_field(lua_State *L, const char *name, int required, const char **bad) {
+  size_t len;
+  const char *value = ar_field_lstring(L, 1, name, required, &len);
+  if (value && (strlen(value) != len || strpbrk(value, "\r\n")) && !*bad) *bad = name;
   return value;
 }
 
@@ -61,24 +60,27 @@ static void ar_core_add_quoted(luaL_Buffer *b, const char *name, const char *val
  *   qop=, nc=, cnonce=, algorithm=, opaque=} -> "Digest ..." | nil, message */
 static int ar_core_digest_authorization(lua_State *L) {
   ar_digest_input in;
-  const char *opaque, *problem;
-  char response[33];
+  const char *opaque, *problem, *bad = NULL;
+  char response[AR_DIGEST_HEX_SIZE];
   luaL_Buffer b;
   luaL_checktype(L, 1, LUA_TTABLE);
   memset(&in, 0, sizeof in);
-  in.username = ar_core_field(L, "username", 1);
-  in.password = ar_core_field(L, "password", 1);
-  in.realm = ar_core_field(L, "realm", 1);
-  in.nonce = ar_core_field(L, "nonce", 1);
-  in.method = ar_core_field(L, "method", 1);
-  in.uri = ar_core_field(L, "uri", 1);
-  in.qop = ar_core_field(L, "qop", 0);
-  in.cnonce = ar_core_field(L, "cnonce", 0);
-  in.algorithm = ar_core_field(L, "algorithm", 0);
-  opaque = ar_core_field(L, "opaque", 0);
-  lua_getfield(L, 1, "nc");
-  in.nc = (unsigned long)luaL_optinteger(L, -1, 1);
-  lua_pop(L, 1);
+  in.username = ar_core_field(L, "username", 1, &bad);
+  in.password = ar_core_field(L, "password", 1, &bad);
+  in.realm = ar_core_field(L, "realm", 1, &bad);
+  in.nonce = ar_core_field(L, "nonce", 1, &bad);
+  in.method = ar_core_field(L, "method", 1, &bad);
+  in.uri = ar_core_field(L, "uri", 1, &bad);
+  in.qop = ar_core_field(L, "qop", 0, &bad);
+  in.cnonce = ar_core_field(L, "cnonce", 0, &bad);
+  in.algorithm = ar_core_field(L, "algorithm", 0, &bad);
+  opaque = ar_core_field(L, "opaque", 0, &bad);
+  in.nc = (unsigned long)ar_field_number(L, 1, "nc", 1);
+  if (bad) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s holds CR, LF or NUL", bad);
+    return 2;
+  }
   problem = ar_digest_response(&in, response);
   if (problem) {
     lua_pushnil(L);
@@ -104,7 +106,7 @@ static int ar_core_digest_authorization(lua_State *L) {
     luaL_addstring(&b, ", ");
     ar_core_add_quoted(&b, "opaque", opaque);
   }
-  if (!in.qop && in.algorithm && strcasecmp(in.algorithm, "MD5-sess") == 0) { /* it hashes its cnonce */
+  if (!in.qop && ar_digest_is_sess(in.algorithm)) { /* it hashes its cnonce */
     luaL_addstring(&b, ", ");
     ar_core_add_quoted(&b, "cnonce", in.cnonce);
   }
@@ -133,10 +135,110 @@ static int ar_core_base64(lua_State *L) {
   return 1;
 }
 
+/* core.parse_head(bytes) -> status, headers | nil, code, message (see luahead.h) */
+static int ar_core_parse_head(lua_State *L) {
+  size_t len;
+  const char *bytes = luaL_checklstring(L, 1, &len);
+  return ar_lua_head(L, bytes, len);
+}
+
+/* Sets challenge[name] = value for the table at the top; NULL, or why it cannot. */
+static const char *ar_core_digest_param(lua_State *L, const ar_auth_item *item) {
+  ar_lua_push_lower(L, item->name, item->name_len);
+  lua_pushvalue(L, -1);
+  lua_rawget(L, -3);
+  if (!lua_isnil(L, -1)) {
+    lua_pop(L, 2);
+    return "a parameter appears twice in one challenge";
+  }
+  lua_pop(L, 1);
+  if (item->quoted) {
+    char *scratch = (char *)lua_newuserdata(L, item->value_len + 1);
+    size_t n = ar_auth_unquote(item->value, item->value_len, scratch);
+    lua_pushlstring(L, scratch, n);
+    lua_remove(L, -2);
+  } else {
+    lua_pushlstring(L, item->value, item->value_len);
+  }
+  lua_rawset(L, -3);
+  return NULL;
+}
+
+/* Appends the Digest challenge at the top to the result at index 2; NULL, or
+ * why it cannot be (RFC 7616 makes realm and nonce mandatory). */
+static const char *ar_core_digest_done(lua_State *L) {
+  int complete;
+  lua_getfield(L, -1, "realm");
+  lua_getfield(L, -2, "nonce");
+  complete = lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING;
+  lua_pop(L, 2);
+  if (!complete) return "a Digest challenge without realm or nonce";
+  lua_rawseti(L, 2, (int)lua_rawlen(L, 2) + 1);
+  return NULL;
+}
+
+/* Collects the Digest challenges of one header value into the result at index
+ * 2; NULL, or why the value is malformed (and where, in *offset). */
+static const char *ar_core_digest_value(lua_State *L, const char *value, size_t len, size_t *offset) {
+  ar_auth_parser ps;
+  ar_auth_item item;
+  ar_auth_kind kind;
+  const char *problem = NULL;
+  int digest = 0; /* a Digest challenge table is at the top */
+  ar_auth_init(&ps, value, len);
+  do {
+    kind = ar_auth_next(&ps, &item);
+    if (kind == AR_AUTH_ERROR) {
+      problem = ps.error;
+    } else if (kind == AR_AUTH_SCHEME || kind == AR_AUTH_END) {
+      if (digest) problem = ar_core_digest_done(L);
+      digest = kind == AR_AUTH_SCHEME && item.name_len == 6 && strncasecmp(item.name, "Digest", 6) == 0;
+      if (digest) lua_newtable(L);
+    } else if (digest && kind == AR_AUTH_PARAM) {
+      problem = ar_core_digest_param(L, &item);
+    } else if (digest) {
+      problem = "a Digest challenge with a token68";
+    }
+  } while (kind != AR_AUTH_END && !problem);
+  *offset = ar_auth_offset(&ps);
+  return problem;
+}
+
+/* core.parse_digest_challenges{www-authenticate values} -> { challenge... }
+ *   | nil, "BAD_RESPONSE", message
+ * Each challenge: its parameters, lowercase names, values unquoted. Other
+ * schemes (Basic, Bearer...) are skipped but must be well-formed too. */
+static int ar_core_parse_digest_challenges(lua_State *L) {
+  int i, n;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
+  lua_newtable(L);
+  n = (int)lua_rawlen(L, 1);
+  for (i = 1; i <= n; i++) {
+    size_t len, offset;
+    const char *value, *problem;
+    lua_rawgeti(L, 1, i);
+    if (lua_type(L, -1) != LUA_TSTRING) return luaL_error(L, "bad header value %d (string expected)", i);
+    value = lua_tolstring(L, -1, &len);
+    problem = ar_core_digest_value(L, value, len, &offset);
+    if (problem) {
+      lua_pushnil(L);
+      lua_pushliteral(L, "BAD_RESPONSE");
+      lua_pushfstring(L, "WWW-Authenticate header %d, byte %d: %s", i, (int)offset + 1, problem);
+      return 3;
+    }
+    lua_settop(L, 2);
+  }
+  return 1;
+}
+
 static const luaL_Reg ar_core_funcs[] = {
   { "base64", ar_core_base64 },
+  { "idset", ar_core_idset },
   { "decode", ar_core_decode },
   { "digest_authorization", ar_core_digest_authorization },
+  { "parse_head", ar_core_parse_head },
+  { "parse_digest_challenges", ar_core_parse_digest_challenges },
   { NULL, NULL }
 };
 

@@ -1,7 +1,7 @@
-/* MD5 (RFC 1321). Plain C, no Lua. */
+/* MD5 (RFC 1321): its initial state and compression function. */
 #include <string.h>
 
-#include "md5.h"
+#include "hash.h"
 
 #define AR_ROTL(x, c) (((x) << (c)) | ((x) >> (32 - (c))))
 
@@ -23,7 +23,7 @@ static const unsigned char ar_md5_shift[64] = {
   6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21
 };
 
-static void ar_md5_compress(uint32_t state[4], const unsigned char block[64]) {
+static void ar_md5_compress(uint32_t *state, const unsigned char *block) {
   uint32_t m[16], a = state[0], b = state[1], c = state[2], d = state[3];
   int i;
   for (i = 0; i < 16; i++) /* little-endian words, whatever the host order */
@@ -45,50 +45,11 @@ static void ar_md5_compress(uint32_t state[4], const unsigned char block[64]) {
   state[0] += a; state[1] += b; state[2] += c; state[3] += d;
 }
 
-void ar_md5_init(ar_md5 *ctx) {
-  ctx->state[0] = 0x67452301; ctx->state[1] = 0xefcdab89;
-  ctx->state[2] = 0x98badcfe; ctx->state[3] = 0x10325476;
-  ctx->length = 0;
-}
-
-void ar_md5_update(ar_md5 *ctx, const void *data, size_t len) {
-  const unsigned char *p = (const unsigned char *)data;
-  size_t used = (size_t)(ctx->length % 64);
-  ctx->length += len;
-  if (used) {
-    size_t take = 64 - used < len ? 64 - used : len;
-    memcpy(ctx->block + used, p, take);
-    p += take; len -= take; used += take;
-    if (used < 64) return;
-    ar_md5_compress(ctx->state, ctx->block);
-  }
-  for (; len >= 64; p += 64, len -= 64) ar_md5_compress(ctx->state, p);
-  memcpy(ctx->block, p, len);
-}
-
-void ar_md5_final(ar_md5 *ctx, unsigned char digest[16]) {
-  static const unsigned char pad[64] = { 0x80 };
-  unsigned char bits[8];
-  uint64_t nbits = ctx->length * 8;
-  size_t used = (size_t)(ctx->length % 64);
-  int i;
-  for (i = 0; i < 8; i++) bits[i] = (unsigned char)(nbits >> (8 * i));
-  ar_md5_update(ctx, pad, used < 56 ? 56 - used : 120 - used);
-  ar_md5_update(ctx, bits, 8);
-  for (i = 0; i < 16; i++) digest[i] = (unsigned char)(ctx->state[i / 4] >> (8 * (i % 4)));
-}
-
-void ar_md5_hex(const void *data, size_t len, char hex[33]) {
-  static const char digits[] = "0123456789abcdef";
-  unsigned char raw[16];
-  ar_md5 ctx;
-  int i;
-  ar_md5_init(&ctx);
-  ar_md5_update(&ctx, data, len);
-  ar_md5_final(&ctx, raw);
-  for (i = 0; i < 16; i++) {
-    hex[2 * i] = digits[raw[i] >> 4];
-    hex[2 * i + 1] = digits[raw[i] & 15];
-  }
-  hex[32] = '\0';
+void ar_md5_init(ar_hash *h) {
+  h->state[0] = 0x67452301; h->state[1] = 0xefcdab89;
+  h->state[2] = 0x98badcfe; h->state[3] = 0x10325476;
+  h->length = 0;
+  h->compress = ar_md5_compress;
+  h->big_endian = 0;
+  h->words = 4;
 }

@@ -2,6 +2,7 @@
 -- service-account token (one fetch shared by every request), a ready token.
 -- Each one builds Authorization values and decides what a 401 means.
 local core = require "atlasrestore.core"
+local errors = require "atlasrestore.errors"
 local response = require "atlasrestore.response"
 local routes = require "atlasrestore.routes"
 
@@ -14,38 +15,42 @@ auth.MAX_TOKEN_SIZE = 16 * 1024
 -- Digest
 ---------------------------------------------------------------------------
 
---- Parses `WWW-Authenticate: Digest k=v, k="v", ...` into a table, or nil.
-function auth.parse_digest_challenge(header)
-  if type(header) ~= "string" then return nil end
-  local rest = header:match("[Dd][Ii][Gg][Ee][Ss][Tt]%s+(.*)$")
-  if not rest then return nil end
-  local params, pos = {}, 1
-  while pos <= #rest do
-    local key, after = rest:match("^[%s,]*([%w%-_]+)%s*=%s*()", pos)
-    if not key then break end
-    local value
-    if rest:sub(after, after) == '"' then
-      local buf, i = {}, after + 1
-      while i <= #rest do
-        local c = rest:sub(i, i)
-        if c == "\\" then
-          buf[#buf + 1] = rest:sub(i + 1, i + 1)
-          i = i + 2
-        elseif c == '"' then
-          break
-        else
-          buf[#buf + 1] = c
-          i = i + 1
-        end
-      end
-      value, pos = table.concat(buf), i + 1
-    else
-      value, pos = rest:match("^([^,%s]*)()", after)
-    end
-    params[key:lower()] = value
+-- The Digest algorithms this client answers (RFC 7616 3.2), by strength.
+local STRENGTH = { ["SHA-256"] = 4, ["SHA-256-SESS"] = 3, MD5 = 2, ["MD5-SESS"] = 1 }
+
+-- The qop to answer with: "auth" when offered, nil for a challenge without
+-- qop (RFC 2069), false when only qops other than auth are offered.
+local function pick_qop(challenge)
+  if not challenge.qop then return nil end
+  for token in challenge.qop:gmatch("[^,%s]+") do
+    if token == "auth" then return "auth" end
   end
-  if not params.nonce or not params.realm then return nil end
-  return params
+  return false
+end
+
+-- How strong a challenge is, or nil when this client cannot answer it.
+local function strength(challenge)
+  if pick_qop(challenge) == false then return nil end
+  return STRENGTH[(challenge.algorithm or "MD5"):upper()]
+end
+
+--- Picks from the `www-authenticate` list (the response headers' list of
+-- values) the strongest Digest challenge this client can answer: SHA-256,
+-- SHA-256-sess, MD5, then MD5-sess, each with qop auth when it offers a qop;
+-- the first one offered among equals. Returns the challenge (lowercase keys:
+-- realm, nonce, algorithm, qop, opaque, stale, domain...), nil when there is
+-- none to answer, or nil, "BAD_RESPONSE", message when a Digest challenge (or
+-- the header around it) is malformed.
+function auth.parse_digest_challenge(values)
+  if values == nil then return nil end
+  local challenges, code, message = core.parse_digest_challenges(values)
+  if not challenges then return nil, code, message end
+  local best, best_strength
+  for _, challenge in ipairs(challenges) do
+    local s = strength(challenge)
+    if s and (not best or s > best_strength) then best, best_strength = challenge, s end
+  end
+  return best
 end
 
 local Digest = {}
@@ -59,17 +64,9 @@ end
 --- Adopts a server challenge; the next request uses it with nc = 1.
 -- Returns true when the challenge can be answered.
 function Digest:accept(challenge)
-  local algorithm = (challenge.algorithm or "MD5"):upper()
-  if algorithm ~= "MD5" and algorithm ~= "MD5-SESS" then return false end
-  local qop
-  if challenge.qop then
-    for token in challenge.qop:gmatch("[^,%s]+") do
-      if token == "auth" then qop = "auth" end
-    end
-    if not qop then return false end
-  end
+  if not strength(challenge) then return false end
   self.challenge = challenge
-  self.qop = qop
+  self.qop = pick_qop(challenge)
   self.nc = 0
   self.cnonce = self.random_hex(16)
   return true
@@ -141,13 +138,14 @@ local DigestStrategy = {}
 DigestStrategy.__index = DigestStrategy
 
 function DigestStrategy:authorize(_, _, method, uri)
-  return self.digest:authorization(method, uri)
+  local value, problem = self.digest:authorization(method, uri)
+  if problem then return nil, errors.new(errors.BAD_RESPONSE, { message = "Digest challenge: " .. problem }) end
+  return value
 end
 
 function DigestStrategy:refused(_, res, exchange)
-  local header = res.headers["www-authenticate"]
-  if type(header) == "table" then header = header[1] end
-  local challenge = auth.parse_digest_challenge(header)
+  local challenge, code, message = auth.parse_digest_challenge(res.headers["www-authenticate"])
+  if code then return false, errors.new(code, { status = res.status, message = "Digest challenge: " .. message }) end
   -- Answer when we had no nonce, when ours went stale, or when a re-used one
   -- was refused; never twice for a fresh challenge (that is a wrong key).
   if challenge and (not exchange.authorization or challenge.stale == "true" or not exchange.challenged) then

@@ -151,6 +151,9 @@ local function start_listing(self, fname, group_id, name, opts, forced, lazy)
   }
 end
 
+-- Jobs handed out between two nudges to the transfers requested ahead.
+local PROGRESS_EVERY = 64
+
 -- An iterator over every job: one page (and the pages requested ahead) in memory.
 local function iterate(self, fname, group_id, name, opts, forced)
   local source, err = start_listing(self, fname, group_id, name, opts, forced, true)
@@ -160,9 +163,10 @@ local function iterate(self, fname, group_id, name, opts, forced)
   end
   local buffer, i = {}, 0
   return function()
+    if source.owner.closed then errors.misuse("'%s' iterator used after its client was closed", fname) end
     i = i + 1
+    if i % PROGRESS_EVERY == 0 then source:progress() end
     while i > #buffer do
-      if source.owner.closed then errors.misuse("'%s' iterator used after its client was closed", fname) end
       local jobs, page_err = listing.take(source)
       if jobs == nil then return nil end
       if jobs == false then error(page_err, 2) end
@@ -214,7 +218,7 @@ end
 --- Every job of every instance of a project that can have them: jobs, failures; or nil, err.
 function Client:project_restore_jobs(group_id, opts)
   local st = open_state(self, "project_restore_jobs")
-  local err = options.path("project_restore_jobs", group_id)
+  local err = options.group("project_restore_jobs", group_id)
   local plan, perr = options.listing("project_restore_jobs", 2, opts, st.settings, "auto")
   err = err or perr
   if err then return st.pipe:fail(err, 0) end

@@ -1,5 +1,6 @@
 --- The listing: pages requested up to `concurrency` at a time and released in
 -- Atlas's order, each job once by id, the stop rules, and "auto" resolution.
+local core = require "atlasrestore.core"
 local errors = require "atlasrestore.errors"
 local filter = require "atlasrestore.filter"
 local probe = require "atlasrestore.probe"
@@ -34,7 +35,7 @@ function listing.new(cfg)
   local self = setmetatable(cfg, Listing)
   self.ctx = cfg.ctx or self.pipe:context({ paused_until = 0 }, self.endpoint == "auto")
   self.budget = self.ctx.budget
-  self.seen = {}
+  self.seen = core.idset()
   self.inflight = {} -- page number -> task, for the pages requested ahead
   self.released = 0  -- the last page handed out
   self.requested = 1 -- the last page requested
@@ -54,6 +55,12 @@ function Listing:stop()
     transport:cancel(task)
     self.inflight[page_num] = nil
   end
+end
+
+--- Lets the pages requested ahead keep coming while the caller works.
+function Listing:progress()
+  local transport = self.pipe.transport
+  if transport.progress and next(self.inflight) then transport:progress() end
 end
 
 function Listing:fail(err, attempts)
@@ -86,26 +93,15 @@ function Listing:request_ahead()
   end
 end
 
--- Jobs not listed yet, in the page's order, in the caller's shape.
+-- Jobs not listed yet, in the page's order, in the caller's shape. Jobs can
+-- shift between pages while Atlas adds new ones: each is listed once by its
+-- id, which must be Atlas's form; a page of nothing new means a server that loops.
 function Listing:new_jobs(page, page_num)
-  local seen, results, jobs, count = self.seen, page.results, {}, 0
-  local map = self.unified and shape.mapper(self.resolved, self.clock)
-  for i = 1, #results do
-    local job = results[i]
-    local id = job.id
-    -- Jobs can shift between pages while Atlas adds new ones: list each once.
-    -- That needs an id, and a page of nothing new means a server that loops.
-    if type(id) ~= "string" then
-      return nil, ("page %d has a job without an id, which cannot be listed exactly once"):format(page_num)
-    end
-    if not seen[id] then
-      seen[id] = true
-      count = count + 1
-      jobs[count] = map and map(job) or job
-    end
-  end
-  if #results > 0 and count == 0 then
-    return nil, ("page %d repeats only jobs already listed; the server is not paginating"):format(page_num)
+  local jobs, problem = self.seen:select(page.results, page_num)
+  if not jobs then return nil, problem end
+  if self.unified then
+    local map = shape.mapper(self.resolved, self.clock)
+    for i = 1, #jobs do jobs[i] = map(jobs[i]) end
   end
   return jobs
 end

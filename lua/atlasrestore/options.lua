@@ -19,7 +19,7 @@ options.DEFAULTS = {
   max_body_size = 64 * 1024 * 1024,
   max_depth = 64,
   max_pages = 10000,      -- 5 million jobs at 500 a page
-  concurrency = 1,
+  concurrency = 4,      -- pages in flight at once; see the README for why 4
   api_version = "v2",
   endpoint = "serverless",
 }
@@ -226,13 +226,18 @@ local function check_id(value, what)
   end
 end
 
+--- Validates a project id (argument #1): raises on a wrong type, returns an error value or nil.
+function options.group(fname, group_id)
+  if type(group_id) ~= "string" then errors.bad_type(fname, 1, "string", group_id) end
+  return check_id(group_id, "group_id")
+end
+
 --- Validates the path parameters: raises on a wrong type, returns an error value or nil.
 function options.path(fname, group_id, name)
-  if type(group_id) ~= "string" then errors.bad_type(fname, 1, "string", group_id) end
-  if name ~= nil and type(name) ~= "string" then errors.bad_type(fname, 2, "string", name) end
-  local err = check_id(group_id, "group_id")
+  local err = options.group(fname, group_id)
+  if type(name) ~= "string" then errors.bad_type(fname, 2, "string", name) end
   if err then return err end
-  if name and not name:match("^[%w][%w%-]*$") then
+  if not name:match("^[%w][%w%-]*$") then
     return errors.invalid("cluster_name must match ^[a-zA-Z0-9][a-zA-Z0-9-]*$")
   end
 end

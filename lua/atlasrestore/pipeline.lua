@@ -135,6 +135,7 @@ function Pipeline:get(ctx, path, accept, decode)
         local doc
         doc, err = parse(res.status, res.body, decode)
         if doc then return doc end
+        if err.limit then return self:fail(err, attempt) end
         -- A broken 2xx body is worth another try; an enveloped error only when its status is.
         if err.errorCode ~= errors.BAD_RESPONSE then
           self:notice_deprecation(ctx, res, err)

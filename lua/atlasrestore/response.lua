@@ -80,12 +80,22 @@ local function error_of(status, headers, body, doc, envelope)
   return errors.new(code, fields)
 end
 
+-- Decodes a 2xx body: the document, or nil, err.
+local function decode_body(status, body, max_depth)
+  local doc, why = core.decode(body, max_depth)
+  if not why then return doc end
+  local err = bad(status, why)
+  -- The caller's own limit: the same answer would come back, so it is not retried.
+  if why:find("too deeply nested", 1, true) then err.limit = "max_depth" end
+  return nil, err
+end
+
 --- Decodes a 2xx list body into a page.
 -- opts: include_count (false drops totalCount), envelope, max_depth.
 function response.page(status, body, opts)
   opts = opts or {}
-  local doc, why = core.decode(body, opts.max_depth)
-  if why then return nil, bad(status, why) end
+  local doc, err = decode_body(status, body, opts.max_depth)
+  if err then return nil, err end
   -- With envelope=true a client that cannot see statuses gets HTTP 200 and
   -- reads the real status from the body.
   if opts.envelope and is_object(doc) and is_integer(doc.status) and doc.status >= 400 then
@@ -121,8 +131,8 @@ end
 -- opts: envelope ({status, content}: the record is the content), max_depth.
 function response.entity(status, body, opts)
   opts = opts or {}
-  local doc, why = core.decode(body, opts.max_depth)
-  if why then return nil, bad(status, why) end
+  local doc, err = decode_body(status, body, opts.max_depth)
+  if err then return nil, err end
   if opts.envelope and is_object(doc) then
     if is_integer(doc.status) and doc.status >= 400 then return nil, error_of(status, nil, body, doc, true) end
     if not is_object(doc.content) then return nil, bad(status, "the envelope has no content object") end

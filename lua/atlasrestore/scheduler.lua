@@ -16,7 +16,7 @@ local scheduler = {}
 local Scheduler = {}
 Scheduler.__index = Scheduler
 
-local unpack = table.unpack or unpack -- luacheck: ignore 143
+local unpack = rawget(table, "unpack") or rawget(_G, "unpack") -- 5.2+, or 5.1 and LuaJIT
 
 local YIELD = {} -- marks the yields that belong to this scheduler
 
@@ -82,45 +82,67 @@ local function step(self, task)
   end
 end
 
--- Runs until `task` is done: ready tasks first, then timers and transfers.
-local function drive(self, task)
-  local driver = self.driver
-  while not task.done do
-    local ready = table.remove(self.ready, 1)
-    if ready then
-      if not ready.cancelled then step(self, ready) end
-    else
-      local timer = self.timers[1]
-      local wait = timer and math.max(0, timer.at - driver:now()) or math.huge
-      if driver:pending() > 0 then
-        for _, done in ipairs(driver:poll(wait)) do
-          local owner = self.transfers[done.handle]
-          self.transfers[done.handle] = nil
-          if owner and not owner.cancelled then
-            owner.handle = nil
-            push_ready(self, owner, done.res, done.err)
-          end
-        end
-      elseif timer then
-        driver:idle(wait)
-      else
-        error("atlasrestore: a task waits for something that never comes", 0)
-      end
-      local now = driver:now()
-      while self.timers[1] and self.timers[1].at <= now do
-        local entry = table.remove(self.timers, 1)
-        if not entry.task.cancelled then push_ready(self, entry.task) end
-      end
-    end
+local function run_ready(self)
+  local ready = table.remove(self.ready, 1)
+  while ready do
+    if not ready.cancelled then step(self, ready) end
+    ready = table.remove(self.ready, 1)
   end
-  return unpack(task.results, 1, task.results.n)
 end
 
---- Starts fn(...) as a task. It runs when something waits.
+-- Waits up to `wait` seconds for transfers (or sleeps, with none in flight),
+-- then makes ready what finished and what woke.
+local function advance(self, wait)
+  local driver = self.driver
+  if driver:pending() > 0 then
+    for _, done in ipairs(driver:poll(wait)) do
+      local owner = self.transfers[done.handle]
+      self.transfers[done.handle] = nil
+      if owner and not owner.cancelled then
+        owner.handle = nil
+        push_ready(self, owner, done.res, done.err)
+      end
+    end
+  elseif wait > 0 then
+    driver:idle(wait)
+  end
+  local now = driver:now()
+  while self.timers[1] and self.timers[1].at <= now do
+    local entry = table.remove(self.timers, 1)
+    if not entry.task.cancelled then push_ready(self, entry.task) end
+  end
+end
+
+-- Runs until `task` is done: ready tasks first, then timers and transfers.
+local function drive(self, task)
+  while true do
+    run_ready(self)
+    if task.done then return unpack(task.results, 1, task.results.n) end
+    local timer = self.timers[1]
+    if self.driver:pending() == 0 and not timer then
+      error("atlasrestore: a task waits for something that never comes", 0)
+    end
+    advance(self, timer and math.max(0, timer.at - self.driver:now()) or math.huge)
+  end
+end
+
+--- Lets tasks and transfers move without waiting (the lazy iterator calls it
+-- between pages, so that the pages it asked for ahead keep coming).
+function Scheduler:progress()
+  if self.by_co[coroutine.running() or false] then return end
+  run_ready(self)
+  advance(self, 0)
+  run_ready(self)
+end
+
+--- Starts fn(...) as a task. From the caller it runs at once, up to its first
+-- wait (its request is then on its way, as ngx.thread.spawn does); from a
+-- task it runs when the task yields.
 function Scheduler:spawn(fn, ...)
   local task = { co = coroutine.create(fn), waiters = {} }
   self.by_co[task.co] = task
   push_ready(self, task, ...)
+  if not self.by_co[coroutine.running() or false] then run_ready(self) end
   return task
 end
 

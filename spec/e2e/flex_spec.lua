@@ -180,15 +180,23 @@ describe("Flex", function()
       client:close()
     end)
 
-    it("returns a clean error for a dedicated cluster, with both answers attached", function()
+    it("lists a dedicated cluster from the dedicated endpoint, after Flex's 400", function()
       local client = new_client { endpoint = "auto" }
-      local jobs, err = client:all_restore_jobs(emu.group_id, "dedicated-0")
+      local jobs = assert(client:all_restore_jobs(emu.group_id, "dedicated-0"))
+      assert.equal(7, #jobs)
+      for _, job in ipairs(jobs) do assert.equal("dedicated", job.source) end
+      client:close()
+    end)
+
+    it("returns a clean error for a free cluster, every answer attached", function()
+      local client = new_client { endpoint = "auto" }
+      local jobs, err = client:all_restore_jobs(emu.group_id, "free-0")
       assert.is_nil(jobs)
       assert.equal(1, err.attempts, "one attempt on each endpoint is not a retry")
       assert.is_nil(tostring(err):find("[after", 1, true))
-      assert.equal("CANNOT_USE_CLUSTER_IN_SERVERLESS_INSTANCE_API", err.errorCode)
       assert.equal("CANNOT_USE_NON_FLEX_CLUSTER_IN_FLEX_API", err.errors.flex.errorCode)
-      assert.equal(err.errorCode, err.errors.serverless.errorCode)
+      assert.equal(err.errorCode, err.errors.dedicated.errorCode)
+      assert.is_nil(err.errors.serverless)
       client:close()
     end)
 
@@ -198,6 +206,7 @@ describe("Flex", function()
       assert.is_false(ok)
       assert.equal("CLUSTER_NOT_FOUND", err.errorCode)
       assert.equal("SERVERLESS_INSTANCE_NOT_FOUND", err.errors.serverless.errorCode)
+      assert.equal("CLUSTER_NOT_FOUND", err.errors.dedicated.errorCode)
       client:close()
     end)
 
@@ -213,11 +222,14 @@ describe("Flex", function()
   describe("the unified record shape", function()
     it("maps every Flex job as the README's table says", function()
       local rows = mapping_rows()
-      assert.is_true(#rows >= 9, "the README has the mapping table")
+      assert.is_true(#rows >= 13, "the README has the mapping table")
       local kept = {}
       for _, row in ipairs(rows) do kept[row.to] = true end
-      local client = new_client { endpoint = "auto" }
+      -- Flex's expiry rule reads the client's clock: pinned after flex-demo's completed download's link ran out.
+      local now, NOW_ISO = 1768608000, "2026-01-17T00:00:00Z"
+      local client = new_client { endpoint = "auto", clock = function() return now end }
       local jobs = assert(client:all_restore_jobs(emu.group_id, "flex-demo"))
+      local expired = 0
       for _, job in ipairs(jobs) do
         local raw = job.raw
         assert.equal("flex", job.source)
@@ -226,6 +238,16 @@ describe("Flex", function()
           local rule = row.rule
           if rule == "same value" then
             assert.equal(wire, job[row.to], row.from .. " -> " .. row.to)
+          elseif rule == "same value, but `EXPIRED` when `expired` is true" then
+            assert.equal(job.expired and "EXPIRED" or wire, job[row.to])
+          elseif rule == "always `false`" then
+            assert.is_false(job[row.to])
+          elseif rule == '`deliveryType == "DOWNLOAD"`, `status == "COMPLETED"` and `expirationDate` at or before '
+            .. "`clock()`" then
+            -- Atlas's UTC dates compare as strings.
+            local holds = raw.deliveryType == "DOWNLOAD" and raw.status == "COMPLETED" and wire <= NOW_ISO
+            assert.equal(holds, job[row.to], raw.id)
+            if holds then expired = expired + 1 end
           elseif rule == "`{ snapshotUrl }`" then
             if wire == nil then assert.is_nil(job[row.to]) else assert.same({ wire }, job[row.to]) end
           elseif rule:find("→") then
@@ -240,6 +262,7 @@ describe("Flex", function()
           if not kept[row.from] then assert.is_nil(job[row.from], row.from .. " is renamed") end
         end
       end
+      assert.equal(1, expired, "flex-demo's completed download has run out at that time")
       client:close()
     end)
 

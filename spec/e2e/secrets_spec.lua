@@ -309,7 +309,7 @@ describe("secrets", function()
     local log, warnings = {}, {}
     local opts = {
       base_url = emu.base_url, on_warning = function(m) warnings[#warnings + 1] = m end,
-      retry_base_delay = 0.01, debug = function(line) log[#log + 1] = line end,
+      retry_base_delay = 0.01, debug = function(line) log[#log + 1] = line end, concurrency = 1,
     }
     for k, v in pairs(extra or {}) do opts[k] = v end
     if opts.transport == nil then opts.transport = recording_transport(secrets, { ca_file = opts.ca_file }) end

@@ -131,3 +131,31 @@ describe("atlasrestore.new", function()
     assert.equal(3, core.decode("[1,2,3]")[3])
   end)
 end)
+
+describe("configuration mistakes at new", function()
+  local function refused(opts)
+    local client, err = atlasrestore.new(opts)
+    assert.is_nil(client)
+    assert.equal("INVALID_ARGUMENT", err.errorCode)
+    return err.message
+  end
+
+  it("names the missing half of a pair in the environment", function()
+    assert.equal("MONGODB_ATLAS_PUBLIC_API_KEY is set but MONGODB_ATLAS_PRIVATE_API_KEY is missing",
+      refused { getenv = env { MONGODB_ATLAS_PUBLIC_API_KEY = "pub" } })
+    assert.equal("MONGODB_ATLAS_CLIENT_SECRET is set but MONGODB_ATLAS_CLIENT_ID is missing",
+      refused { getenv = env { MONGODB_ATLAS_CLIENT_SECRET = "s" } })
+  end)
+
+  it("says which variable a bad base URL came from, with its value", function()
+    assert.equal('MONGODB_ATLAS_BASE_URL ("cloud.mongodb.com") must look like https://host[:port][/path]',
+      refused { access_token = "t", getenv = env { MONGODB_ATLAS_BASE_URL = "cloud.mongodb.com" } })
+    assert.matches("^base_url must not contain whitespace",
+      refused { access_token = "t", base_url = "https://cloud.mongodb.com\n" })
+  end)
+
+  it("refuses a proxy that is not a URL and a ca_file that cannot be read", function()
+    assert.matches("^proxy must be a URL", refused { access_token = "t", proxy = "not a proxy" })
+    assert.matches("^ca_file cannot be read: ", refused { access_token = "t", ca_file = "/nonexistent/ca.pem" })
+  end)
+end)

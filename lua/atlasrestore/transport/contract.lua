@@ -32,6 +32,9 @@
 --     driven by a curl multi handle; nginx: ngx.thread). Tasks yield only to
 --     their scheduler, never across a pcall (Lua 5.1 cannot).
 --   transport:cancel(task)                       (stops a task and its transfer)
+--   transport:progress()                         optional: lets tasks and transfers move
+--     without waiting, for a transport where nothing runs between calls (libcurl);
+--     the lazy iterator calls it as the caller consumes a page.
 --   transport:close()                            (frees connections; idempotent)
 local errors = require "atlasrestore.errors"
 

@@ -1,0 +1,25 @@
+/* What the session (lcurl.c) and the multi handle (lmulti.c) of
+ * atlasrestore.curl share on the Lua side. */
+#ifndef AR_LCURL_H
+#define AR_LCURL_H
+
+#include "lua.h"
+
+#include "transfer.h"
+
+/* Reads the request table at idx into *r: url, method ("GET" or "POST"),
+ * headers (a list of "Name: value" strings), body, timeout, connect_timeout,
+ * low_speed_time, low_speed_limit, max_body, ca_file, proxy. Raises on misuse
+ * with nothing allocated; otherwise *r owns copies of every string. */
+void ar_request_read(lua_State *L, int idx, ar_request *r);
+/* Pushes a finished transfer's results: status, headers, body, seconds
+ * (returns 4) or nil, code, message, status or nil, seconds (returns 5). */
+int ar_transfer_push_result(lua_State *L, const ar_transfer *t);
+/* Monotonic seconds. */
+double ar_now(void);
+
+/* curl.multi([opts]) -> Multi, and the registration of its metatable. */
+int ar_curl_multi(lua_State *L);
+void ar_multi_register(lua_State *L);
+
+#endif

@@ -1,0 +1,274 @@
+-- The request pipeline and the credential strategies, on the fake transport:
+-- every retry rule, the Digest and token exchanges, in virtual time.
+local atlasrestore = require "atlasrestore"
+local core = require "atlasrestore.core"
+local fake = require "support.fake_transport"
+
+local GROUP = "65a1b2c3d4e5f60718293a4b"
+local PAGE = "/api/atlas/v2/groups/" .. GROUP .. "/serverless/demo/backup/restoreJobs"
+
+local function client_on(handler, opts)
+  local t = fake.new(handler)
+  local o = { transport = t, base_url = "https://atlas.test", access_token = "ready-token-0001",
+    on_warning = function() end }
+  for k, v in pairs(opts or {}) do o[k] = v end
+  if o.public_key or o.client_id then o.access_token = nil end
+  local client = assert(atlasrestore.new(o))
+  return client, t
+end
+
+--- A handler that plays `answers` in order, then repeats the last one.
+local function script(answers)
+  local i = 0
+  return function()
+    i = math.min(i + 1, #answers)
+    local a = answers[i]
+    return type(a) == "function" and a() or a
+  end
+end
+
+local OK = fake.json(200, fake.page({ fake.id(1), fake.id(2) }))
+
+local function list(client) return client:list_restore_jobs(GROUP, "demo") end
+
+describe("the pipeline's retries", function()
+  it("waits out Retry-After on a 429, then succeeds", function()
+    local client, t = client_on(script { fake.api_error(429, "RATE_LIMITED", nil, { ["retry-after"] = "7" }), OK })
+    local page = assert(list(client))
+    assert.equal(2, #page.results)
+    assert.equal(2, #t.log)
+    assert.is_true(t.log[2].at - t.log[1].at >= 7)
+  end)
+
+  it("reads the wait from a RATE_LIMITED_TOKEN_BUCKET body when Retry-After is missing", function()
+    local client, t = client_on(script {
+      fake.api_error(429, "RATE_LIMITED_TOKEN_BUCKET", "Please retry after 55 seconds."), OK })
+    assert(list(client))
+    assert.is_true(t.log[2].at - t.log[1].at >= 55)
+  end)
+
+  it("backs off with full jitter under the exponential bound when nothing says how long", function()
+    local client, t = client_on(script { fake.api_error(429, "RATE_LIMITED"), fake.api_error(503, "X"),
+      fake.api_error(502, "X"), OK }, { retry_base_delay = 1 })
+    assert(list(client))
+    assert.equal(4, #t.log)
+    for n = 2, 4 do
+      local gap = t.log[n].at - t.log[n - 1].at
+      assert.is_true(gap <= 2 ^ (n - 2) + 0.011, ("gap %d is %.3f"):format(n, gap))
+    end
+  end)
+
+  it("gives up on a 5xx after max_attempts, as a server error", function()
+    local client, t = client_on(script { fake.api_error(500, "UNEXPECTED_ERROR") }, { max_attempts = 3 })
+    local page, err = list(client)
+    assert.is_nil(page)
+    assert.equal(3, #t.log)
+    assert.equal("server", err.kind)
+    assert.equal(3, err.attempts)
+    assert.matches("%[after 3 attempts%]$", tostring(err))
+  end)
+
+  it("retries connection failures and timeouts, not TLS failures", function()
+    local client, t = client_on(script { { code = "CONNECT_FAILED" }, { code = "TIMEOUT" }, OK })
+    assert(list(client))
+    assert.equal(3, #t.log)
+    client, t = client_on(script { { code = "TLS_FAILED", message = "certificate verify failed" } })
+    local _, err = list(client)
+    assert.equal(1, #t.log)
+    assert.equal("network", err.kind)
+  end)
+
+  it("retries a broken 2xx body, not a 4xx, and not a body past a limit", function()
+    local client, t = client_on(script { { status = 200, body = '{"results": [' }, OK })
+    assert(list(client))
+    assert.equal(2, #t.log)
+    client, t = client_on(script { fake.api_error(400, "INVALID_QUERY_PARAMETER") })
+    local _, err = list(client)
+    assert.equal(1, #t.log)
+    assert.equal("refused", err.kind)
+    client, t = client_on(script { { code = "RESPONSE_TOO_LARGE", message = "body past max_body_size" } })
+    _, err = list(client)
+    assert.equal(1, #t.log, "the same answer would come back")
+    assert.equal("bad_response", err.kind)
+  end)
+
+  it("starts no wait that would pass the deadline", function()
+    local client, t = client_on(script { fake.api_error(429, "RATE_LIMITED", nil, { ["retry-after"] = "30" }), OK },
+      { deadline = 10 })
+    local _, err = list(client)
+    assert.equal(1, #t.log)
+    assert.equal("rate_limited", err.kind)
+    assert.is_true(t:now() - t.log[1].at < 1)
+  end)
+
+  it("cuts an attempt at what is left of the deadline", function()
+    local slow = { status = 200, body = "{}", latency = 100 }
+    local client, t = client_on(script { slow }, { deadline = 5, timeout = 60 })
+    local _, err = list(client)
+    assert.equal("TIMEOUT", err.errorCode)
+    assert.is_true(t.log[1].timeout <= 5)
+    assert.is_true(t:now() - t.log[1].at <= 5.01)
+  end)
+end)
+
+--- An Atlas-like Digest server: a fresh nonce on a missing or stale answer;
+-- checks every response against the key.
+local function digest_server(key, opts)
+  opts = opts or {}
+  local nonce, uses, challenges = "nonce-1", 0, 0
+  local function challenge(stale)
+    challenges = challenges + 1
+    nonce = "nonce-" .. challenges
+    uses = 0
+    return fake.api_error(401, "UNEXPECTED_ERROR", "You are not authorized for this resource.", {
+      ["www-authenticate"] = { ('Digest realm="MMS Public API", domain="", nonce="%s", algorithm=MD5, qop="auth", '
+        .. 'stale=%s'):format(nonce, stale and "true" or "false") } })
+  end
+  local handler = function(req)
+    local auth = req.headers.Authorization
+    if not auth then return challenge(false) end
+    local f = {}
+    for k, v in auth:gmatch('(%w+)="?([^",]*)"?') do f[k] = v end
+    if f.nonce ~= nonce then return challenge(true) end
+    local expected = core.digest_authorization { username = f.username, password = key, realm = f.realm,
+      nonce = f.nonce, method = "GET", uri = f.uri, qop = "auth", nc = tonumber(f.nc, 16), cnonce = f.cnonce,
+      algorithm = "MD5" }
+    if not expected:find('response="' .. f.response .. '"', 1, true) then return challenge(false) end
+    uses = uses + 1
+    if opts.nonce_uses and uses > opts.nonce_uses then return challenge(true) end
+    return OK
+  end
+  return handler, function() return challenges end
+end
+
+describe("the Digest exchange", function()
+  local KEY = { public_key = "pubkey", private_key = "the-private-key" }
+
+  it("answers one challenge, then re-uses the nonce with nc counting up", function()
+    local handler, challenges = digest_server("the-private-key")
+    local client, t = client_on(handler, KEY)
+    for _ = 1, 3 do assert(list(client)) end
+    assert.equal(4, #t.log, "one challenge, then one request per call")
+    assert.equal(1, challenges())
+    assert.is_nil(t.log[1].headers.Authorization)
+    assert.matches("nc=00000001", t.log[2].headers.Authorization)
+    assert.matches("nc=00000003", t.log[4].headers.Authorization)
+  end)
+
+  it("costs one more request when the nonce goes stale", function()
+    local handler, challenges = digest_server("the-private-key", { nonce_uses = 2 })
+    local client, t = client_on(handler, KEY)
+    for _ = 1, 3 do assert(list(client)) end
+    assert.equal(5, #t.log)
+    assert.equal(2, challenges())
+  end)
+
+  it("answers a fresh challenge once: a wrong key is a 401, an auth error", function()
+    local handler = digest_server("another-key")
+    local client, t = client_on(handler, KEY)
+    local _, err = list(client)
+    assert.equal(2, #t.log)
+    assert.equal(401, err.status)
+    assert.equal("auth", err.kind)
+    assert.equal(1, err.attempts)
+  end)
+end)
+
+--- A token endpoint and an API that accepts the current token only.
+local function oauth_server(opts)
+  opts = opts or {}
+  local issued, current = 0, nil
+  return function(req)
+    if req.path == "/api/oauth/token" then
+      issued = issued + 1
+      current = "token-" .. issued
+      return fake.json(200, { access_token = current, expires_in = opts.expires_in or 3600, token_type = "Bearer" })
+    end
+    if req.path == "/api/oauth/revoke" then return { status = 200, body = "" } end
+    if opts.refuse or req.headers.Authorization ~= "Bearer " .. current then
+      return fake.api_error(401, "NOT_AUTHORIZED")
+    end
+    return OK
+  end, function() return issued end, function() current = "revoked" end
+end
+
+local function count(log, path)
+  local n = 0
+  for _, r in ipairs(log) do if r.path == path then n = n + 1 end end
+  return n
+end
+
+describe("the service-account exchange", function()
+  local SA = { client_id = "mdb_sa_id_x", client_secret = "mdb_sa_sk_secret" }
+
+  it("fetches one token and re-uses it until shortly before it expires", function()
+    local handler, issued = oauth_server { expires_in = 100 }
+    local client, t = client_on(handler, SA)
+    assert(list(client))
+    t:advance(80)
+    assert(list(client))
+    assert.equal(1, issued())
+    t:advance(15) -- past expires_in minus a tenth of it
+    assert(list(client))
+    assert.equal(2, issued())
+    assert.matches("^Basic ", t.log[1].headers.Authorization)
+  end)
+
+  it("renews a refused token once and retries", function()
+    local handler, issued, revoke = oauth_server()
+    local client, t = client_on(handler, SA)
+    assert(list(client))
+    revoke()
+    assert(list(client))
+    assert.equal(2, issued())
+    assert.equal(5, #t.log)
+  end)
+
+  it("stops renewing for an account that is refused whatever its token", function()
+    local handler, issued = oauth_server { refuse = true }
+    local client = client_on(handler, SA)
+    local _, err = list(client)
+    assert.equal("auth", err.kind)
+    assert.equal(2, issued(), "one renewal")
+    list(client)
+    assert.equal(2, issued(), "no new token within a twelfth of its lifetime")
+  end)
+
+  it("refuses a token it could not send: BAD_RESPONSE, and the request is never made", function()
+    for _, bad in ipairs { "tok\r\nX-Injected: 1", "tok en", ("t"):rep(20000) } do
+      local client, t = client_on(script { fake.json(200, { access_token = bad, expires_in = 3600 }) },
+        { client_id = "mdb_sa_id_x", client_secret = "mdb_sa_sk_secret", max_attempts = 2 })
+      local _, err = list(client)
+      assert.equal("BAD_RESPONSE", err.errorCode)
+      assert.equal(2, count(t.log, "/api/oauth/token"), "retried like a broken body")
+      assert.equal(0, count(t.log, PAGE))
+    end
+  end)
+
+  it("revokes its token on close, and a failed revocation can be retried", function()
+    local answers = { fake.json(200, { access_token = "tok-1", expires_in = 3600 }), OK,
+      fake.json(503, { error = "server_error" }), { status = 200, body = "" } }
+    local client, t = client_on(script(answers), SA)
+    assert(list(client))
+    local ok, err = client:close()
+    assert.is_nil(ok)
+    assert.equal("server", err.kind)
+    assert.has_error(function() list(client) end, "'list_restore_jobs' called on a closed client")
+    assert.is_true(client:close())
+    assert.equal(2, count(t.log, "/api/oauth/revoke"))
+    assert.is_true(client:close())
+    assert.equal(2, count(t.log, "/api/oauth/revoke"))
+    assert.equal(1, t.closed)
+  end)
+end)
+
+describe("the caller's own limits", function()
+  it("does not retry a body past max_depth: the same answer would come back", function()
+    local deep = { status = 200, body = '{"results": [' .. ("["):rep(20) .. ("]"):rep(20) .. "]}" }
+    local client, t = client_on(script { deep }, { max_depth = 8 })
+    local _, err = list(client)
+    assert.equal("BAD_RESPONSE", err.errorCode)
+    assert.equal("max_depth", err.limit)
+    assert.equal(1, #t.log)
+  end)
+end)
