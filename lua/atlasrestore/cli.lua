@@ -74,7 +74,7 @@ local function build_parser()
     :argname("<when>")
   list:option("--fields", "The columns, comma-separated, with dots for nested fields (desiredTimestamp.date).")
     :argname("<a,b,...>")
-  list:option("--concurrency", "Pages requested at once (default 1, at most 32).", nil, values.count)
+  list:option("--concurrency", "Pages requested at once (default 4, at most 32).", nil, values.count)
     :argname("<n>")
   list:mutex(
     list:flag("--progress", "Shows the progress on stderr even when it is not a terminal."),
