@@ -214,6 +214,7 @@ end
 -- Every instance of the project: the jobs of those that answered, then each failure on stderr.
 function Run:list_project(group, writer)
   local args = self.args
+  self.progress:pages_only()
   local jobs, failures = self.client:project_restore_jobs(group, filters(args, { concurrency = args.concurrency }))
   self.progress:clear()
   if not jobs then return self:report(failures) end

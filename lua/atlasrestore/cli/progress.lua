@@ -20,9 +20,12 @@ function Progress:draw(force)
   if not force and t - self.last < REDRAW then return end
   self.last = t
   local elapsed = t - self.start
-  local rate = elapsed > 0 and self.jobs / elapsed or 0
-  self.stream:write(("%satlasrestore: %d page%s, %d job%s, %.0f jobs/s"):format(CLEAR,
-    self.pages, self.pages == 1 and "" or "s", self.jobs, self.jobs == 1 and "" or "s", rate))
+  local line = ("%satlasrestore: %d page%s"):format(CLEAR, self.pages, self.pages == 1 and "" or "s")
+  if self.jobs then
+    local rate = elapsed > 0 and self.jobs / elapsed or 0
+    line = line .. (", %d job%s, %.0f jobs/s"):format(self.jobs, self.jobs == 1 and "" or "s", rate)
+  end
+  self.stream:write(line)
   self.stream:flush()
   self.drawn = true
 end
@@ -31,6 +34,11 @@ end
 function Progress:page()
   self.pages = self.pages + 1
   self:draw(true)
+end
+
+--- The jobs arrive all at once at the end (a project listing): only pages are shown.
+function Progress:pages_only()
+  self.jobs = nil
 end
 
 --- `n` more jobs were listed.
