@@ -170,7 +170,7 @@ valgrind: all
 # libFuzzer on the JSON decoder, the head parser and the challenge parser,
 # FUZZ_SECONDS in all; fails on any crash, sanitizer report or leak.
 fuzz:
-	FUZZ_SECONDS=$(FUZZ_SECONDS) LUA_INCDIR=$(LUA_INCDIR) ./spec/fuzz/run.sh
+	FUZZ_SECONDS=$(FUZZ_SECONDS) LUA_INCDIR=$(LUA_INCDIR) CORE_SRC="$(CORE_SRC)" ./spec/fuzz/run.sh
 
 # 1,000 listings under 10% faults in one process; fails on a wrong listing or RSS growth.
 soak: all

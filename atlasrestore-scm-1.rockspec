@@ -5,11 +5,11 @@ source = {
   url = "git+file:///atlasrestore",
 }
 description = {
-  summary = "Lists the backup restore jobs of MongoDB Atlas serverless instances and Flex clusters",
+  summary = "Lists the restore jobs of MongoDB Atlas serverless instances and their Flex and Dedicated successors",
   detailed = [[
 A Lua module with a C core: libcurl for HTTP, a C JSON decoder that builds the
 restore-job tables directly, HTTP Digest and OAuth service accounts, retries,
-pagination and Serverless-to-Flex routing.
+pagination, and routing to the Flex and Dedicated successors of serverless instances.
 ]],
   license = "MIT",
 }

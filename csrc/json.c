@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 #include "lua.h"
@@ -536,6 +537,11 @@ static const unsigned char *ar_json_number(lua_State *L, const unsigned char *st
 #endif
     }
     ar_json_push_decimal(L, neg, ip, intlen, fp, fraclen, exp);
+    /* JSON has no infinity: a number no double can hold is not a number. */
+    if (lua_tonumber(L, -1) == HUGE_VAL || lua_tonumber(L, -1) == -HUGE_VAL) {
+        lua_pop(L, 1);
+        return ar_json_fail(err, start, p, "number out of range");
+    }
     return p;
 }
 

@@ -137,9 +137,11 @@ end
 local DigestStrategy = {}
 DigestStrategy.__index = DigestStrategy
 
-function DigestStrategy:authorize(_, _, method, uri)
+function DigestStrategy:authorize(pipe, _, method, uri)
   local value, problem = self.digest:authorization(method, uri)
   if problem then return nil, errors.new(errors.BAD_RESPONSE, { message = "Digest challenge: " .. problem }) end
+  -- The response hash proves the key: scrubbed in every form, like a token.
+  if value then pipe.scrubber:add("digest response", value:match('response="(%x+)"')) end
   return value
 end
 

@@ -71,6 +71,14 @@ local function is_integral(n, max)
   return n == math.floor(n) and n >= 1 and n <= (max or 2 ^ 53)
 end
 
+-- The keys of `a`, then those of `b` (nil is none), in a new table.
+local function merged(a, b)
+  local out = {}
+  for k, v in pairs(a) do out[k] = v end
+  for k, v in pairs(b or {}) do out[k] = v end
+  return out
+end
+
 local function nonempty(v) if v ~= nil and v ~= "" then return v end end
 
 ---------------------------------------------------------------------------
@@ -270,13 +278,7 @@ end
 function options.query(fname, query, extra_types)
   if query == nil then return "" end
   if type(query) ~= "table" then errors.bad_type(fname, 3, "table", query) end
-  local types = QUERY_TYPES
-  if extra_types then
-    types = {}
-    for k, v in pairs(QUERY_TYPES) do types[k] = v end
-    for k, v in pairs(extra_types) do types[k] = v end
-  end
-  check_table(fname, 3, query, types)
+  check_table(fname, 3, query, merged(QUERY_TYPES, extra_types))
   local pairs_list = {}
   for _, p in ipairs(QUERY) do
     local v = query[p.key]
@@ -344,9 +346,7 @@ end
 function options.listing(fname, argn, opts, settings, forced, extra_types)
   if opts ~= nil and type(opts) ~= "table" then errors.bad_type(fname, argn, "table", opts) end
   opts = opts or {}
-  local types = {}
-  for k, v in pairs(LISTING_TYPES) do types[k] = v end
-  for k, v in pairs(extra_types or {}) do types[k] = v end
+  local types = merged(LISTING_TYPES, extra_types)
   if forced then types.endpoint = nil end
   check_table(fname, argn, opts, types)
   local plan = {

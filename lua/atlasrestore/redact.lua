@@ -18,12 +18,28 @@ function redact.scrubber()
   return setmetatable({ slots = {}, patterns = {} }, Scrubber)
 end
 
+-- The base64 characters that depend on `value` alone, whatever precedes it:
+-- at each of the three alignments it can have inside a longer encoded text
+-- ("Bearer <token>" encoded whole, say), the edge groups are dropped.
+local function base64_alignments(value, list)
+  for shift = 0, 2 do
+    local encoded = core.base64(("\0"):rep(shift) .. value)
+    local first = shift == 0 and 1 or 5
+    local last = 4 * math.floor((shift + #value) / 3)
+    if last - first + 1 >= 8 then list[#list + 1] = encoded:sub(first, last) end
+  end
+end
+
 --- Every form a secret could be written in.
 local function forms(secret, user)
   local encoded = routes.url_encode(secret)
   local list = { secret, core.base64(secret), encoded, (encoded:gsub("%%%x%x", string.lower)),
     (encoded:gsub("%%20", "+")) } -- the form encoding of request bodies
-  if user then list[#list + 1] = core.base64(user .. ":" .. secret) end
+  base64_alignments(secret, list)
+  if user then
+    list[#list + 1] = core.base64(user .. ":" .. secret)
+    base64_alignments(user .. ":" .. secret, list)
+  end
   return list
 end
 

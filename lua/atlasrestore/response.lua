@@ -53,6 +53,27 @@ end
 
 local API_ERROR_FIELDS = { detail = "string", reason = "string", parameters = "table", badRequestDetail = "table" }
 
+-- What an error keeps of a server's text: enough to read, bounded so that
+-- scrubbing it stays cheap whatever the server sent.
+response.MAX_ERROR_TEXT = 4096
+local MAX_ERROR_ITEMS = 64
+
+local function bounded(value, depth)
+  if type(value) == "string" then
+    if #value <= response.MAX_ERROR_TEXT then return value end
+    return value:sub(1, response.MAX_ERROR_TEXT) .. " [truncated]"
+  end
+  if type(value) ~= "table" then return value end
+  if depth == 0 then return nil end
+  local out, kept = setmetatable({}, getmetatable(value)), 0
+  for k, v in pairs(value) do
+    kept = kept + 1
+    if kept > MAX_ERROR_ITEMS then break end
+    out[k] = bounded(v, depth - 1)
+  end
+  return out
+end
+
 -- The error of a decoded body (nil when it is not JSON).
 local function error_of(status, headers, body, doc, envelope)
   local fields = { status = status }
@@ -70,7 +91,7 @@ local function error_of(status, headers, body, doc, envelope)
       if type(doc.error_description) == "string" then fields.detail = doc.error_description end
     end
     for name, kind in pairs(API_ERROR_FIELDS) do
-      if type(doc[name]) == kind then fields[name] = doc[name] end
+      if type(doc[name]) == kind then fields[name] = bounded(doc[name], 3) end
     end
     if envelope and is_integer(doc.status) then fields.status = doc.status end
   elseif body and body ~= "" then

@@ -143,7 +143,7 @@ local MODES = {
   gzip_bomb = function(c, n)
     request(c, n)
     local pipe = assert(io.popen(("head -c %d /dev/zero | gzip -c"):format(tonumber(param))))
-    local body = pipe:read("a")
+    local body = pipe:read("*a")
     pipe:close()
     send(c, response("200 OK", { "Content-Type: application/json", "Content-Encoding: gzip" }, body))
   end,
@@ -195,11 +195,11 @@ function rawserver.start(mode, param)
   local cmd = ("lua5.4 %s %d %s %s %s %s %s >/dev/null 2>&1 & echo $!"):format(path, port, mode,
     emulator.sh_quote(param or "-"), log_path, table.concat(rawserver.REAL_JOBS, ","), rawserver.STRAY_JOB)
   local pipe = assert(io.popen(emulator.clean_env(cmd)))
-  local pid = tonumber(pipe:read("l"))
+  local pid = tonumber(pipe:read("*l"))
   pipe:close()
   local log = assert(io.open(log_path, "r"))
   local deadline = socket.gettime() + 5
-  while log:read("l") ~= "ready" and socket.gettime() < deadline do
+  while log:read("*l") ~= "ready" and socket.gettime() < deadline do
     log:seek("set")
     socket.sleep(0.02)
   end

@@ -124,15 +124,16 @@ describe("core.decode", function()
       assert.are.equal("float", compat.math_type(decode(halfway)))
     end)
 
-    it("huge exponents give infinities or zero without hanging", function()
-      assert.are.equal(math.huge, decode("1e400"))
-      assert.are.equal("float", compat.math_type(decode("1e400")))
-      assert.are.equal(-math.huge, decode("-1e400"))
-      assert.are.equal(math.huge, decode("1e999999999"))
-      assert.are.equal(math.huge, decode("1e99999999999999999999999999"))
+    it("huge exponents are refused (JSON has no infinity) and tiny ones give zero, without hanging", function()
+      local core = require "atlasrestore.core"
+      for _, text in ipairs { "1e400", "-1e400", "1e999999999", "1e99999999999999999999999999",
+        "1" .. ("0"):rep(400) } do
+        local value, why = core.decode(text)
+        assert.is_nil(value, text)
+        assert.matches("number out of range", why)
+      end
       assert.are.equal(0.0, decode("1e-99999999999999999999999999"))
       assert.are.equal(compat.math_type(0.0), compat.math_type(decode("1e-99999999999999999999999999")))
-      assert.are.equal(math.huge, decode("1" .. ("0"):rep(400)))
       assert.are.equal(1e300, decode("1" .. ("0"):rep(100000) .. "e-99700"))
     end)
 
@@ -549,5 +550,18 @@ describe("core.decode", function()
         end
       end
     end)
+  end)
+end)
+
+describe("core.decode numbers no double can hold", function()
+  local core = require "atlasrestore.core"
+  it("refuses them instead of decoding infinity, and keeps the largest doubles", function()
+    for _, text in ipairs { "1E400", "-1e999", "[1,2,1e309]", '{"totalCount": 123456789e400}' } do
+      local value, why = core.decode(text)
+      assert.is_nil(value, text)
+      assert.matches("number out of range", why)
+    end
+    assert.equal(1.7e308, core.decode("[1.7e308]")[1])
+    assert.equal(0, core.decode("[1e-400]")[1])
   end)
 end)

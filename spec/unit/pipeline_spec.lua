@@ -272,3 +272,82 @@ describe("the caller's own limits", function()
     assert.equal(1, #t.log)
   end)
 end)
+
+describe("secrets echoed by a server", function()
+  local routes = require "atlasrestore.routes"
+
+  it("never surface a Digest response, raw or URL-encoded, nor a Bearer value in base64", function()
+    local handler = digest_server("the-private-key")
+    local seen
+    local client = client_on(function(req)
+      local answer = handler(req)
+      if answer.status == 200 then
+        seen = req.headers.Authorization
+        return fake.api_error(400, "INVALID_QUERY_PARAMETER", "got " .. routes.url_encode(seen) .. " and "
+          .. core.base64("x" .. seen))
+      end
+      return answer
+    end, { public_key = "pubkey", private_key = "the-private-key" })
+    local _, err = list(client)
+    local hash = seen:match('response="(%x+)"')
+    assert.is_string(hash)
+    assert.is_nil(err.detail:find(hash, 1, true))
+    assert.is_nil(tostring(err):find(hash, 1, true))
+    assert.matches("REDACTED", err.detail)
+  end)
+
+  it("keep at most 4 KiB of a server's error text", function()
+    local client = client_on(script { fake.api_error(400, "INVALID_QUERY_PARAMETER", ("x"):rep(1000000)) })
+    local _, err = list(client)
+    assert.is_true(#err.detail <= 4096 + 20)
+    assert.matches("%[truncated%]$", err.detail)
+  end)
+end)
+
+describe("hostile sizes", function()
+  it("refuse a 10 MB token from its size, before any work on its bytes", function()
+    local big = ("t"):rep(10 * 1024 * 1024)
+    local client, t = client_on(script { fake.json(200, { access_token = big, expires_in = 3600 }) },
+      { client_id = "mdb_sa_id_x", client_secret = "mdb_sa_sk_secret", max_attempts = 2, deadline = 8 })
+    local _, err = list(client)
+    assert.equal("BAD_RESPONSE", err.errorCode)
+    assert.matches("more than the 16384 allowed", err.message, 1, true)
+    assert.equal(0, count(t.log, PAGE))
+  end)
+
+  it("never send a Digest answer built from a challenge with CR, LF or NUL", function()
+    local client, t = client_on(script {
+      fake.api_error(401, "UNEXPECTED_ERROR", nil, { ["www-authenticate"] = {
+        'Digest realm="MMS Public API", nonce="abc", algorithm=MD5, qop="auth", opaque="x\ry"' } }) },
+      { public_key = "pubkey", private_key = "the-private-key", max_attempts = 2 })
+    local _, err = list(client)
+    assert.equal("BAD_RESPONSE", err.errorCode)
+    assert.equal(2, #t.log, "retried like a broken body")
+    for _, r in ipairs(t.log) do assert.is_nil(r.headers.Authorization) end
+  end)
+end)
+
+describe("the deprecation warning", function()
+  local DEPRECATED = fake.json(200, fake.page({ fake.id(1) }), { deprecation = "Wed, 10 Dec 2025",
+    sunset = "Thu, 15 Jan 2026" })
+
+  it("comes once per client, and advises \"auto\" only to callers who do not use it", function()
+    local warnings = {}
+    local client = client_on(script { DEPRECATED }, { on_warning = function(m) warnings[#warnings + 1] = m end })
+    assert(list(client))
+    assert(list(client))
+    assert.equal(1, #warnings)
+    assert.matches('endpoint = "auto"', warnings[1], 1, true)
+    warnings = {}
+    client = client_on(script { fake.api_error(404, "CLUSTER_NOT_FOUND"), DEPRECATED },
+      { on_warning = function(m) warnings[#warnings + 1] = m end })
+    assert(client:all_restore_jobs(GROUP, "demo", { endpoint = "auto" }))
+    assert.equal(1, #warnings)
+    assert.is_nil(warnings[1]:find("auto", 1, true))
+  end)
+
+  it("cannot break a listing, even from a hook that raises", function()
+    local client = client_on(script { DEPRECATED }, { on_warning = function() error("hook failed") end })
+    assert.equal(1, #assert(list(client)).results)
+  end)
+end)

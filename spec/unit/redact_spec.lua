@@ -61,3 +61,17 @@ describe("redaction", function()
     assert.equal("[REDACTED]", err.parameters[2][1])
   end)
 end)
+
+describe("redaction of whole header values", function()
+  it("removes a token inside the base64 of a longer text, at every alignment", function()
+    local token = "eyJhbGciOiJSUzI1NiJ9.payload-part_with.signature~1234567890"
+    local s = redact.scrubber()
+    s:add("token", token)
+    for shift = 0, 5 do
+      local blob = core.base64(("z"):rep(shift) .. "Bearer " .. token .. " trailing")
+      local out = s:scrub("echo: " .. blob)
+      -- Whatever is left of the blob carries no run of the token's own characters.
+      assert.is_nil(out:find(blob:sub(16, #blob - 16), 1, true), "shift " .. shift)
+    end
+  end)
+end)
