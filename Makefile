@@ -28,6 +28,7 @@ LIBFLAG        ?= -shared
 PREFIX         ?= /usr/local
 LIBDIR         ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
 LUADIR         ?= $(PREFIX)/share/lua/$(LUA_VERSION)
+BINDIR         ?= $(PREFIX)/bin
 DESTDIR        ?=
 CURL_CFLAGS    ?= $(shell pkg-config --cflags libcurl 2>/dev/null)
 CURL_LIBS      ?= $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
@@ -58,11 +59,13 @@ MODFLAGS  = $(CFLAGS) $(WARNINGS) -fPIC -fvisibility=hidden -I$(LUA_INCDIR)
 SHARED_SRC = csrc/head.c csrc/luahead.c csrc/luafield.c
 CORE_SRC  = csrc/lcore.c csrc/json.c csrc/digest.c csrc/hash.c csrc/md5.c csrc/sha256.c csrc/challenge.c csrc/base64.c csrc/idset.c csrc/lidset.c $(SHARED_SRC)
 CURL_SRC  = csrc/lcurl.c csrc/lmulti.c csrc/transfer.c csrc/sockets.c csrc/buf.c $(SHARED_SRC)
+PROCESS_SRC = csrc/lprocess.c
 HEADERS   = $(wildcard csrc/*.h)
 LUA_SRC   = $(wildcard lua/atlasrestore/*.lua lua/atlasrestore/*/*.lua)
 
 CORE_SO   = $(BUILD)/atlasrestore/core.so
 CURL_SO   = $(BUILD)/atlasrestore/curl.so
+PROCESS_SO = $(BUILD)/atlasrestore/process.so
 ASAN_SOS  = $(ASAN_BUILD)/atlasrestore/core.so $(ASAN_BUILD)/atlasrestore/curl.so
 
 # The Luas that `make test` runs spec/unit, spec/contract and packaging on, each against
@@ -88,7 +91,7 @@ BUSTED_HERE     = $(BUSTED) --ignore-lua --cpath='./$(BUILD)/?.so'
 .PHONY: all test check deps deps-run unit contract e2e nginx-specs matrix lint lint-lua lint-c run install clean asan \
   valgrind fuzz soak rock bench packaging
 
-all: $(CORE_SO) $(CURL_SO)
+all: $(CORE_SO) $(CURL_SO) $(PROCESS_SO)
 
 # The module never links liblua: the host process (lua, nginx) provides it.
 # The same two rules build the sanitizer variant under $(ASAN_BUILD).
@@ -99,6 +102,11 @@ $(CORE_SO) $(ASAN_BUILD)/atlasrestore/core.so: $(CORE_SRC) $(HEADERS)
 $(CURL_SO) $(ASAN_BUILD)/atlasrestore/curl.so: $(CURL_SRC) $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(MODFLAGS) $(CURL_CFLAGS) $(LIBFLAG) -o $@ $(CURL_SRC) $(CURL_LIBS)
+
+# The command's process helpers (signals, isatty): no library beyond libc.
+$(PROCESS_SO): $(PROCESS_SRC) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(MODFLAGS) $(LIBFLAG) -o $@ $(PROCESS_SRC)
 
 $(ASAN_SOS): override CC = $(ASAN_CC)
 $(ASAN_SOS): MODFLAGS += $(ASAN_CFLAGS)
@@ -192,7 +200,7 @@ lint-c:
 	@set -e; for abi in $(LUAS); do \
 	  case $$abi in luajit) inc=/usr/include/luajit-2.1;; *) inc=/usr/include/lua$$abi;; esac; \
 	  echo "C warnings against $$inc"; \
-	  for f in $(CORE_SRC) $(CURL_SRC); do \
+	  for f in $(CORE_SRC) $(CURL_SRC) $(PROCESS_SRC); do \
 	    $(CC) $(CFLAGS) $(WARNINGS) -Werror -fPIC -I$$inc $(CURL_CFLAGS) -c -o /dev/null $$f; \
 	  done; \
 	done
@@ -200,11 +208,23 @@ lint-c:
 run: deps-run all
 	@PROJECT="$(PROJECT)" INSTANCE="$(INSTANCE)" $(LUA) spec/support/run.lua
 
+# The command's first line names the interpreter of this build (a bare name through
+# env, a path as it is); another names where the module went, unless LAUNCHER_PATHS=no
+# (luarocks, whose own wrapper sets the paths of its tree).
+SHEBANG = $(if $(findstring /,$(LUA)),$(LUA),/usr/bin/env $(LUA))
+
 install: all
-	install -d $(DESTDIR)$(LUADIR)/atlasrestore/transport $(DESTDIR)$(LIBDIR)/atlasrestore
+	install -d $(DESTDIR)$(LUADIR)/atlasrestore/transport $(DESTDIR)$(LUADIR)/atlasrestore/cli \
+	  $(DESTDIR)$(LUADIR)/atlasrestore/emulator $(DESTDIR)$(LIBDIR)/atlasrestore $(DESTDIR)$(BINDIR)
 	install -m 644 lua/atlasrestore/*.lua $(DESTDIR)$(LUADIR)/atlasrestore/
 	install -m 644 lua/atlasrestore/transport/*.lua $(DESTDIR)$(LUADIR)/atlasrestore/transport/
-	install -m 755 $(CORE_SO) $(CURL_SO) $(DESTDIR)$(LIBDIR)/atlasrestore/
+	install -m 644 lua/atlasrestore/cli/*.lua $(DESTDIR)$(LUADIR)/atlasrestore/cli/
+	install -m 644 lua/atlasrestore/emulator/*.lua lua/atlasrestore/emulator/nginx.conf.in \
+	  $(DESTDIR)$(LUADIR)/atlasrestore/emulator/
+	install -m 755 $(CORE_SO) $(CURL_SO) $(PROCESS_SO) $(DESTDIR)$(LIBDIR)/atlasrestore/
+	sed -e '1s|.*|#!$(SHEBANG)|' $(if $(filter no,$(LAUNCHER_PATHS)),,-e 's|^local LUADIR, LIBDIR = nil, nil$$|local LUADIR, LIBDIR = "$(LUADIR)", "$(LIBDIR)"|') \
+	  bin/atlasrestore > $(DESTDIR)$(BINDIR)/atlasrestore
+	chmod 755 $(DESTDIR)$(BINDIR)/atlasrestore
 
 rock:
 	luarocks --lua-version=$(LUA_VERSION) make --deps-mode=none atlasrestore-scm-1.rockspec

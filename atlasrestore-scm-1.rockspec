@@ -36,6 +36,9 @@ build = {
     PREFIX = "$(PREFIX)",
     LIBDIR = "$(LIBDIR)",
     LUADIR = "$(LUADIR)",
+    BINDIR = "$(BINDIR)",
+    -- luarocks wraps bin/atlasrestore in a script that sets its tree's paths.
+    LAUNCHER_PATHS = "no",
   },
 }
 test = {

@@ -1,5 +1,6 @@
--- `make run`'s script, both ways: the bundled emulator without credentials,
--- and "Atlas" (here a second emulator) with MONGODB_ATLAS_* credentials.
+-- `make run`'s script (the atlasrestore command from the tree), both ways: the
+-- bundled emulator without credentials, and "Atlas" (here a second emulator)
+-- with MONGODB_ATLAS_* credentials.
 local emulator = require "support.emulator"
 
 local CLEAR = "env -u MONGODB_ATLAS_PUBLIC_API_KEY -u MONGODB_ATLAS_PRIVATE_API_KEY -u MONGODB_ATLAS_CLIENT_ID "
@@ -15,13 +16,22 @@ local function run(vars)
   return out, tonumber(out:match("exit=(%d+)%s*$"))
 end
 
+-- The table's rows: lines that start with a job id.
+local function rows(out)
+  local n = 0
+  for id in out:gmatch("\n(%x+) ") do
+    if #id == 24 then n = n + 1 end
+  end
+  return n
+end
+
 describe("make run", function()
   it("lists the emulator's demo instance without credentials", function()
     local out, code = run {}
     assert.equal(0, code, out)
     assert.matches("demo instance", out)
-    assert.matches("ID%s+TYPE%s+STATUS", out)
-    assert.matches("7 restore job%(s%)", out)
+    assert.matches("ID%s+SNAPSHOT%s+CLUSTER%s+TYPE%s+STATUS%s+FINISHED", out)
+    assert.equal(7, rows(out))
   end)
 
   describe("with credentials", function()
@@ -36,8 +46,8 @@ describe("make run", function()
       }
       assert.equal(0, code, out)
       assert.matches("Restore jobs of migrated%-404 in project " .. emu.group_id, out)
-      assert.matches("5 restore job%(s%)", out)
-      assert.matches("flex", out)
+      assert.equal(5, rows(out))
+      assert.matches("flex%-target%-1", out)
       assert.is_nil(out:find(emu.client_secret, 1, true))
     end)
 
@@ -48,11 +58,11 @@ describe("make run", function()
       assert.matches("make run PROJECT=<id> INSTANCE=<name>", out, 1, true)
     end)
 
-    it("prints the error and fails for an unknown instance", function()
+    it("prints the error and exits 4 for an unknown instance", function()
       local out, code = run { MONGODB_ATLAS_PUBLIC_API_KEY = emu.public_key,
         MONGODB_ATLAS_PRIVATE_API_KEY = emu.private_key, MONGODB_ATLAS_BASE_URL = emu.base_url,
         PROJECT = emu.group_id, INSTANCE = "nowhere" }
-      assert.equal(1, code, out)
+      assert.equal(4, code, out)
       assert.matches("CLUSTER_NOT_FOUND", out)
     end)
   end)

@@ -32,7 +32,7 @@ describe("the README's nginx snippet in Debian's stock nginx.conf", function()
 
   lazy_setup(function()
     emu = emulator.start()
-    local readme = assert(emulator.read_file(emulator.repo_root() .. "/README.md"))
+    local readme = assert(emulator.read_file(require("support.nginx_host").repo_root() .. "/README.md"))
     main, http = snippet(readme, "nginx-main"), snippet(readme, "nginx-http")
     local prefix = nginx_host.prefix()
     -- The workers run as www-data: the installed module must be readable to them.

@@ -23,8 +23,30 @@ for _, name in ipairs { "atlasrestore", "atlasrestore.core", "atlasrestore.curl"
 end
 
 local emulator = require "support.emulator"
+
+-- The command, through the launcher the install wrote. In a luarocks tree, with the
+-- tree's paths in the environment, as `luarocks path` prints them; `make install`'s
+-- launcher finds the module by itself.
+local function command_lists(emu)
+  local q = emulator.sh_quote
+  local env = "env -u MONGODB_ATLAS_CLIENT_ID -u MONGODB_ATLAS_CLIENT_SECRET -u MONGODB_ATLAS_ACCESS_TOKEN "
+    .. "MONGODB_ATLAS_PUBLIC_API_KEY=" .. q(emu.public_key) .. " MONGODB_ATLAS_PRIVATE_API_KEY=" .. q(emu.private_key)
+    .. " MONGODB_ATLAS_BASE_URL=" .. q(emu.base_url) .. " MONGODB_ATLAS_PROJECT_ID=" .. emu.group_id .. " "
+  if io.open(prefix .. "/lib/luarocks", "rb") then
+    env = env .. "LUA_PATH=" .. q(prefix .. "/share/lua/" .. version .. "/?.lua;" .. prefix .. "/share/lua/" .. version
+      .. "/?/init.lua;;") .. " LUA_CPATH=" .. q(prefix .. "/lib/lua/" .. version .. "/?.so;;") .. " "
+  end
+  local p = assert(io.popen(emulator.clean_env(env .. q(prefix .. "/bin/atlasrestore") ..
+    " list demo -o csv --fields id 2>&1")))
+  local out = p:read("*a")
+  p:close()
+  local _, rows = out:gsub("\r\n", "")
+  assert(rows == 8 and out:find("id\r\n", 1, true), "the installed command does not list the demo instance:\n" .. out)
+end
+
 local emu = emulator.start()
 local ok, err = pcall(function()
+  command_lists(emu)
   local client, cerr = atlasrestore.new {
     base_url = emu.base_url, public_key = emu.public_key, private_key = emu.private_key, on_warning = function() end }
   if not client then error(tostring(cerr), 0) end
@@ -35,5 +57,6 @@ local ok, err = pcall(function()
 end)
 emu:stop()
 assert(ok, err)
-print(("installed under %s (%s): atlasrestore %s lists %d jobs"):format(prefix, jit and jit.version or _VERSION,
+print(("installed under %s (%s): atlasrestore %s and its command list %d jobs"):format(prefix,
+  jit and jit.version or _VERSION,
   atlasrestore._VERSION, 7))

@@ -21,6 +21,14 @@ local emulator = require "support.emulator"
 
 local M = {}
 
+--- The repository's root: this file is spec/support/nginx_host.lua.
+function M.repo_root()
+  local source = debug.getinfo(1, "S").source:match("^@(.*)$") or "spec/support/nginx_host.lua"
+  local dir = source:match("^(.*)/spec/support/[^/]+$")
+  if dir == nil or dir == "" then return "." end
+  return dir
+end
+
 local REQUEST_TIMEOUT = 30
 
 local Host = {}
@@ -173,7 +181,7 @@ end
 --- opts: workers (1), env, http, server (see above).
 function M.start(opts)
   opts = opts or {}
-  local root, prefix = emulator.repo_root(), M.prefix()
+  local root, prefix = M.repo_root(), M.prefix()
   local env_lines = {}
   for name in pairs(opts.env or {}) do env_lines[#env_lines + 1] = "env " .. name .. ";" end
   local template = assert(emulator.read_file(root .. "/spec/nginx/host.conf.in"))

@@ -106,8 +106,18 @@ local function host_tag(group, name)
   return data.hash("host:" .. group .. name):sub(1, 7)
 end
 
+-- The Flex cluster `sandbox` of the first project, while `sandbox_jobs` is set.
+local SANDBOX = { name = "sandbox", ordinal = #DEFS[M.GROUP_ID] + 1,
+  id = data.hash("instance:" .. M.GROUP_ID) .. format("%016x", #DEFS[M.GROUP_ID] + 1) }
+
+--- The sandbox's Flex side in project `p` ({ count = n, note = true }: its first job
+-- carries a `note`, see data.lua), or nil.
+function M.sandbox(p, cfg)
+  if p.group == M.GROUP_ID and cfg.sandbox_jobs then return { count = cfg.sandbox_jobs, note = true } end
+end
+
 -- The records of a project's list: serverless instances (with those moved
--- to Flex now through `migrated`), Flex clusters, or clusters.
+-- to Flex now through `migrated`), Flex clusters (with the sandbox), or clusters.
 function M.names(p, kind, cfg)
   local out = {}
   local moved = {}
@@ -123,6 +133,7 @@ function M.names(p, kind, cfg)
       out[#out + 1] = d
     end
   end
+  if kind == "flex" and M.sandbox(p, cfg) then out[#out + 1] = SANDBOX end
   return out
 end
 

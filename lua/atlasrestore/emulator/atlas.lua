@@ -269,6 +269,7 @@ end
 local function instance(cfg, p, kind, name, headers)
   local function err(...) return nil, error_response(headers, ...) end
   local migrated = is_migrated(cfg, p, name)
+  local sandbox = name == "sandbox" and projects.sandbox(p, cfg)
   local group = p.group
   if kind == "serverless" then
     local inst = migrated and { count = 0 } or p.serverless[name]
@@ -286,7 +287,7 @@ local function instance(cfg, p, kind, name, headers)
     end
     return inst
   elseif kind == "flex" then
-    local inst = migrated and { count = 5 } or p.flex[name]
+    local inst = migrated and { count = 5 } or p.flex[name] or sandbox
     if not inst then
       if p.clusters[name] then
         return err(400, "CANNOT_USE_NON_FLEX_CLUSTER_IN_FLEX_API",
@@ -299,7 +300,7 @@ local function instance(cfg, p, kind, name, headers)
   end
   local inst = p.clusters[name]
   if not inst then
-    if p.flex[name] or migrated then
+    if p.flex[name] or migrated or sandbox then
       return err(400, "CANNOT_USE_FLEX_CLUSTER_IN_CLUSTER_API",
         format("Flex cluster %s cannot be used in the Cluster API.", name), { name })
     elseif p.serverless[name] then

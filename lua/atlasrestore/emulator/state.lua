@@ -42,6 +42,9 @@ local function defaults()
     rate_limit = false,
     -- "ok", or "404" / "410": GET /groups/{g}/serverless after the sunset.
     serverless_list = "ok",
+    -- false, or a number of jobs: the first project gets a Flex cluster `sandbox`
+    -- with that many generated jobs (`atlasrestore emulator --jobs`).
+    sandbox_jobs = false,
     faults = {
       seed = 0,
       rate = 0,
@@ -112,6 +115,11 @@ local function validate(cfg)
     return nil, 'serverless_list must be "ok", "404" or "410"'
   end
   if not is_array(cfg.migrated) then return nil, "migrated must be an array of names" end
+  if cfg.sandbox_jobs ~= false then
+    ok, err = num("sandbox_jobs", cfg.sandbox_jobs, 0, 1000000)
+    if ok and cfg.sandbox_jobs ~= math.floor(cfg.sandbox_jobs) then ok, err = nil, "sandbox_jobs must be an integer" end
+    if not ok then return nil, err end
+  end
   local f = cfg.faults
   if type(f) ~= "table" then return nil, "faults must be an object" end
   ok, err = num("faults.seed", f.seed, -2^31, 2^31)

@@ -1,0 +1,351 @@
+--- The atlasrestore command: its arguments (lua-argparse), one client per run that is always
+-- closed (a service-account token revoked, also after an error, a closed pipe or a signal), the exit codes.
+local argparse = require "argparse"
+local atlasrestore = require "atlasrestore"
+local curl = require "atlasrestore.curl"
+local platform = require "atlasrestore.platform"
+local process = require "atlasrestore.process"
+local exits = require "atlasrestore.cli.exits"
+local output = require "atlasrestore.cli.output"
+local progress = require "atlasrestore.cli.progress"
+local values = require "atlasrestore.cli.values"
+
+local cli = {}
+
+local PROJECT_ENV = "MONGODB_ATLAS_PROJECT_ID"
+local CA_FILE_ENV = "ATLASRESTORE_CA_FILE"
+
+local function nonempty(v) if v ~= nil and v ~= "" then return v end end
+
+-- A usage error found after parsing: the command's usage, the message, exit 2.
+local Usage = {}
+local function usage_error(cmd, message)
+  error(setmetatable({ text = ("%s\n\nError: %s\n"):format(cmd:get_usage(), message) }, Usage), 0)
+end
+
+---------------------------------------------------------------------------
+-- The arguments
+---------------------------------------------------------------------------
+
+-- The options of every command that talks to Atlas.
+local function connection_options(cmd)
+  cmd:option("--projectId", "The project (group) id. Default: $" .. PROJECT_ENV .. "."):argname("<id>")
+  cmd:option("--endpoint", "Where the jobs are: auto (wherever the instance is now), serverless, flex or "
+    .. "dedicated.", "auto"):choices { "auto", "serverless", "flex", "dedicated" }
+  cmd:option("-o --output", "The format: table, json, ndjson or csv.", "table"):choices(output.FORMATS)
+    :argname("<format>")
+  cmd:option("--base-url", "Atlas's URL. Default: $MONGODB_ATLAS_BASE_URL, else https://cloud.mongodb.com.")
+    :argname("<url>")
+  cmd:option("--ca-file", "A PEM bundle to verify the server with. Default: $" .. CA_FILE_ENV
+    .. ", else the system's CAs."):argname("<file>")
+  cmd:option("--timeout", "Seconds for one HTTP attempt (default 60).", nil, values.seconds):argname("<seconds>")
+  cmd:option("--max-attempts", "Attempts per request, the first included (default 4).", nil, values.count)
+    :argname("<n>")
+  cmd:flag("--debug", "Logs every request and response on stderr, secrets scrubbed.")
+end
+
+local function build_parser()
+  local parser = argparse("atlasrestore",
+    "Lists, describes and watches the backup restore jobs of MongoDB Atlas serverless instances, and of the "
+    .. "Flex and dedicated clusters that replaced them.",
+    "Credentials come from the environment only: MONGODB_ATLAS_PUBLIC_API_KEY + MONGODB_ATLAS_PRIVATE_API_KEY, "
+    .. "MONGODB_ATLAS_CLIENT_ID + MONGODB_ATLAS_CLIENT_SECRET, or MONGODB_ATLAS_ACCESS_TOKEN. Exit codes: 0 ok, "
+    .. "1 other failure, 2 usage, 3 auth, 4 not found, 5 rate-limited, 6 network, 7 bad response, 8-11 watch "
+    .. "(failed, cancelled, expired, timed out), 12 some instances of a project failed.")
+  parser:command_target("command")
+  parser:flag("--version", "Shows the version and exits."):action(function()
+    io.stdout:write(("atlasrestore %s (%s)\n"):format(atlasrestore._VERSION, platform.lua_name()))
+    os.exit(exits.OK)
+  end)
+
+  local list = parser:command("list", "Lists the restore jobs of an instance, or of every instance of the project.")
+  list:argument("name", "The instance (serverless instance, Flex or dedicated cluster). Without it: the whole "
+    .. "project, with an INSTANCE column."):args("?")
+  connection_options(list)
+  list:option("--page", "Prints only this page (Atlas's pageNum) of the endpoint the instance resolves to.", nil,
+    values.count):argname("<n>")
+  list:option("--limit", "Jobs per page with --page (Atlas's itemsPerPage, 1..500; default 100).", nil,
+    values.count):argname("<n>")
+  list:option("--status", "Keeps the jobs with one of these statuses: " .. table.concat(values.STATUSES, ",")
+    .. ".", nil, values.statuses):argname("<s,...>")
+  list:option("--since", "Keeps the jobs from this time on: an ISO 8601 date or time, Unix seconds, or a "
+    .. "duration back from now (90m, 24h, 7d).", nil, values.moment(os.time)):argname("<when>")
+  list:option("--until", "Keeps the jobs up to this time, the same way.", nil, values.moment(os.time))
+    :argname("<when>")
+  list:option("--fields", "The columns, comma-separated, with dots for nested fields (desiredTimestamp.date).")
+    :argname("<a,b,...>")
+  list:option("--concurrency", "Pages requested at once (default 4, at most 32).", nil, values.count)
+    :argname("<n>")
+  list:mutex(
+    list:flag("--progress", "Shows the progress on stderr even when it is not a terminal."),
+    list:flag("--no-progress", "Never shows the progress."))
+
+  local describe = parser:command("describe", "Prints one restore job.")
+  describe:argument("name", "The instance.")
+  describe:argument("job_id", "The restore job's id.")
+  connection_options(describe)
+  describe:option("--fields", "The columns, as for list."):argname("<a,b,...>")
+
+  local watch = parser:command("watch", "Waits for a restore job to end: each status change on stderr, the final "
+    .. "job on stdout, and an exit code that says how it ended (0 completed, 8 failed, 9 cancelled, 10 expired, "
+    .. "11 the watch timed out).")
+  watch:argument("name", "The instance.")
+  watch:argument("job_id", "The restore job's id.")
+  connection_options(watch)
+  watch:option("--fields", "The columns, as for list."):argname("<a,b,...>")
+  watch:option("--interval", "Time between two polls (default 10s).", "10s", values.seconds):argname("<duration>")
+  watch:option("--watch-timeout", "How long to wait for the job to end (default 1h).", "1h", values.seconds)
+    :argname("<duration>")
+
+  local emulator = parser:command("emulator", "Runs the bundled Atlas emulator on a loopback port until Ctrl-C or "
+    .. "SIGTERM, and prints its settings as export lines for a shell's eval. Needs nginx and "
+    .. "libnginx-mod-http-lua.")
+  require("atlasrestore.cli.emulator").options(emulator, values)
+
+  parser.error = usage_error
+  return parser, { list = list, describe = describe, watch = watch, emulator = emulator }
+end
+
+-- Secrets are never taken as arguments, where ps would show them. An argument that looks
+-- like one is refused without being echoed.
+local SECRET_WORDS = { "key", "secret", "token", "password" }
+local function refuse_secret_arguments(parser, argv)
+  for _, a in ipairs(argv) do
+    local name = a:match("^%-%-?([%w-]+)")
+    if name then
+      for _, word in ipairs(SECRET_WORDS) do
+        if name:lower():find(word, 1, true) then
+          usage_error(parser, "credentials are never taken as arguments (ps would show them): set "
+            .. "MONGODB_ATLAS_PUBLIC_API_KEY and MONGODB_ATLAS_PRIVATE_API_KEY, MONGODB_ATLAS_CLIENT_ID and "
+            .. "MONGODB_ATLAS_CLIENT_SECRET, or MONGODB_ATLAS_ACCESS_TOKEN in the environment")
+        end
+      end
+    end
+  end
+end
+
+---------------------------------------------------------------------------
+-- A run
+---------------------------------------------------------------------------
+
+local Run = {}
+Run.__index = Run
+
+-- The client of this run, or nil, err. Every line the module logs goes through the
+-- progress line, which counts the pages as their answers arrive.
+function Run:connect()
+  local args, prog = self.args, self.progress
+  local show_debug = args.debug
+  local opts = {
+    base_url = args.base_url, timeout = args.timeout, max_attempts = args.max_attempts,
+    ca_file = args.ca_file or nonempty(os.getenv(CA_FILE_ENV)), endpoint = args.endpoint,
+    user_agent = "cli",
+    on_warning = function(message) prog:message(message) end,
+  }
+  if show_debug or prog.enabled then
+    opts.debug = function(line)
+      if line:find("^atlasrestore: < GET %S+/restoreJobs%?%S* %-> 2%d%d ") then prog:page() end
+      if show_debug then prog:message(line) end
+    end
+  end
+  local client, err = atlasrestore.new(opts)
+  self.client = client
+  return client, err
+end
+
+function Run:project()
+  local id = self.args.projectId or nonempty(os.getenv(PROJECT_ENV))
+  if not id then usage_error(self.cmd, "no project: give --projectId or set " .. PROJECT_ENV) end
+  return id
+end
+
+function Run:writer(one, with_instance)
+  local columns, chosen = output.fields(self.args.fields, with_instance)
+  if not columns then usage_error(self.cmd, chosen) end
+  -- Rows and the progress line on one terminal: the line steps aside for each row.
+  local prog = self.progress
+  local before_row = prog.enabled and process.isatty(1) and function() prog:hide() end or nil
+  return output.writer(self.args.output, io.stdout, { columns = columns, chosen = chosen, one = one,
+    before_row = before_row })
+end
+
+-- Prints an error value: one line, never a secret (the module scrubs them).
+function Run:report(err)
+  self.progress:clear()
+  io.stderr:write(tostring(err), "\n")
+  return exits.of_error(err)
+end
+
+local function filters(args, opts)
+  opts.status, opts.since, opts["until"] = args.status, args.since, args["until"]
+  return opts
+end
+
+-- One instance, every page: jobs written as they arrive.
+function Run:list_instance(group, name, writer)
+  local args = self.args
+  local opts = filters(args, { endpoint = args.endpoint, concurrency = args.concurrency })
+  local ok, err = pcall(function()
+    for job in self.client:restore_jobs(group, name, opts) do
+      writer:row(job)
+      self.progress:add(1)
+    end
+  end)
+  if not ok then
+    if type(err) == "table" and err.kind then return self:report(err) end
+    error(err, 0)
+  end
+  self.progress:clear()
+  writer:finish()
+  return exits.OK
+end
+
+-- One page of the endpoint the instance resolves to, as Atlas serves it.
+function Run:list_page(group, name, writer)
+  local args = self.args
+  local page, err = self.client:restore_jobs_page(group, name, { page_num = args.page or 1,
+    items_per_page = args.limit or 100, endpoint = args.endpoint })
+  if not page then return self:report(err) end
+  for _, job in ipairs(page.results) do writer:row(job) end
+  writer:finish()
+  return exits.OK
+end
+
+-- Every instance of the project: the jobs of those that answered, then each failure on stderr.
+function Run:list_project(group, writer)
+  local args = self.args
+  self.progress:pages_only()
+  local jobs, failures = self.client:project_restore_jobs(group, filters(args, { concurrency = args.concurrency }))
+  self.progress:clear()
+  if not jobs then return self:report(failures) end
+  for _, job in ipairs(jobs) do writer:row(job) end
+  writer:finish()
+  for _, f in ipairs(failures) do
+    io.stderr:write(("atlasrestore: instance %s (%s): %s\n"):format(tostring(f.instance), tostring(f.endpoint),
+      (tostring(f.error):gsub("^atlasrestore: ", ""))))
+  end
+  return #failures > 0 and exits.PARTIAL or exits.OK
+end
+
+local COMMANDS = {}
+
+function COMMANDS.list(self)
+  local args = self.args
+  local paged = args.page or args.limit
+  if paged and not args.name then usage_error(self.cmd, "--page and --limit need an instance NAME") end
+  if not args.name and args.endpoint ~= "auto" then
+    usage_error(self.cmd, "a project listing finds each instance's endpoint itself: --endpoint needs an instance NAME")
+  end
+  if paged and (args.status or args.since or args["until"]) then
+    usage_error(self.cmd, "--page and --limit print one page as Atlas serves it: --status, --since and --until "
+      .. "filter whole listings")
+  end
+  local group = self:project()
+  local writer = self:writer(false, not args.name)
+  local client, err = self:connect()
+  if not client then return self:report(err) end
+  if paged then return self:list_page(group, args.name, writer) end
+  if args.name then return self:list_instance(group, args.name, writer) end
+  return self:list_project(group, writer)
+end
+
+-- describe and watch: one job, printed as an object. `fetch(client, group, args)` -> job | nil, err;
+-- `code_of(job)` -> the exit code.
+function Run:one_job(fetch, code_of)
+  local group = self:project()
+  local writer = self:writer(true)
+  local client, err = self:connect()
+  if not client then return self:report(err) end
+  local job
+  job, err = fetch(client, group, self.args)
+  if not job then return self:report(err) end
+  writer:row(job)
+  writer:finish()
+  return code_of(job)
+end
+
+function COMMANDS.describe(self)
+  return self:one_job(function(client, group, args)
+    return client:restore_job(group, args.name, args.job_id, { endpoint = args.endpoint })
+  end, function() return exits.OK end)
+end
+
+-- Each status change goes to stderr; the exit code says how the job ended.
+function COMMANDS.watch(self)
+  return self:one_job(function(client, group, args)
+    return client:wait_restore_job(group, args.name, args.job_id, {
+      endpoint = args.endpoint, interval = args.interval, timeout = args.watch_timeout,
+      on_change = function(changed)
+        io.stderr:write(("atlasrestore: %s %s %s\n"):format(os.date("!%Y-%m-%dT%H:%M:%SZ"), tostring(changed.id),
+          tostring(changed.status)))
+      end,
+    })
+  end, exits.of_job)
+end
+
+function COMMANDS.emulator(self)
+  return require("atlasrestore.cli.emulator").run(self.args)
+end
+
+-- Ends the run: the client closed (its token revoked) whatever happened.
+function Run:close()
+  if not self.client then return end
+  local client = self.client
+  self.client = nil
+  local ok, err = client:close()
+  if not ok then io.stderr:write("atlasrestore: warning: the token was not revoked: ", tostring(err), "\n") end
+end
+
+local SIGNALS = { ["atlasrestore: SIGINT"] = exits.SIGINT, ["atlasrestore: SIGTERM"] = exits.SIGTERM }
+
+-- An error that ended the run -> its exit code.
+local function ending(e, run)
+  if getmetatable(e) == Usage then
+    io.stderr:write(e.text)
+    return exits.USAGE
+  end
+  if run then run.progress:clear() end
+  if output.is_write_error(e) then
+    if e.closed then return exits.OK end -- the reader has what it wanted (| head)
+    io.stderr:write(tostring(e), "\n")
+    return exits.FAILURE
+  end
+  if SIGNALS[e] then return SIGNALS[e] end
+  local line = tostring(e):gsub("[\r\n].*", "")
+  io.stderr:write("atlasrestore: internal error: ", line, "\n")
+  return exits.FAILURE
+end
+
+--- Runs the command with `argv` (the launcher's `arg`); returns the exit code.
+function cli.main(argv)
+  process.ignore_sigpipe()
+  process.trap()
+  local list = {}
+  for i = 1, #argv do list[i] = argv[i] end
+  local run
+  local ok, code = pcall(function()
+    local parser, commands = build_parser()
+    refuse_secret_arguments(parser, list)
+    local args = parser:parse(list)
+    local cmd = commands[args.command]
+    local shown = args.progress or not args.no_progress and process.isatty(2)
+    run = setmetatable({ args = args, cmd = cmd,
+      progress = progress.new(io.stderr, curl.now, shown and args.command == "list" and not args.page
+        and not args.limit) }, Run)
+    return COMMANDS[args.command](run)
+  end)
+  if not ok then code = ending(code, run) end
+  if run then
+    local closed, e = pcall(run.close, run)
+    if not closed then ending(e, nil) end
+  end
+  -- What is still buffered: a reader gone away is not a failure, a full disk is.
+  local flushed, message, errno = io.stdout:flush()
+  if not flushed and errno ~= output.EPIPE then
+    io.stderr:write("atlasrestore: cannot write the output: ", tostring(message), "\n")
+    if code == exits.OK then code = exits.FAILURE end
+  end
+  return code
+end
+
+return cli
