@@ -100,23 +100,8 @@ M.MIXED_GROUP_ID = "65a1b2c3d4e5f60718293a4c"
 M.EMPTY_GROUP_ID = "65a1b2c3d4e5f60718293a4d"
 M.BIG_GROUP_ID = "65a1b2c3d4e5f60718293a5b"
 
--- The jobs that finish after job_polls GETs (emulator/polling.lua), by
--- source and outcome; serverless ones on `polling`, Flex ones on
--- `flex-polling`, dedicated ones on `dedicated-0`.
-M.POLLING_JOBS = {
-  serverless = {
-    completes = "6a7c1e5f2c88faeba59d0101", fails = "6a7c1e5f2c88faeba59d0102",
-    cancelled = "6a7c1e5f2c88faeba59d0103", expired = "6a7c1e5f2c88faeba59d0104",
-  },
-  flex = {
-    completes = "6a7c1e5f2c88faeba59d0201", fails = "6a7c1e5f2c88faeba59d0202",
-    cancelled = "6a7c1e5f2c88faeba59d0203", expired = "6a7c1e5f2c88faeba59d0204",
-  },
-  dedicated = {
-    completes = "6a7c1e5f2c88faeba59d0301", fails = "6a7c1e5f2c88faeba59d0302",
-    cancelled = "6a7c1e5f2c88faeba59d0303", expired = "6a7c1e5f2c88faeba59d0304",
-  },
-}
+-- The jobs that finish after job_polls GETs (emulator/polling.lua), by source and outcome.
+M.POLLING_JOBS = require("atlasrestore.emulator.ids").polling
 -- dedicated-0's three hand-written, complete jobs: automated, download, pointInTime.
 M.DEDICATED_FIXED_JOBS = { "6a7c1e5f2c88faeba59d0311", "6a7c1e5f2c88faeba59d0312", "6a7c1e5f2c88faeba59d0313" }
 M.PUBLIC_KEY = "emupublic"

@@ -26,20 +26,7 @@ local obj, iso, epoch = json.obj, data.iso, data.epoch
 
 local OUTCOMES = { "completes", "fails", "cancelled", "expired" }
 
-M.IDS = {
-  serverless = {
-    completes = "6a7c1e5f2c88faeba59d0101", fails = "6a7c1e5f2c88faeba59d0102",
-    cancelled = "6a7c1e5f2c88faeba59d0103", expired = "6a7c1e5f2c88faeba59d0104",
-  },
-  flex = {
-    completes = "6a7c1e5f2c88faeba59d0201", fails = "6a7c1e5f2c88faeba59d0202",
-    cancelled = "6a7c1e5f2c88faeba59d0203", expired = "6a7c1e5f2c88faeba59d0204",
-  },
-  dedicated = {
-    completes = "6a7c1e5f2c88faeba59d0301", fails = "6a7c1e5f2c88faeba59d0302",
-    cancelled = "6a7c1e5f2c88faeba59d0303", expired = "6a7c1e5f2c88faeba59d0304",
-  },
-}
+M.IDS = require("ids").polling
 
 local BY_ID = {}
 for kind, ids in pairs(M.IDS) do
