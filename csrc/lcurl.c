@@ -1,7 +1,6 @@
-/* atlasrestore.curl: the libcurl transport.
+/* atlasrestore.curl: the libcurl transport's C half.
  *
- * A Session owns one easy handle (and so one connection cache) and performs
- * one request at a time, blocking; a Multi (lmulti.c) runs several at once. A
+ * A Multi (lmulti.c) runs every transfer, one or several at once. A
  * request is read from a Lua table into C data (transfer.h) before libcurl
  * starts, and the results are turned into Lua values after it returns: the
  * libcurl callbacks only touch C buffers, so nothing that can raise a Lua
@@ -22,21 +21,6 @@
 #include "lcurl.h"
 #include "luafield.h"
 #include "luahead.h"
-
-#define AR_SESSION_MT "atlasrestore.curl.Session"
-
-/* One easy handle, so one connection cache, and the sockets of that cache. */
-typedef struct ar_session {
-  ar_transfer transfer;
-  ar_sockets sockets;
-  int closed;
-} ar_session;
-
-static ar_session *ar_check_session(lua_State *L) {
-  ar_session *s = (ar_session *)luaL_checkudata(L, 1, AR_SESSION_MT);
-  if (s->closed) luaL_error(L, "attempt to use a closed session");
-  return s;
-}
 
 /* An optional string field that libcurl takes as a C string: no NUL inside. */
 static const char *ar_request_cstring(lua_State *L, int idx, const char *name, int required, size_t *len) {
@@ -142,56 +126,6 @@ int ar_transfer_push_result(lua_State *L, const ar_transfer *t) {
   return n + 2;
 }
 
-/* session:request(req) -> status, headers, body, seconds
- *                      | nil, code, message, status or nil, seconds */
-static int ar_session_request(lua_State *L) {
-  ar_session *s = ar_check_session(L);
-  ar_transfer *t = &s->transfer;
-  ar_request r;
-  int n;
-  ar_request_read(L, 2, &r);
-  ar_transfer_start(t, &r, &s->sockets);
-  ar_transfer_finish(t, curl_easy_perform(t->easy));
-  n = ar_transfer_push_result(L, t);
-  /* A token response is a secret: no copy stays behind in C memory. */
-  ar_transfer_recycle(t);
-  return n;
-}
-
-/* close(), __gc and __close share this: idempotent, safe on a dead session. */
-static int ar_session_close(lua_State *L) {
-  ar_session *s = (ar_session *)luaL_checkudata(L, 1, AR_SESSION_MT);
-  if (!s->closed) {
-    ar_transfer_release(&s->transfer); /* closes the connections first */
-    ar_sockets_free(&s->sockets);
-    s->closed = 1;
-  }
-  return 0;
-}
-
-static int ar_session_tostring(lua_State *L) {
-  ar_session *s = (ar_session *)luaL_checkudata(L, 1, AR_SESSION_MT);
-  lua_pushfstring(L, "atlasrestore.curl.Session: %p%s", (void *)s, s->closed ? " (closed)" : "");
-  return 1;
-}
-
-/* curl.session() -> Session */
-static int ar_curl_session(lua_State *L) {
-  ar_session *s = (ar_session *)lua_newuserdata(L, sizeof *s);
-  int failed;
-  memset(s, 0, sizeof *s);
-  failed = ar_sockets_init(&s->sockets) != 0;
-  failed = ar_transfer_init(&s->transfer) != 0 || failed;
-  if (failed) {
-    ar_transfer_release(&s->transfer);
-    ar_sockets_free(&s->sockets);
-    return luaL_error(L, "cannot create a libcurl session");
-  }
-  luaL_getmetatable(L, AR_SESSION_MT);
-  lua_setmetatable(L, -2);
-  return 1;
-}
-
 static int ar_curl_version(lua_State *L) {
   lua_pushstring(L, curl_version_info(CURLVERSION_NOW)->version);
   return 1;
@@ -220,17 +154,7 @@ static int ar_curl_sleep(lua_State *L) {
   return 0;
 }
 
-static const luaL_Reg ar_session_methods[] = {
-  { "request", ar_session_request },
-  { "close", ar_session_close },
-  { "__gc", ar_session_close },
-  { "__close", ar_session_close },
-  { "__tostring", ar_session_tostring },
-  { NULL, NULL }
-};
-
 static const luaL_Reg ar_curl_funcs[] = {
-  { "session", ar_curl_session },
   { "multi", ar_curl_multi },
   { "version", ar_curl_version },
   { "now", ar_curl_now },
@@ -247,12 +171,6 @@ AR_EXPORT int luaopen_atlasrestore_curl(lua_State *L) {
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) return luaL_error(L, "curl_global_init failed");
     curl_ready = 1;
   }
-  if (luaL_newmetatable(L, AR_SESSION_MT)) {
-    luaL_setfuncs(L, ar_session_methods, 0);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, -2, "__index");
-  }
-  lua_pop(L, 1);
   ar_multi_register(L);
   luaL_newlib(L, ar_curl_funcs);
   lua_newtable(L);
