@@ -368,8 +368,9 @@ static void ar_json_push_zero(lua_State *L)
 
 /* Pushes +/- D * 10^exp where D is the digit string int ++ frac, exactly
  * classified: a mathematical integer that fits lua_Integer becomes an integer
- * (Lua 5.3+), anything else the correctly rounded double. */
-static void ar_json_push_decimal(lua_State *L, int neg, const unsigned char *ip, size_t intlen,
+ * (Lua 5.3+), anything else the correctly rounded double. Returns 0, or -1
+ * (nothing pushed) when no double can hold it. */
+static int ar_json_push_decimal(lua_State *L, int neg, const unsigned char *ip, size_t intlen,
                                  const unsigned char *fp, size_t fraclen, long long exp)
 {
     size_t n = intlen + fraclen, s, t, i, k;
@@ -377,6 +378,7 @@ static void ar_json_push_decimal(lua_State *L, int neg, const unsigned char *ip,
     char buf[AR_JSON_MAX_SIG + 32];
     int pos = 0, m;
     char ebuf[24];
+    double value;
 
 #define AR_JSON_DIGIT(i) ((i) < intlen ? ip[(i)] : fp[(i) - intlen])
     for (s = 0; s < n && AR_JSON_DIGIT(s) == '0'; s++)
@@ -384,7 +386,7 @@ static void ar_json_push_decimal(lua_State *L, int neg, const unsigned char *ip,
     if (s == n) {
         /* Zero in any notation, including -0 and 0e999999999. */
         ar_json_push_zero(L);
-        return;
+        return 0;
     }
     for (t = n; AR_JSON_DIGIT(t - 1) == '0'; t--)
         ;
@@ -405,7 +407,7 @@ static void ar_json_push_decimal(lua_State *L, int neg, const unsigned char *ip,
                 lua_pushinteger(L, -(lua_Integer)(u - 1) - 1);
             else
                 lua_pushinteger(L, (lua_Integer)u);
-            return;
+            return 0;
         }
     }
 #endif
@@ -420,7 +422,7 @@ static void ar_json_push_decimal(lua_State *L, int neg, const unsigned char *ip,
         d = (double)u;
         d = lowexp >= 0 ? d * ar_json_pow10[lowexp] : d / ar_json_pow10[-lowexp];
         lua_pushnumber(L, (lua_Number)(neg ? -d : d));
-        return;
+        return 0;
     }
 #endif
 
@@ -457,7 +459,12 @@ static void ar_json_push_decimal(lua_State *L, int neg, const unsigned char *ip,
     while (m > 0)
         buf[pos++] = ebuf[--m];
     buf[pos] = '\0';
-    lua_pushnumber(L, (lua_Number)strtod(buf, NULL));
+    value = strtod(buf, NULL);
+    /* Only this path can overflow; JSON has no infinity, so the number is refused. */
+    if (value == HUGE_VAL || value == -HUGE_VAL)
+        return -1;
+    lua_pushnumber(L, (lua_Number)value);
+    return 0;
 }
 
 /* p points at '-' or a digit. Pushes the number, returns the byte after it. */
@@ -536,12 +543,8 @@ static const unsigned char *ar_json_number(lua_State *L, const unsigned char *st
         return p;
 #endif
     }
-    ar_json_push_decimal(L, neg, ip, intlen, fp, fraclen, exp);
-    /* JSON has no infinity: a number no double can hold is not a number. */
-    if (lua_tonumber(L, -1) == HUGE_VAL || lua_tonumber(L, -1) == -HUGE_VAL) {
-        lua_pop(L, 1);
+    if (ar_json_push_decimal(L, neg, ip, intlen, fp, fraclen, exp) != 0)
         return ar_json_fail(err, start, p, "number out of range");
-    }
     return p;
 }
 
