@@ -162,7 +162,8 @@ function TokenCache:revocable() return self.token end
 ---------------------------------------------------------------------------
 -- Strategies. Each has: label, secrets (for the scrubber), authorize(pipe,
 -- ctx, method, uri) -> value | nil | nil, err, refused(pipe, res, exchange)
--- -> send again?, nil | err, and close(pipe, revoke) -> true | nil, err
+-- -> send again?, nil | err, accepted() after any answer but a 401, and
+-- close(pipe, revoke) -> true | nil, err
 -- (revoke: also a token that other clients share).
 -- `exchange` is a table that lives for one authenticated exchange.
 ---------------------------------------------------------------------------
@@ -189,6 +190,8 @@ function DigestStrategy:refused(_, res, exchange)
   end
   return false
 end
+
+function DigestStrategy.accepted() end
 
 function DigestStrategy.close() return true end
 
@@ -281,6 +284,8 @@ StaticStrategy.__index = StaticStrategy
 function StaticStrategy:authorize() return "Bearer " .. self.token end
 
 function StaticStrategy.refused() return false end
+
+function StaticStrategy.accepted() end
 
 function StaticStrategy.close() return true end
 

@@ -83,6 +83,9 @@ local function merged(a, b)
   return out
 end
 
+-- A finite number above zero (NaN and infinity are not).
+local function positive(v) return v == v and v > 0 and v ~= math.huge end
+
 local function nonempty(v) if v ~= nil and v ~= "" then return v end end
 
 ---------------------------------------------------------------------------
@@ -207,7 +210,7 @@ function options.client(opts)
   for k, v in pairs(options.DEFAULTS) do settings[k] = opts[k] == nil and v or opts[k] end
   for _, k in ipairs(POSITIVE) do
     local v = settings[k]
-    if v ~= v or v <= 0 or v == math.huge then return nil, errors.invalid(k .. " must be a positive number") end
+    if not positive(v) then return nil, errors.invalid(k .. " must be a positive number") end
   end
   for k, max in pairs(BOUNDED) do
     if not is_integral(settings[k], max) then
@@ -347,10 +350,10 @@ end
 
 --- Validates a listing's `opts` (argument `argn`) against the client's settings:
 -- { per_page, endpoint, concurrency, filter } or nil, err. `forced` pins the endpoint.
-function options.listing(fname, argn, opts, settings, forced, extra_types)
+function options.listing(fname, argn, opts, settings, forced)
   if opts ~= nil and type(opts) ~= "table" then errors.bad_type(fname, argn, "table", opts) end
   opts = opts or {}
-  local types = merged(LISTING_TYPES, extra_types)
+  local types = merged(LISTING_TYPES)
   if forced then types.endpoint = nil end
   check_table(fname, argn, opts, types)
   local plan = {
@@ -383,7 +386,7 @@ function options.job(fname, opts, settings, wait)
   if wait then
     for key, default in pairs(WAIT_DEFAULTS) do
       local v = opts[key] or default
-      if v ~= v or v <= 0 or v == math.huge then return nil, errors.invalid(key .. " must be a positive number") end
+      if not positive(v) then return nil, errors.invalid(key .. " must be a positive number") end
       plan[key] = v
     end
   end

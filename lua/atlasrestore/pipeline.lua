@@ -81,7 +81,7 @@ function Pipeline:exchange(ctx, attempt, path, accept)
     res, err = self:send(ctx, attempt, "GET", path, headers)
     if not res then return nil, err end
     if res.status ~= 401 then
-      if strategy.accepted then strategy:accepted() end
+      strategy:accepted()
       return res
     end
     local again

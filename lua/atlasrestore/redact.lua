@@ -93,7 +93,8 @@ function Scrubber:deep(value, seen)
   local renamed = {}
   for k, v in pairs(value) do
     if type(v) == "string" or type(v) == "table" then value[k] = self:deep(v, seen) end
-    if type(k) == "string" and self:scrub(k) ~= k then renamed[k] = self:scrub(k) end
+    local scrubbed = type(k) == "string" and self:scrub(k)
+    if scrubbed and scrubbed ~= k then renamed[k] = scrubbed end
   end
   for old, new in pairs(renamed) do
     value[new], value[old] = value[old], nil

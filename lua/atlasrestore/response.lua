@@ -32,23 +32,30 @@ end
 
 local function is_integer(v) return type(v) == "number" and math_type(v) == "integer" end
 
--- What is wrong with a job record (`where` names it in the message), or nil.
+-- What is wrong with a job record, or nil. `where` names it in the message: a
+-- string, or the index in results (formatted only when something is wrong:
+-- this runs for every job of every page).
 local function check_job(job, where)
+  local problem, field
   if not is_object(job) then
-    return ("%s is a %s, not an object"):format(where, is_array(job) and "array" or type(job))
-  end
-  for _, field in ipairs(response.INTEGER_FIELDS) do
-    local v = job[field]
-    if v ~= nil and not is_integer(v) then return ("%s.%s is not %s"):format(where, field, AN_INTEGER) end
-  end
-  local ts = job.desiredTimestamp
-  if ts ~= nil then
-    if not is_object(ts) then return ("%s.desiredTimestamp is not an object"):format(where) end
-    if ts.increment ~= nil and not is_integer(ts.increment) then
-      return ("%s.desiredTimestamp.increment is not %s"):format(where, AN_INTEGER)
+    problem = "is a " .. (is_array(job) and "array" or type(job)) .. ", not an object"
+  else
+    for _, name in ipairs(response.INTEGER_FIELDS) do
+      local v = job[name]
+      if v ~= nil and not is_integer(v) then problem, field = "is not " .. AN_INTEGER, name break end
+    end
+    local ts = job.desiredTimestamp
+    if not problem and ts ~= nil then
+      if not is_object(ts) then
+        problem, field = "is not an object", "desiredTimestamp"
+      elseif ts.increment ~= nil and not is_integer(ts.increment) then
+        problem, field = "is not " .. AN_INTEGER, "desiredTimestamp.increment"
+      end
     end
   end
-  return nil
+  if not problem then return nil end
+  if type(where) == "number" then where = ("results[%d]"):format(where) end
+  return ("%s%s %s"):format(where, field and "." .. field or "", problem)
 end
 
 local API_ERROR_FIELDS = { detail = "string", reason = "string", parameters = "table", badRequestDetail = "table" }
@@ -133,7 +140,7 @@ function response.page(status, body, opts)
   -- A null among the results would leave a hole that hides the jobs after it.
   if getmetatable(doc.results) == sparse_array_mt then return nil, bad(status, "results holds a null") end
   for i = 1, #doc.results do
-    local problem = check_job(doc.results[i], ("results[%d]"):format(i))
+    local problem = check_job(doc.results[i], i)
     if problem then return nil, bad(status, problem) end
   end
   if doc.totalCount ~= nil and not (is_integer(doc.totalCount) and doc.totalCount >= 0) then

@@ -22,6 +22,9 @@ local YIELD = {} -- marks the yields that belong to this scheduler
 
 local function pack(...) return { n = select("#", ...), ... } end
 
+-- Whether the caller is one of this scheduler's tasks (else it drives).
+local function in_task(self) return self.by_co[coroutine.running() or false] ~= nil end
+
 function scheduler.new(driver)
   return setmetatable({
     driver = driver,
@@ -36,13 +39,13 @@ end
 function Scheduler:now() return self.driver:now() end
 
 local function push_ready(self, task, ...)
-  task.resume_with = { n = select("#", ...), ... }
+  task.resume_with = pack(...)
   self.ready[#self.ready + 1] = task
 end
 
 local function finish(self, task, ok, ...)
   task.done = true
-  task.results = { n = select("#", ...) + 1, ok, ... }
+  task.results = pack(ok, ...)
   self.by_co[task.co] = nil
   for _, waiter in ipairs(task.waiters) do push_ready(self, waiter, unpack(task.results, 1, task.results.n)) end
   task.waiters = {}
@@ -129,7 +132,7 @@ end
 --- Lets tasks and transfers move without waiting (the lazy iterator calls it
 -- between pages, so that the pages it asked for ahead keep coming).
 function Scheduler:progress()
-  if self.by_co[coroutine.running() or false] then return end
+  if in_task(self) then return end
   run_ready(self)
   advance(self, 0)
   run_ready(self)
@@ -142,13 +145,13 @@ function Scheduler:spawn(fn, ...)
   local task = { co = coroutine.create(fn), waiters = {} }
   self.by_co[task.co] = task
   push_ready(self, task, ...)
-  if not self.by_co[coroutine.running() or false] then run_ready(self) end
+  if not in_task(self) then run_ready(self) end
   return task
 end
 
 --- Waits for a task: true, its results, or false, the error it raised.
 function Scheduler:wait(task)
-  if self.by_co[coroutine.running() or false] then
+  if in_task(self) then
     if task.done then return unpack(task.results, 1, task.results.n) end
     return coroutine.yield(YIELD, "wait", task)
   end
@@ -169,8 +172,6 @@ function Scheduler:cancel(task)
   end
   finish(self, task, false, "cancelled")
 end
-
-local function in_task(self) return self.by_co[coroutine.running() or false] ~= nil end
 
 --- Sends a request: from a task, yields until it is done; otherwise runs one task for it.
 function Scheduler:request(req)

@@ -4,8 +4,6 @@ local curl = require "atlasrestore.curl"
 
 local command = {}
 
-local function shell_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
 --- Declares the command's options on the argparse command `cmd`.
 function command.options(cmd, values)
   cmd:option("--jobs", "Restore jobs of the emulator's `sandbox` Flex cluster (default 100).", "100", values.count)
@@ -20,6 +18,7 @@ end
 
 -- The export lines: the emulator's own fixed test credentials, which are not secrets.
 local function settings(emu, emulator, args)
+  local shell_quote = emulator.sh_quote
   local lines = {
     "# atlasrestore emulator: test credentials of this emulator only, not secrets",
     "export MONGODB_ATLAS_BASE_URL=" .. shell_quote(emu.base_url),
