@@ -102,28 +102,34 @@ void ar_request_read(lua_State *L, int idx, ar_request *r) {
   r->proxy = ar_request_copy(&at, proxy, proxy_len);
 }
 
-int ar_transfer_push_result(lua_State *L, const ar_transfer *t) {
-  int n;
-  if (t->rc != CURLE_OK) {
-    lua_pushnil(L);
-    lua_pushstring(L, ar_transfer_error_code(t));
-    lua_pushstring(L, ar_transfer_error_message(t));
-    n = 3;
-  } else {
-    n = ar_lua_head(L, t->headers.data ? t->headers.data : "", t->headers.len);
-    if (n == 2) {
+void ar_transfer_set_result(lua_State *L, const ar_transfer *t) {
+  if (t->rc == CURLE_OK) {
+    if (ar_lua_head(L, t->headers.data ? t->headers.data : "", t->headers.len) == 2) {
+      lua_setfield(L, -3, "headers");
+      lua_setfield(L, -2, "status");
       lua_pushlstring(L, t->body.data ? t->body.data : "", t->body.len);
+      lua_setfield(L, -2, "body");
       lua_pushnumber(L, (lua_Number)t->micros / 1e6);
-      return 4;
+      lua_setfield(L, -2, "elapsed");
+      return;
     }
+    /* nil, code, message: a head that is not HTTP */
+    lua_setfield(L, -4, "message");
+    lua_setfield(L, -3, "code");
+    lua_pop(L, 1);
+  } else {
+    lua_pushstring(L, ar_transfer_error_code(t));
+    lua_setfield(L, -2, "code");
+    lua_pushstring(L, ar_transfer_error_message(t));
+    lua_setfield(L, -2, "message");
   }
   /* A failure: also the status when a response came, and the time it took. */
-  if (t->status > 0)
+  if (t->status > 0) {
     lua_pushinteger(L, t->status);
-  else
-    lua_pushnil(L);
+    lua_setfield(L, -2, "status");
+  }
   lua_pushnumber(L, (lua_Number)t->micros / 1e6);
-  return n + 2;
+  lua_setfield(L, -2, "elapsed");
 }
 
 static int ar_curl_version(lua_State *L) {

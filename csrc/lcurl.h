@@ -1,5 +1,4 @@
-/* What the session (lcurl.c) and the multi handle (lmulti.c) of
- * atlasrestore.curl share on the Lua side. */
+/* What lcurl.c gives the multi handle (lmulti.c) of atlasrestore.curl on the Lua side. */
 #ifndef AR_LCURL_H
 #define AR_LCURL_H
 
@@ -12,9 +11,9 @@
  * low_speed_time, low_speed_limit, max_body, ca_file, proxy. Raises on misuse
  * with nothing allocated; otherwise *r owns copies of every string. */
 void ar_request_read(lua_State *L, int idx, ar_request *r);
-/* Pushes a finished transfer's results: status, headers, body, seconds
- * (returns 4) or nil, code, message, status or nil, seconds (returns 5). */
-int ar_transfer_push_result(lua_State *L, const ar_transfer *t);
+/* Sets a finished transfer's results into the table at the top: status,
+ * headers, body, elapsed; or code, message, status (when a response came), elapsed. */
+void ar_transfer_set_result(lua_State *L, const ar_transfer *t);
 /* Monotonic seconds. */
 double ar_now(void);
 

@@ -2,7 +2,7 @@
  * handle, for a scheduler (Lua coroutines) that waits on all of them.
  *
  *   m = curl.multi{ max_connections = k }   -- at most k connections, kept for re-use
- *   id = m:add(req)                         -- req as session:request takes it, read now
+ *   id = m:add(req)                         -- req: see ar_request_read (lcurl.h), read now
  *   done = m:perform(max_wait_seconds)      -- { {id=, status=, headers=, body=, elapsed=}
  *                                           --   or {id=, code=, message=, status=, elapsed=}, ... }
  *   m:remove(id) -> true | false            -- cancels a transfer (or drops an unreported result)
@@ -126,20 +126,6 @@ static void ar_multi_collect(ar_multi *m) {
   }
 }
 
-/* Sets the fields of the completion table below a result's n values, popping them. */
-static void ar_multi_set_fields(lua_State *L, int n) {
-  static const char *const ok[] = { "status", "headers", "body", "elapsed" };
-  static const char *const failed[] = { NULL, "code", "message", "status", "elapsed" };
-  const char *const *names = n == 4 ? ok : failed;
-  int i;
-  for (i = n - 1; i >= 0; i--) {
-    if (names[i])
-      lua_setfield(L, -2 - i, names[i]);
-    else
-      lua_pop(L, 1);
-  }
-}
-
 /* m:perform([max_wait_seconds]) -> array of completions (possibly empty).
  * Drives the transfers until at least one finishes, none is left running,
  * or max_wait_seconds (default 0) pass. */
@@ -165,7 +151,7 @@ static int ar_multi_perform(lua_State *L) {
     lua_createtable(L, 0, 5);
     lua_pushinteger(L, (lua_Integer)t->id);
     lua_setfield(L, -2, "id");
-    ar_multi_set_fields(L, ar_transfer_push_result(L, t));
+    ar_transfer_set_result(L, t);
     lua_rawseti(L, -2, ++count);
     m->done = t->next;
     ar_multi_keep(m, t);

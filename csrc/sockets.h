@@ -1,4 +1,4 @@
-/* The sockets of one connection cache (a session's, or a multi handle's), so
+/* The sockets of one connection cache (a multi handle's), so
  * that a connection is checked at the moment libcurl re-uses it for a new
  * request. Bytes that arrived while it sat idle (a second, unsolicited
  * response; a body after a 204 or a 304) would otherwise be read as the

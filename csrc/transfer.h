@@ -1,8 +1,8 @@
 /* One HTTP exchange on a libcurl easy handle, in plain C: the request as C
  * data, the options applied from it, the callbacks that collect the answer
- * into C buffers, and the outcome. No Lua here: the session (lcurl.c) and the
- * multi handle (lmulti.c) read requests from Lua before a transfer starts and
- * push its results after libcurl returns. */
+ * into C buffers, and the outcome. No Lua here: the multi handle (lmulti.c,
+ * with lcurl.c) reads requests from Lua before a transfer starts and sets its
+ * results after libcurl returns. */
 #ifndef AR_TRANSFER_H
 #define AR_TRANSFER_H
 
