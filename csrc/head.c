@@ -10,11 +10,11 @@ int ar_head_tchar(unsigned char c) {
 
 /* field-vchar, SP and HTAB: what a field value or a reason phrase may hold
  * (no CTL, so neither CR, LF nor NUL; obs-text is allowed). */
+int ar_head_ctl(unsigned char c) { return (c < 0x20 && c != '\t') || c == 0x7f; }
+
 static int ar_head_text(const char *p, const char *end) {
-  for (; p < end; p++) {
-    unsigned char c = (unsigned char)*p;
-    if ((c < 0x20 && c != '\t') || c == 0x7f) return 0;
-  }
+  for (; p < end; p++)
+    if (ar_head_ctl((unsigned char)*p)) return 0;
   return 1;
 }
 

@@ -38,6 +38,9 @@ typedef enum ar_head_result {
 
 /* tchar (RFC 9110 5.6.2): the characters of a token, such as a field name. */
 int ar_head_tchar(unsigned char c);
+/* Whether c is a control character that no field value may hold (CTL but HTAB:
+ * CR, LF and NUL among them). */
+int ar_head_ctl(unsigned char c);
 
 /* Fills *head from data[0..len). On failure *why is a static message. */
 ar_head_result ar_head_parse(const char *data, size_t len, ar_head *head, const char **why);

@@ -2,6 +2,10 @@
 #ifndef AR_JSON_H
 #define AR_JSON_H
 
+/* The registry names of the array marker metatables (core.array_mt, core.sparse_array_mt). */
+#define AR_JSON_ARRAY_MT "atlasrestore.json.array"
+#define AR_JSON_SPARSE_ARRAY_MT "atlasrestore.json.sparse_array"
+
 #include <stddef.h>
 #include "lua.h"
 

@@ -254,12 +254,12 @@ static void ar_core_push_marker(lua_State *L, const char *name) {
 AR_EXPORT int luaopen_atlasrestore_core(lua_State *L);
 AR_EXPORT int luaopen_atlasrestore_core(lua_State *L) {
   lua_newtable(L);
-  ar_core_push_marker(L, "atlasrestore.json.array");
-  ar_core_push_marker(L, "atlasrestore.json.sparse_array");
+  ar_core_push_marker(L, AR_JSON_ARRAY_MT);
+  ar_core_push_marker(L, AR_JSON_SPARSE_ARRAY_MT);
   luaL_setfuncs(L, ar_core_funcs, 2);
-  ar_core_push_marker(L, "atlasrestore.json.array");
+  ar_core_push_marker(L, AR_JSON_ARRAY_MT);
   lua_setfield(L, -2, "array_mt");
-  ar_core_push_marker(L, "atlasrestore.json.sparse_array");
+  ar_core_push_marker(L, AR_JSON_SPARSE_ARRAY_MT);
   lua_setfield(L, -2, "sparse_array_mt");
   lua_pushliteral(L, "atlasrestore.core");
   lua_setfield(L, -2, "_NAME");

@@ -10,10 +10,10 @@
 
 #include "compat.h"
 #include "idset.h"
+#include "json.h"
 #include "lidset.h"
 
 #define AR_IDSET_MT "atlasrestore.core.IdSet"
-#define AR_ARRAY_MT "atlasrestore.json.array"
 
 static int ar_idset_select(lua_State *L) {
   ar_idset *set = (ar_idset *)luaL_checkudata(L, 1, AR_IDSET_MT);
@@ -22,7 +22,7 @@ static int ar_idset_select(lua_State *L) {
   luaL_checktype(L, 2, LUA_TTABLE);
   n = (int)lua_rawlen(L, 2);
   lua_createtable(L, n, 0);
-  luaL_getmetatable(L, AR_ARRAY_MT);
+  luaL_getmetatable(L, AR_JSON_ARRAY_MT);
   lua_setmetatable(L, -2);
   for (i = 1; i <= n; i++) {
     unsigned char id[AR_ID_BYTES];

@@ -185,13 +185,9 @@ end
 ]==]
 
 function rawserver.start(mode, param)
-  local probe = assert(socket.bind("127.0.0.1", 0))
-  local _, port = probe:getsockname()
-  probe:close()
+  local port = emulator.free_ports(1)
   local path, log_path = os.tmpname(), os.tmpname()
-  local f = assert(io.open(path, "w"))
-  f:write(SERVER)
-  f:close()
+  emulator.write_file(path, SERVER)
   local cmd = ("lua5.4 %s %d %s %s %s %s %s >/dev/null 2>&1 & echo $!"):format(path, port, mode,
     emulator.sh_quote(param or "-"), log_path, table.concat(rawserver.REAL_JOBS, ","), rawserver.STRAY_JOB)
   local pipe = assert(io.popen(emulator.clean_env(cmd)))
