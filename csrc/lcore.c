@@ -41,7 +41,7 @@ static int ar_core_decode(lua_State *L) {
 static const char *ar_core_field(lua_State *L, const char *name, int required, const char **bad) {
   size_t len;
   const char *value = ar_field_lstring(L, 1, name, required, &len);
-  if (value && (strlen(value) != len || strpbrk(value, "\r\n")) && !*bad) *bad = name;
+  if (value && !ar_field_header_safe(value, len) && !*bad) *bad = name;
   return value;
 }
 

@@ -73,7 +73,7 @@ void ar_request_read(lua_State *L, int idx, ar_request *r) {
       lua_rawgeti(L, -1, i);
       if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "bad request header %d (string expected)", i);
       line = lua_tolstring(L, -1, &len);
-      if (strlen(line) != len || strpbrk(line, "\r\n")) luaL_error(L, "bad request header %d (holds CR, LF or NUL)", i);
+      if (!ar_field_header_safe(line, len)) luaL_error(L, "bad request header %d (holds CR, LF or NUL)", i);
       lua_pop(L, 1);
     }
   }

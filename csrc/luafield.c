@@ -1,4 +1,6 @@
 /* Typed fields of an argument table. */
+#include <string.h>
+
 #include "lauxlib.h"
 
 #include "luafield.h"
@@ -32,4 +34,8 @@ double ar_field_number(lua_State *L, int t, const char *name, double fallback) {
   lua_pop(L, 1);
   if (!(value >= 0)) luaL_error(L, "bad field '%s' (must be >= 0)", name);
   return value;
+}
+
+int ar_field_header_safe(const char *s, size_t len) {
+  return strlen(s) == len && strpbrk(s, "\r\n") == NULL;
 }
