@@ -2,10 +2,11 @@
  * linear, so that a large value costs milliseconds, not seconds. */
 #include "base64.h"
 
-static const char ar_base64_alphabet[] =
-  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char ar_base64_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-size_t ar_base64_size(size_t len) { return (len + 2) / 3 * 4; }
+size_t ar_base64_size(size_t len) {
+  return (len + 2) / 3 * 4;
+}
 
 void ar_base64_encode(const unsigned char *in, size_t len, char *out) {
   size_t i;

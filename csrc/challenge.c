@@ -47,8 +47,7 @@ static ar_auth_kind ar_auth_param(ar_auth_parser *ps, ar_auth_item *item) {
         if (++p == end) return ar_auth_fail(ps, p, "a quoted-string without its closing quote");
         c = (unsigned char)*p;
       }
-      if (ar_head_ctl(c))
-        return ar_auth_fail(ps, p, "a control character (such as CR, LF or NUL) in a quoted-string");
+      if (ar_head_ctl(c)) return ar_auth_fail(ps, p, "a control character (such as CR, LF or NUL) in a quoted-string");
       p++;
     }
     item->value = start;

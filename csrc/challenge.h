@@ -12,17 +12,17 @@
 #include <stddef.h>
 
 typedef enum ar_auth_kind {
-  AR_AUTH_END,      /* no more challenges in this value */
-  AR_AUTH_SCHEME,   /* a challenge starts: name = its auth-scheme */
-  AR_AUTH_PARAM,    /* a parameter of the current challenge: name = value */
-  AR_AUTH_TOKEN68,  /* the token68 of the current challenge, in name */
-  AR_AUTH_ERROR     /* malformed: see the parser's error and offset */
+  AR_AUTH_END,     /* no more challenges in this value */
+  AR_AUTH_SCHEME,  /* a challenge starts: name = its auth-scheme */
+  AR_AUTH_PARAM,   /* a parameter of the current challenge: name = value */
+  AR_AUTH_TOKEN68, /* the token68 of the current challenge, in name */
+  AR_AUTH_ERROR    /* malformed: see the parser's error and offset */
 } ar_auth_kind;
 
 typedef struct ar_auth_item {
   const char *name, *value;
   size_t name_len, value_len;
-  int quoted;       /* value is the inside of a quoted-string, escapes still in */
+  int quoted; /* value is the inside of a quoted-string, escapes still in */
 } ar_auth_item;
 
 typedef struct ar_auth_parser {

@@ -10,9 +10,7 @@
 static const struct ar_digest_algorithm {
   const char *name;
   int sha256, sess;
-} ar_digest_algorithms[] = {
-  { "MD5", 0, 0 }, { "MD5-sess", 0, 1 }, { "SHA-256", 1, 0 }, { "SHA-256-sess", 1, 1 }
-};
+} ar_digest_algorithms[] = { { "MD5", 0, 0 }, { "MD5-sess", 0, 1 }, { "SHA-256", 1, 0 }, { "SHA-256-sess", 1, 1 } };
 
 static const struct ar_digest_algorithm *ar_digest_find(const char *name) {
   size_t i;
@@ -33,7 +31,10 @@ static void ar_digest_hash(int sha256, char hex[AR_DIGEST_HEX_SIZE], const char 
   unsigned char raw[32];
   ar_hash h;
   int i;
-  if (sha256) ar_sha256_init(&h); else ar_md5_init(&h);
+  if (sha256)
+    ar_sha256_init(&h);
+  else
+    ar_md5_init(&h);
   for (i = 0; i < count; i++) {
     if (i > 0) ar_hash_update(&h, ":", 1);
     ar_hash_update(&h, parts[i], strlen(parts[i]));
@@ -53,34 +54,43 @@ const char *ar_digest_response(const ar_digest_input *in, char response[AR_DIGES
     return "username, password, realm, nonce, method and uri are required";
   alg = ar_digest_find(in->algorithm);
   if (!alg) return "unsupported algorithm (only MD5, MD5-sess, SHA-256 and SHA-256-sess)";
-  if (in->qop && strcmp(in->qop, "auth") != 0)
-    return "unsupported qop (only auth)";
-  if ((in->qop || alg->sess) && !in->cnonce)
-    return "cnonce is required with qop or a -sess algorithm";
+  if (in->qop && strcmp(in->qop, "auth") != 0) return "unsupported qop (only auth)";
+  if ((in->qop || alg->sess) && !in->cnonce) return "cnonce is required with qop or a -sess algorithm";
   {
     const char *parts[3];
-    parts[0] = in->username; parts[1] = in->realm; parts[2] = in->password;
+    parts[0] = in->username;
+    parts[1] = in->realm;
+    parts[2] = in->password;
     ar_digest_hash(alg->sha256, ha1, parts, 3);
   }
   if (alg->sess) {
     const char *parts[3];
-    parts[0] = ha1; parts[1] = in->nonce; parts[2] = in->cnonce;
+    parts[0] = ha1;
+    parts[1] = in->nonce;
+    parts[2] = in->cnonce;
     ar_digest_hash(alg->sha256, ha1, parts, 3);
   }
   {
     const char *parts[2];
-    parts[0] = in->method; parts[1] = in->uri;
+    parts[0] = in->method;
+    parts[1] = in->uri;
     ar_digest_hash(alg->sha256, ha2, parts, 2);
   }
   if (in->qop) {
     const char *parts[6];
     snprintf(nc, sizeof nc, "%08lx", in->nc & 0xffffffffUL);
-    parts[0] = ha1; parts[1] = in->nonce; parts[2] = nc;
-    parts[3] = in->cnonce; parts[4] = in->qop; parts[5] = ha2;
+    parts[0] = ha1;
+    parts[1] = in->nonce;
+    parts[2] = nc;
+    parts[3] = in->cnonce;
+    parts[4] = in->qop;
+    parts[5] = ha2;
     ar_digest_hash(alg->sha256, response, parts, 6);
   } else {
     const char *parts[3];
-    parts[0] = ha1; parts[1] = in->nonce; parts[2] = ha2;
+    parts[0] = ha1;
+    parts[1] = in->nonce;
+    parts[2] = ha2;
     ar_digest_hash(alg->sha256, response, parts, 3);
   }
   return NULL;

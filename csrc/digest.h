@@ -10,10 +10,10 @@
 
 typedef struct ar_digest_input {
   const char *username, *password, *realm, *nonce, *method, *uri;
-  const char *qop;        /* "auth", or NULL for the RFC 2069 form */
-  const char *cnonce;     /* required with qop and with the -sess algorithms */
-  const char *algorithm;  /* MD5, MD5-sess, SHA-256, SHA-256-sess (any case), or NULL (= MD5) */
-  unsigned long nc;       /* nonce count, with qop */
+  const char *qop;       /* "auth", or NULL for the RFC 2069 form */
+  const char *cnonce;    /* required with qop and with the -sess algorithms */
+  const char *algorithm; /* MD5, MD5-sess, SHA-256, SHA-256-sess (any case), or NULL (= MD5) */
+  unsigned long nc;      /* nonce count, with qop */
 } ar_digest_input;
 
 /* Nonzero when `algorithm` is one of the -sess variants, which hash the cnonce into HA1. */

@@ -10,7 +10,9 @@ void ar_hash_update(ar_hash *h, const void *data, size_t len) {
   if (used) {
     size_t take = 64 - used < len ? 64 - used : len;
     memcpy(h->block + used, p, take);
-    p += take; len -= take; used += take;
+    p += take;
+    len -= take;
+    used += take;
     if (used < 64) return;
     h->compress(h->state, h->block);
   }

@@ -10,11 +10,11 @@
 
 typedef struct ar_hash {
   uint32_t state[8];
-  uint64_t length;          /* bytes hashed so far */
+  uint64_t length; /* bytes hashed so far */
   unsigned char block[64];
   void (*compress)(uint32_t *state, const unsigned char *block);
-  int big_endian;           /* byte order of the length and the digest words */
-  int words;                /* digest size in 32-bit words: 4 (MD5) or 8 (SHA-256) */
+  int big_endian; /* byte order of the length and the digest words */
+  int words;      /* digest size in 32-bit words: 4 (MD5) or 8 (SHA-256) */
 } ar_hash;
 
 void ar_md5_init(ar_hash *h);

@@ -10,7 +10,9 @@ int ar_head_tchar(unsigned char c) {
 
 /* field-vchar, SP and HTAB: what a field value or a reason phrase may hold
  * (no CTL, so neither CR, LF nor NUL; obs-text is allowed). */
-int ar_head_ctl(unsigned char c) { return (c < 0x20 && c != '\t') || c == 0x7f; }
+int ar_head_ctl(unsigned char c) {
+  return (c < 0x20 && c != '\t') || c == 0x7f;
+}
 
 static int ar_head_text(const char *p, const char *end) {
   for (; p < end; p++)
@@ -18,7 +20,9 @@ static int ar_head_text(const char *p, const char *end) {
   return 1;
 }
 
-static int ar_head_digit(char c) { return c >= '0' && c <= '9'; }
+static int ar_head_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 /* status-line = HTTP-version SP 3DIGIT [SP reason-phrase]. HTTP-version is
  * "HTTP/" DIGIT "." DIGIT, or "HTTP/" DIGIT as libcurl writes HTTP/2 and 3. */
@@ -32,8 +36,7 @@ static int ar_head_status_line(const char *p, const char *end) {
     if (end - p < 2 || !ar_head_digit(p[1])) return 0;
     p += 2;
   }
-  if (end - p < 4 || *p != ' ' || !ar_head_digit(p[1]) || !ar_head_digit(p[2]) || !ar_head_digit(p[3]))
-    return 0;
+  if (end - p < 4 || *p != ' ' || !ar_head_digit(p[1]) || !ar_head_digit(p[2]) || !ar_head_digit(p[3])) return 0;
   status = (p[1] - '0') * 100 + (p[2] - '0') * 10 + (p[3] - '0');
   if (status < 100) return 0;
   p += 4;
@@ -56,8 +59,7 @@ ar_head_result ar_head_parse(const char *data, size_t len, ar_head *head, const 
   int in_head = 0; /* a status line was read, its empty line not yet */
   head->status = 0;
   head->count = 0;
-  if (len > AR_HEAD_MAX_BYTES)
-    return ar_head_fail(why, AR_HEAD_TOO_LARGE, "the response head is larger than 256 KiB");
+  if (len > AR_HEAD_MAX_BYTES) return ar_head_fail(why, AR_HEAD_TOO_LARGE, "the response head is larger than 256 KiB");
   if (len == 0) return ar_head_fail(why, AR_HEAD_MALFORMED, "the response head is empty");
   while (p < end) {
     const char *eol = (const char *)memchr(p, '\n', (size_t)(end - p));
@@ -89,8 +91,7 @@ ar_head_result ar_head_parse(const char *data, size_t len, ar_head *head, const 
       const char *name = p, *v, *v_end = line_end;
       ar_head_field *f;
       while (p < line_end && ar_head_tchar((unsigned char)*p)) p++;
-      if (p == name || p == line_end || *p != ':')
-        return ar_head_fail(why, AR_HEAD_MALFORMED, "malformed field line");
+      if (p == name || p == line_end || *p != ':') return ar_head_fail(why, AR_HEAD_MALFORMED, "malformed field line");
       v = p + 1;
       if (!ar_head_text(v, v_end)) return ar_head_fail(why, AR_HEAD_MALFORMED, "a control character in a field value");
       if (head->count == AR_HEAD_MAX_FIELDS)

@@ -18,21 +18,21 @@
 #define AR_HEAD_MAX_FIELDS 256
 
 typedef struct ar_head_field {
-  const char *name, *value;   /* the value without its leading and trailing whitespace */
+  const char *name, *value; /* the value without its leading and trailing whitespace */
   size_t name_len, value_len;
-  int folded;                 /* the value spans obs-folds: each line break and the
-                                 whitespace around it reads as one SP */
+  int folded; /* the value spans obs-folds: each line break and the
+                 whitespace around it reads as one SP */
 } ar_head_field;
 
 typedef struct ar_head {
-  int status;                 /* 100..999 */
+  int status; /* 100..999 */
   size_t count;
   ar_head_field fields[AR_HEAD_MAX_FIELDS];
 } ar_head;
 
 typedef enum ar_head_result {
   AR_HEAD_OK,
-  AR_HEAD_TOO_LARGE,          /* past one of the limits */
+  AR_HEAD_TOO_LARGE, /* past one of the limits */
   AR_HEAD_MALFORMED
 } ar_head_result;
 

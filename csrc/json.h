@@ -10,17 +10,17 @@
 #include "lua.h"
 
 typedef struct ar_json_error {
-    size_t offset;      /* 0-based byte offset in the input where decoding failed */
-    char message[96];   /* NUL-terminated, without the offset */
+  size_t offset;    /* 0-based byte offset in the input where decoding failed */
+  char message[96]; /* NUL-terminated, without the offset */
 } ar_json_error;
 
 /* Metatables that mark decoded arrays, so callers can tell [] from {} and
  * arrays from objects without scanning keys. Each is a stack index (or a
  * pseudo-index such as an upvalue) of a table, or 0 for none. */
 typedef struct ar_json_options {
-    int max_depth;          /* nesting of arrays + objects */
-    int array_mt;           /* metatable of every decoded array */
-    int sparse_array_mt;    /* instead, for arrays that held a null (a hole) */
+  int max_depth;       /* nesting of arrays + objects */
+  int array_mt;        /* metatable of every decoded array */
+  int sparse_array_mt; /* instead, for arrays that held a null (a hole) */
 } ar_json_options;
 
 /* Decodes one JSON text from json[0..len). On success pushes exactly one Lua value and returns 1.

@@ -239,7 +239,7 @@ static const luaL_Reg ar_core_funcs[] = {
   { "digest_authorization", ar_core_digest_authorization },
   { "parse_head", ar_core_parse_head },
   { "parse_digest_challenges", ar_core_parse_digest_challenges },
-  { NULL, NULL }
+  { NULL, NULL },
 };
 
 /* The array metatables live in the registry, so that every load of the module

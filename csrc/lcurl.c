@@ -165,7 +165,7 @@ static const luaL_Reg ar_curl_funcs[] = {
   { "version", ar_curl_version },
   { "now", ar_curl_now },
   { "sleep", ar_curl_sleep },
-  { NULL, NULL }
+  { NULL, NULL },
 };
 
 AR_EXPORT int luaopen_atlasrestore_curl(lua_State *L);

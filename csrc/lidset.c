@@ -75,7 +75,7 @@ static const luaL_Reg ar_idset_methods[] = {
   { "select", ar_idset_select },
   { "count", ar_idset_count },
   { "__gc", ar_idset_gc },
-  { NULL, NULL }
+  { NULL, NULL },
 };
 
 int ar_core_idset(lua_State *L) {

@@ -30,9 +30,9 @@
 typedef struct ar_multi {
   CURLM *multi;
   ar_sockets sockets;
-  ar_transfer *running;   /* added to the multi handle */
-  ar_transfer *done;      /* finished, result not yet reported */
-  ar_transfer *spare;     /* easy handles for the next transfers */
+  ar_transfer *running; /* added to the multi handle */
+  ar_transfer *done;    /* finished, result not yet reported */
+  ar_transfer *spare;   /* easy handles for the next transfers */
   long last_id;
   int closed;
 } ar_multi;
@@ -242,7 +242,7 @@ static const luaL_Reg ar_multi_methods[] = {
   { "__gc", ar_multi_close },
   { "__close", ar_multi_close },
   { "__tostring", ar_multi_tostring },
-  { NULL, NULL }
+  { NULL, NULL },
 };
 
 void ar_multi_register(lua_State *L) {

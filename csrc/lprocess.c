@@ -75,7 +75,7 @@ static const luaL_Reg ar_process_funcs[] = {
   { "ignore_sigpipe", ar_ignore_sigpipe },
   { "trap", ar_trap },
   { "isatty", ar_isatty },
-  { NULL, NULL }
+  { NULL, NULL },
 };
 
 AR_EXPORT int luaopen_atlasrestore_process(lua_State *L);

@@ -79,8 +79,7 @@ static int ar_socket_is(curl_socket_t fd, int peer, const char *ip, int port) {
   char text[INET6_ADDRSTRLEN];
   const void *addr;
   int at;
-  if ((peer ? getpeername(fd, (struct sockaddr *)&ss, &n) : getsockname(fd, (struct sockaddr *)&ss, &n)) != 0)
-    return 0;
+  if ((peer ? getpeername(fd, (struct sockaddr *)&ss, &n) : getsockname(fd, (struct sockaddr *)&ss, &n)) != 0) return 0;
   if (ss.ss_family == AF_INET) {
     const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
     addr = &in->sin_addr;

@@ -18,13 +18,13 @@
 
 typedef struct ar_socket {
   curl_socket_t fd;
-  int served;       /* a request was sent on it: the next one re-uses it */
+  int served; /* a request was sent on it: the next one re-uses it */
 } ar_socket;
 
 typedef struct ar_sockets {
   ar_socket *items;
   size_t count, cap;
-  int dead;         /* a socket whose peer is closed: reads give EOF, writes fail */
+  int dead; /* a socket whose peer is closed: reads give EOF, writes fail */
 } ar_sockets;
 
 /* Returns 0, or -1 when no socket is left for the dead one. */

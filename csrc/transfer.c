@@ -151,7 +151,7 @@ static int ar_transfer_head_too_large(const ar_transfer *t) {
 
 /* Every code a failed transfer can give; the head parser's two are among them. */
 const char *const ar_transfer_codes[] = { "RESPONSE_TOO_LARGE", "TIMEOUT", "CONNECT_FAILED", "TLS_FAILED",
-                                          "NETWORK_ERROR", "BAD_RESPONSE", NULL };
+  "NETWORK_ERROR", "BAD_RESPONSE", NULL };
 enum { AR_TOO_LARGE, AR_TIMEOUT, AR_CONNECT_FAILED, AR_TLS_FAILED, AR_NETWORK_ERROR, AR_BAD_RESPONSE };
 
 const char *ar_transfer_error_code(const ar_transfer *t) {

@@ -16,30 +16,30 @@
 #define AR_DEFAULT_BODY_LIMIT (64 * 1024 * 1024)
 
 typedef struct ar_request {
-  char *strings;                /* one block for url, body, ca_file and proxy; wiped when freed */
+  char *strings; /* one block for url, body, ca_file and proxy; wiped when freed */
   size_t strings_size;
   const char *url, *body, *ca_file, *proxy; /* into strings; NULL when absent */
   size_t body_len;
-  int post;                     /* else GET */
-  struct curl_slist *headers;   /* "Name: value" lines; wiped when freed (one is Authorization) */
+  int post;                   /* else GET */
+  struct curl_slist *headers; /* "Name: value" lines; wiped when freed (one is Authorization) */
   double timeout, connect_timeout, low_speed_time, low_speed_limit; /* seconds; bytes per second */
-  size_t max_body;              /* decompressed bytes */
+  size_t max_body;                                                  /* decompressed bytes */
 } ar_request;
 
 void ar_request_free(ar_request *r);
 
 typedef struct ar_transfer {
   CURL *easy;
-  ar_request request;           /* owned while the transfer runs */
+  ar_request request; /* owned while the transfer runs */
   ar_buf body, headers;
   int body_overflow, headers_overflow;
-  int head_done;                /* the empty line after the last head came */
+  int head_done; /* the empty line after the last head came */
   char errbuf[CURL_ERROR_SIZE];
-  CURLcode rc;                  /* the outcome, once finished */
+  CURLcode rc; /* the outcome, once finished */
   long status;
   curl_off_t micros;
-  long id;                      /* in a multi handle: the id add() returned */
-  struct ar_transfer *next;     /* in a multi handle: the list it is on */
+  long id;                  /* in a multi handle: the id add() returned */
+  struct ar_transfer *next; /* in a multi handle: the list it is on */
 } ar_transfer;
 
 /* Returns 0, or -1 when libcurl gives no easy handle. */
