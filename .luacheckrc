@@ -7,5 +7,5 @@ include_files = { "lua/**/*.lua", "spec/**/*.lua", "bin/atlasrestore", "*.rocksp
 files["lua"] = { std = "min" }
 files["bin/atlasrestore"] = { std = "min" }
 files["spec"] = { std = "+busted" }
-files["lua/atlasrestore/emulator"] = { std = "ngx_lua" }
+files["lua/atlasrestore_emulator"] = { std = "ngx_lua" }
 files["spec/nginx/app"] = { std = "ngx_lua" }

@@ -61,11 +61,11 @@ CORE_SRC  = csrc/lcore.c csrc/json.c csrc/digest.c csrc/hash.c csrc/md5.c csrc/s
 CURL_SRC  = csrc/lcurl.c csrc/lmulti.c csrc/transfer.c csrc/sockets.c csrc/buf.c $(SHARED_SRC)
 PROCESS_SRC = csrc/lprocess.c
 HEADERS   = $(wildcard csrc/*.h)
-LUA_SRC   = $(wildcard lua/atlasrestore/*.lua lua/atlasrestore/*/*.lua)
+LUA_SRC   = $(wildcard lua/*/*.lua lua/*/*/*.lua)
 
 CORE_SO   = $(BUILD)/atlasrestore/core.so
 CURL_SO   = $(BUILD)/atlasrestore/curl.so
-PROCESS_SO = $(BUILD)/atlasrestore/process.so
+PROCESS_SO = $(BUILD)/atlasrestore_cli/process.so
 ASAN_SOS  = $(ASAN_BUILD)/atlasrestore/core.so $(ASAN_BUILD)/atlasrestore/curl.so
 
 # The Luas that `make test` runs spec/unit, spec/contract and packaging on, each against
@@ -215,14 +215,16 @@ run: deps-run all
 SHEBANG = $(if $(findstring /,$(LUA)),$(LUA),/usr/bin/env $(LUA))
 
 install: all
-	install -d $(DESTDIR)$(LUADIR)/atlasrestore/transport $(DESTDIR)$(LUADIR)/atlasrestore/cli \
-	  $(DESTDIR)$(LUADIR)/atlasrestore/emulator $(DESTDIR)$(LIBDIR)/atlasrestore $(DESTDIR)$(BINDIR)
+	install -d $(DESTDIR)$(LUADIR)/atlasrestore/transport $(DESTDIR)$(LUADIR)/atlasrestore_cli \
+	  $(DESTDIR)$(LUADIR)/atlasrestore_emulator $(DESTDIR)$(LIBDIR)/atlasrestore $(DESTDIR)$(LIBDIR)/atlasrestore_cli \
+	  $(DESTDIR)$(BINDIR)
 	install -m 644 lua/atlasrestore/*.lua $(DESTDIR)$(LUADIR)/atlasrestore/
 	install -m 644 lua/atlasrestore/transport/*.lua $(DESTDIR)$(LUADIR)/atlasrestore/transport/
-	install -m 644 lua/atlasrestore/cli/*.lua $(DESTDIR)$(LUADIR)/atlasrestore/cli/
-	install -m 644 lua/atlasrestore/emulator/*.lua lua/atlasrestore/emulator/nginx.conf.in \
-	  $(DESTDIR)$(LUADIR)/atlasrestore/emulator/
-	install -m 755 $(CORE_SO) $(CURL_SO) $(PROCESS_SO) $(DESTDIR)$(LIBDIR)/atlasrestore/
+	install -m 644 lua/atlasrestore_cli/*.lua $(DESTDIR)$(LUADIR)/atlasrestore_cli/
+	install -m 644 lua/atlasrestore_emulator/*.lua lua/atlasrestore_emulator/nginx.conf.in \
+	  $(DESTDIR)$(LUADIR)/atlasrestore_emulator/
+	install -m 755 $(CORE_SO) $(CURL_SO) $(DESTDIR)$(LIBDIR)/atlasrestore/
+	install -m 755 $(PROCESS_SO) $(DESTDIR)$(LIBDIR)/atlasrestore_cli/
 	sed -e '1s|.*|#!$(SHEBANG)|' $(if $(filter no,$(LAUNCHER_PATHS)),,-e 's|^local LUADIR, LIBDIR = nil, nil$$|local LUADIR, LIBDIR = "$(LUADIR)", "$(LIBDIR)"|') \
 	  bin/atlasrestore > $(DESTDIR)$(BINDIR)/atlasrestore
 	chmod 755 $(DESTDIR)$(BINDIR)/atlasrestore

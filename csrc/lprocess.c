@@ -1,4 +1,4 @@
-/* atlasrestore.process: the little a command line needs from the process that
+/* atlasrestore_cli.process: the little a command line needs from the process that
  * Lua cannot do itself.
  *
  *   process.ignore_sigpipe()  a write to a closed pipe fails (EPIPE) instead of
@@ -78,8 +78,8 @@ static const luaL_Reg ar_process_funcs[] = {
   { NULL, NULL },
 };
 
-AR_EXPORT int luaopen_atlasrestore_process(lua_State *L);
-AR_EXPORT int luaopen_atlasrestore_process(lua_State *L) {
+AR_EXPORT int luaopen_atlasrestore_cli_process(lua_State *L);
+AR_EXPORT int luaopen_atlasrestore_cli_process(lua_State *L) {
   luaL_newlib(L, ar_process_funcs);
   return 1;
 }

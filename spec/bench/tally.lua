@@ -1,6 +1,6 @@
 --- Checks a listing of a generated emulator instance as it goes, holding
 -- nothing: job i must have the id prefix .. ("%016x"):format(i), the prefix
--- being the first job's (lua/atlasrestore/emulator/data.lua); and clocks the listing's
+-- being the first job's (lua/atlasrestore_emulator/data.lua); and clocks the listing's
 -- JSON decoding.  Used by the Lua listers.
 local tally = {}
 tally.__index = tally

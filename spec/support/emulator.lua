@@ -1,2 +1,2 @@
--- The emulator starter is installed with the module: lua/atlasrestore/emulator.lua.
-return require "atlasrestore.emulator"
+-- The emulator starter is installed with the module: lua/atlasrestore_emulator/init.lua.
+return require "atlasrestore_emulator"

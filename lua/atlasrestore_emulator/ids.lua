@@ -1,5 +1,5 @@
 --- The emulator's fixed job ids, read by the nginx side (polling.lua) and by the
--- starter (atlasrestore.emulator): plain data, loadable from either.
+-- starter (atlasrestore_emulator): plain data, loadable from either.
 return {
   -- The jobs that finish after job_polls GETs, by source and outcome; serverless
   -- ones on `polling`, Flex ones on `flex-polling`, dedicated ones on `dedicated-0`.

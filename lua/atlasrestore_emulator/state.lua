@@ -1,7 +1,7 @@
 -- Emulator state kept in ngx.shared dicts: configuration, counters and the
 -- request log.  Everything here is forgotten by reset().
 local cjson = require "cjson.safe"
-local json = require "json"
+local json = require "atlasrestore_emulator.json"
 
 local M = {}
 

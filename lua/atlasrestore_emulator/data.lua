@@ -1,7 +1,7 @@
 -- Restore jobs of the serverless and Flex instances (generated and
 -- hand-written).  Other specs depend on these exact ids and counts; the
 -- instances themselves are declared in projects.lua.
-local json = require "json"
+local json = require "atlasrestore_emulator.json"
 local bit = require "bit"
 
 local M = {}

@@ -13,8 +13,8 @@
 --               "free"`, `backup = false` and `broken` answer errors); listed
 --               by GET /clusters
 -- A migrated instance has a serverless and a Flex side, so it appears in both lists.
-local json = require "json"
-local data = require "data"
+local json = require "atlasrestore_emulator.json"
+local data = require "atlasrestore_emulator.data"
 
 local M = {}
 

@@ -1,6 +1,6 @@
 --- The command's output formats: an aligned table, a JSON array, NDJSON and RFC 4180 CSV,
 -- each a writer taking one job at a time; the columns (`--fields`); failed writes raised as values.
-local json = require "atlasrestore.cli.json"
+local json = require "atlasrestore_cli.json"
 
 local output = {}
 
@@ -88,7 +88,7 @@ end
 -- Writing
 ---------------------------------------------------------------------------
 
-local WriteError = { __name = "atlasrestore.cli.WriteError" }
+local WriteError = { __name = "atlasrestore_cli.WriteError" }
 WriteError.__tostring = function(e) return "atlasrestore: cannot write the output: " .. tostring(e.message) end
 
 output.EPIPE = 32 -- Linux and the BSDs: write() to a pipe nobody reads

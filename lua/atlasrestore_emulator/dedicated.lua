@@ -6,7 +6,7 @@
 -- links (self, snapshot, cluster, group).  On a sharded cluster each job also
 -- has `components`, one per replica set (shards, then the config server):
 -- not recorded, modelled on the schema.
-local data = require "data"
+local data = require "atlasrestore_emulator.data"
 
 local M = {}
 

@@ -45,7 +45,7 @@ end
 
 --- Runs the emulator; returns the exit code (0 once stopped by a signal).
 function command.run(args)
-  local loaded, emulator = pcall(require, "atlasrestore.emulator")
+  local loaded, emulator = pcall(require, "atlasrestore_emulator")
   local missing = { "lua-socket" }
   if loaded then missing = emulator.missing_packages { tls = args.tls } end
   if missing then

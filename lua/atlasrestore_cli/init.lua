@@ -4,11 +4,11 @@ local argparse = require "argparse"
 local atlasrestore = require "atlasrestore"
 local curl = require "atlasrestore.curl"
 local platform = require "atlasrestore.platform"
-local process = require "atlasrestore.process"
-local exits = require "atlasrestore.cli.exits"
-local output = require "atlasrestore.cli.output"
-local progress = require "atlasrestore.cli.progress"
-local values = require "atlasrestore.cli.values"
+local process = require "atlasrestore_cli.process"
+local exits = require "atlasrestore_cli.exits"
+local output = require "atlasrestore_cli.output"
+local progress = require "atlasrestore_cli.progress"
+local values = require "atlasrestore_cli.values"
 
 local cli = {}
 
@@ -100,7 +100,7 @@ local function build_parser()
   local emulator = parser:command("emulator", "Runs the bundled Atlas emulator on a loopback port until Ctrl-C or "
     .. "SIGTERM, and prints its settings as export lines for a shell's eval. Needs nginx and "
     .. "libnginx-mod-http-lua.")
-  require("atlasrestore.cli.emulator").options(emulator, values)
+  require("atlasrestore_cli.emulator").options(emulator, values)
 
   parser.error = usage_error
   return parser, { list = list, describe = describe, watch = watch, emulator = emulator }
@@ -284,7 +284,7 @@ function COMMANDS.watch(self)
 end
 
 function COMMANDS.emulator(self)
-  return require("atlasrestore.cli.emulator").run(self.args)
+  return require("atlasrestore_cli.emulator").run(self.args)
 end
 
 -- Ends the run: the client closed (its token revoked) whatever happened.

@@ -1,6 +1,6 @@
 -- Authentication as Atlas does it: HTTP Digest (API keys, RFC 7616 with
 -- MD5 + qop=auth), OAuth 2 client credentials (service accounts) and Bearer.
-local state = require "state"
+local state = require "atlasrestore_emulator.state"
 
 local M = {}
 

@@ -22,15 +22,15 @@
 -- cluster), CLUSTER_BACKUP_NOT_ENABLED (no cloud backup),
 -- CANNOT_USE_SERVERLESS_INSTANCE_IN_CLUSTER_API's detail.
 local cjson = require "cjson.safe"
-local json = require "json"
-local state = require "state"
-local auth = require "auth"
-local data = require "data"
-local dedicated = require "dedicated"
-local polling = require "polling"
-local projects = require "projects"
-local faults = require "faults"
-local limits = require "limits"
+local json = require "atlasrestore_emulator.json"
+local state = require "atlasrestore_emulator.state"
+local auth = require "atlasrestore_emulator.auth"
+local data = require "atlasrestore_emulator.data"
+local dedicated = require "atlasrestore_emulator.dedicated"
+local polling = require "atlasrestore_emulator.polling"
+local projects = require "atlasrestore_emulator.projects"
+local faults = require "atlasrestore_emulator.faults"
+local limits = require "atlasrestore_emulator.limits"
 
 local M = {}
 

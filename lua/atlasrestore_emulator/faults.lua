@@ -1,5 +1,5 @@
 -- Fault injection for authenticated Atlas API requests (every endpoint).
-local state = require "state"
+local state = require "atlasrestore_emulator.state"
 
 local M = {}
 
@@ -47,7 +47,7 @@ end
 -- The documented 429 body; `bucket` = { capacity, refill, per }.
 function M.rate_limited_body(retry_after, bucket)
   local path = ngx.var.uri:gsub("^/", "")
-  local json = require "json"
+  local json = require "atlasrestore_emulator.json"
   local cap, refill, per = floor(bucket.capacity), floor(bucket.refill), bucket.per
   if per == floor(per) then per = floor(per) end
   return json.encode(json.obj{

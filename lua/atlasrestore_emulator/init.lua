@@ -6,7 +6,7 @@
 -- only), all installed by `.ci/deps run`.  Its credentials are fixed test
 -- values, not secrets.
 --
---   local emulator = require "atlasrestore.emulator"   -- specs: "support.emulator"
+--   local emulator = require "atlasrestore_emulator"   -- specs: "support.emulator"
 --   local emu = emulator.start{ tls = false }
 --   -- emu.base_url, emu.admin_url, emu.trap_url, emu.ca_file (tls only),
 --   -- emu.group_id, emu.public_key, emu.private_key, emu.client_id, emu.client_secret
@@ -101,7 +101,7 @@ M.EMPTY_GROUP_ID = "65a1b2c3d4e5f60718293a4d"
 M.BIG_GROUP_ID = "65a1b2c3d4e5f60718293a5b"
 
 -- The jobs that finish after job_polls GETs (emulator/polling.lua), by source and outcome.
-M.POLLING_JOBS = require("atlasrestore.emulator.ids").polling
+M.POLLING_JOBS = require("atlasrestore_emulator.ids").polling
 -- dedicated-0's three hand-written, complete jobs: automated, download, pointInTime.
 M.DEDICATED_FIXED_JOBS = { "6a7c1e5f2c88faeba59d0311", "6a7c1e5f2c88faeba59d0312", "6a7c1e5f2c88faeba59d0313" }
 M.PUBLIC_KEY = "emupublic"
@@ -163,12 +163,12 @@ local function tail(text, n)
   return table.concat(lines, "\n", math.max(1, #lines - n + 1))
 end
 
--- The directory of nginx.conf.in and the emulator's Lua files, installed beside this
--- file: emulator/, as an absolute path (nginx runs elsewhere).
+-- The directory of nginx.conf.in and the emulator's Lua files (this file's own),
+-- as an absolute path (nginx runs elsewhere).
 local function emulator_dir()
   local src = debug.getinfo(1, "S").source
   local dir = src:match("^@(.*)/[^/]+$") or "."
-  return capture("cd " .. sh_quote(dir .. "/emulator") .. " && pwd -P")
+  return capture("cd " .. sh_quote(dir) .. " && pwd -P")
 end
 
 local function free_port()
@@ -457,6 +457,8 @@ local function try_start(prefix, dir, opts)
   local template = read_file(dir .. "/nginx.conf.in")
   if not template then error("emulator: cannot read " .. dir .. "/nginx.conf.in", 3) end
   local vars = M.nginx_vars(prefix)
+  -- nginx loads the modules by their installed names, atlasrestore_emulator.*, from the tree above dir.
+  vars.LUA_ROOT = dir:match("^(.*)/[^/]+$")
   vars.EMULATOR, vars.PORT, vars.ADMIN_PORT, vars.TRAP_PORT = dir, port, admin_port, trap_port
   vars.SSL_FLAG, vars.SSL_LINES = opts.tls and " ssl" or "", ssl_lines
   write_file(prefix .. "/nginx.conf", render(template, vars))

@@ -1,5 +1,5 @@
 -- Rate limiting, latency and connection accounting.
-local state = require "state"
+local state = require "atlasrestore_emulator.state"
 
 local M = {}
 

@@ -15,10 +15,10 @@
 --
 -- "running" for serverless/dedicated = cancelled, failed and expired false and
 -- no finishedAt.  The Flex mappings of cancelled and expired are guesses.
-local json = require "json"
-local state = require "state"
-local data = require "data"
-local dedicated = require "dedicated"
+local json = require "atlasrestore_emulator.json"
+local state = require "atlasrestore_emulator.state"
+local data = require "atlasrestore_emulator.data"
+local dedicated = require "atlasrestore_emulator.dedicated"
 
 local M = {}
 
@@ -26,7 +26,7 @@ local obj, iso, epoch = json.obj, data.iso, data.epoch
 
 local OUTCOMES = { "completes", "fails", "cancelled", "expired" }
 
-M.IDS = require("ids").polling
+M.IDS = require("atlasrestore_emulator.ids").polling
 
 local BY_ID = {}
 for kind, ids in pairs(M.IDS) do
