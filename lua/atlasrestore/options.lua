@@ -2,6 +2,7 @@
 -- the caller's line, a bad value is INVALID_ARGUMENT) and returns plain settings.
 local dates = require "atlasrestore.dates"
 local errors = require "atlasrestore.errors"
+local request = require "atlasrestore.request"
 local routes = require "atlasrestore.routes"
 local shape = require "atlasrestore.shape"
 
@@ -154,7 +155,7 @@ local function parse_base_url(url, allow_http)
     return nil, "uses plain http:// on a non-loopback host; use https:// or allow_http = true"
   end
   path = path:gsub("/+$", "")
-  return { url = scheme .. "://" .. authority .. path, path = path }
+  return { url = scheme .. "://" .. authority .. path, path = path, target = request.base(scheme, authority, path) }
 end
 
 --- The base URL and where it came from, for messages.
@@ -199,7 +200,7 @@ local POSITIVE = { "timeout", "connect_timeout", "stall_timeout", "deadline", "m
 local BOUNDED = { max_attempts = 100, max_depth = 1000, max_pages = 1000000, concurrency = 32 }
 
 --- Checks `atlasrestore.new`'s options. Returns the settings, the credentials and
--- the base URL ({url, path}), or nil, err.
+-- the base URL ({url, path, target = request.base's}), or nil, err.
 function options.client(opts)
   if opts ~= nil and type(opts) ~= "table" then errors.bad_type("new", 1, "table", opts) end
   opts = opts or {}

@@ -1,6 +1,7 @@
 --- The request pipeline: one authenticated GET with retries and backoff,
 -- within a call's deadline, returning a decoded document or an error value.
 local errors = require "atlasrestore.errors"
+local request = require "atlasrestore.request"
 local response = require "atlasrestore.response"
 
 local pipeline = {}
@@ -12,8 +13,8 @@ local RETRY_STATUS = { [429] = true, [500] = true, [502] = true, [503] = true, [
 local RETRY_CODES = { CONNECT_FAILED = true, TIMEOUT = true, NETWORK_ERROR = true, BAD_RESPONSE = true }
 
 --- cfg: settings, transport, strategy (auth.strategy), scrubber, once (a table
--- for the notices given once: per client, or per nginx worker), base_url,
--- base_path, user_agent, log (function or nil), on_warning.
+-- for the notices given once: per client, or per nginx worker), base (the
+-- checked base URL: url, path, target), user_agent, log (function or nil), on_warning.
 function pipeline.new(cfg)
   return setmetatable(cfg, Pipeline)
 end
@@ -45,17 +46,15 @@ function Pipeline:send(ctx, attempt, method, path, headers, body)
   if remaining < 0.001 then
     return nil, errors.new(errors.TIMEOUT, { message = "the call's deadline passed" })
   end
-  local url = self.base_url .. path
+  local s = self.settings
+  local req = request.new(self.base.target, method, path, headers, body, {
+    timeout = math.min(s.timeout, remaining), connect_timeout = math.min(s.connect_timeout, remaining),
+    stall_timeout = s.stall_timeout, max_body = s.max_body_size,
+  })
+  local url = req.url
   local scheme = headers.Authorization and headers.Authorization:match("^(%a+)") or "none"
   self:debug("> %s %s (attempt %d, auth %s)", method, url, attempt, scheme)
-  local s = self.settings
-  local res, err = self.transport:request {
-    method = method, url = url, headers = headers, body = body,
-    timeout = math.min(s.timeout, remaining),
-    connect_timeout = math.min(s.connect_timeout, remaining),
-    stall_timeout = s.stall_timeout,
-    max_body = s.max_body_size,
-  }
+  local res, err = self.transport:request(req)
   if not res then
     self:debug("< %s %s failed: %s: %s (attempt %d, %.1f ms)", method, url, tostring(err.errorCode),
       tostring(err.message), attempt, (err.elapsed or 0) * 1000)
@@ -75,7 +74,7 @@ function Pipeline:exchange(ctx, attempt, path, accept)
   local res, err
   for _ = 1, 3 do
     local authorization
-    authorization, err = strategy:authorize(self, ctx, "GET", self.base_path .. path)
+    authorization, err = strategy:authorize(self, ctx, "GET", self.base.path .. path)
     if err then return nil, err end
     headers.Authorization, exchange.authorization = authorization, authorization
     res, err = self:send(ctx, attempt, "GET", path, headers)
