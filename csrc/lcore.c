@@ -18,7 +18,10 @@
 
 #define AR_DEFAULT_MAX_DEPTH 64
 
-/* core.decode(body [, max_depth]) -> value | nil, message */
+/* Every function here that can fail on its input gives nil, message, code:
+ * code "BAD_RESPONSE" (the input came from a server) or "RESPONSE_TOO_LARGE". */
+
+/* core.decode(body [, max_depth]) -> value | nil, message, "BAD_RESPONSE" */
 static int ar_core_decode(lua_State *L) {
   size_t len;
   const char *body = luaL_checklstring(L, 1, &len);
@@ -33,7 +36,8 @@ static int ar_core_decode(lua_State *L) {
   if (ar_json_decode(L, body, len, &opts, &err)) return 1;
   lua_pushnil(L);
   lua_pushfstring(L, "invalid JSON at byte %d: %s", (int)err.offset, err.message);
-  return 2;
+  lua_pushliteral(L, "BAD_RESPONSE");
+  return 3;
 }
 
 /* A string field of the digest_authorization table. Nothing a server sent may
@@ -57,7 +61,7 @@ static void ar_core_add_quoted(luaL_Buffer *b, const char *name, const char *val
 }
 
 /* core.digest_authorization{username=, password=, realm=, nonce=, method=, uri=,
- *   qop=, nc=, cnonce=, algorithm=, opaque=} -> "Digest ..." | nil, message */
+ *   qop=, nc=, cnonce=, algorithm=, opaque=} -> "Digest ..." | nil, message, "BAD_RESPONSE" */
 static int ar_core_digest_authorization(lua_State *L) {
   ar_digest_input in;
   const char *opaque, *problem, *bad = NULL;
@@ -79,13 +83,15 @@ static int ar_core_digest_authorization(lua_State *L) {
   if (bad) {
     lua_pushnil(L);
     lua_pushfstring(L, "%s holds CR, LF or NUL", bad);
-    return 2;
+    lua_pushliteral(L, "BAD_RESPONSE");
+    return 3;
   }
   problem = ar_digest_response(&in, response);
   if (problem) {
     lua_pushnil(L);
     lua_pushstring(L, problem);
-    return 2;
+    lua_pushliteral(L, "BAD_RESPONSE");
+    return 3;
   }
   luaL_buffinit(L, &b);
   luaL_addstring(&b, "Digest ");
@@ -135,7 +141,7 @@ static int ar_core_base64(lua_State *L) {
   return 1;
 }
 
-/* core.parse_head(bytes) -> status, headers | nil, code, message (see luahead.h) */
+/* core.parse_head(bytes) -> status, headers, framing | nil, message, code (see luahead.h) */
 static int ar_core_parse_head(lua_State *L) {
   size_t len;
   const char *bytes = luaL_checklstring(L, 1, &len);
@@ -205,7 +211,7 @@ static const char *ar_core_digest_value(lua_State *L, const char *value, size_t 
 }
 
 /* core.parse_digest_challenges{www-authenticate values} -> { challenge... }
- *   | nil, "BAD_RESPONSE", message
+ *   | nil, message, "BAD_RESPONSE"
  * Each challenge: its parameters, lowercase names, values unquoted. Other
  * schemes (Basic, Bearer...) are skipped but must be well-formed too. */
 static int ar_core_parse_digest_challenges(lua_State *L) {
@@ -223,8 +229,8 @@ static int ar_core_parse_digest_challenges(lua_State *L) {
     problem = ar_core_digest_value(L, value, len, &offset);
     if (problem) {
       lua_pushnil(L);
-      lua_pushliteral(L, "BAD_RESPONSE");
       lua_pushfstring(L, "WWW-Authenticate header %d, byte %d: %s", i, (int)offset + 1, problem);
+      lua_pushliteral(L, "BAD_RESPONSE");
       return 3;
     }
     lua_settop(L, 2);
@@ -238,6 +244,7 @@ static const luaL_Reg ar_core_funcs[] = {
   { "decode", ar_core_decode },
   { "digest_authorization", ar_core_digest_authorization },
   { "parse_head", ar_core_parse_head },
+  { "parse_chunk_size", ar_lua_chunk_size },
   { "parse_digest_challenges", ar_core_parse_digest_challenges },
   { NULL, NULL },
 };
