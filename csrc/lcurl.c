@@ -1,15 +1,13 @@
 /* atlasrestore.curl: the libcurl transport's C half.
  *
  * A Multi (lmulti.c) runs every transfer, one or several at once. A
- * request is read from a Lua table into C data (transfer.h) before libcurl
- * starts, and the results are turned into Lua values after it returns: the
+ * request is read from a Lua table into C data (request.c, transfer.h) before
+ * libcurl starts, and the results are turned into Lua values after it returns: the
  * libcurl callbacks only touch C buffers, so nothing that can raise a Lua
  * error ever runs while libcurl is on the C stack. */
 #define _POSIX_C_SOURCE 200809L /* nanosleep */
 
 #include <errno.h>
-#include <stdlib.h>
-#include <string.h>
 #include <time.h>
 
 #include <curl/curl.h>

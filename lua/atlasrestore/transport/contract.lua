@@ -47,7 +47,9 @@
 --     Waits for a task. From a task, only that task waits; from the caller,
 --     the transport runs every task until this one is done (libcurl: coroutines
 --     driven by a curl multi handle; nginx: ngx.thread). Tasks yield only to
---     their scheduler, never across a pcall (Lua 5.1 cannot).
+--     their scheduler, never across a pcall (Lua 5.1 cannot). Outside nginx one
+--     task runner, atlasrestore.scheduler, is the whole task half (and request)
+--     of a transport: libcurl's and the specs' fake give it only a driver.
 --   transport:cancel(task)                       (stops a task and its transfer)
 --   transport:progress()                         optional: lets tasks and transfers move
 --     without waiting, for a transport where nothing runs between calls (libcurl);

@@ -125,6 +125,10 @@ function Attempt:some(max, what)
     local ok, cerr = self:count(#data)
     if not ok then return nil, cerr end
   end
+  if #data <= max then
+    self.ahead = ""
+    return data
+  end
   self.ahead = data:sub(max + 1)
   return data:sub(1, max)
 end
