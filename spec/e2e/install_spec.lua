@@ -23,7 +23,8 @@ local function bash(script, name)
   local f = assert(io.open(base .. ".sh", "w"))
   f:write(script)
   f:close()
-  local _, _, code = compat.execute(emulator.clean_env("cd " .. q(WORK) .. " && " .. CLEAR .. "PATH=" .. q(PREFIX .. "/bin") .. ":\"$PATH\" "
+  local _, _, code = compat.execute(emulator.clean_env("cd " .. q(WORK) .. " && " .. CLEAR .. "PATH="
+    .. q(PREFIX .. "/bin") .. ":\"$PATH\" "
     .. "timeout 60 bash " .. q(base .. ".sh") .. " </dev/null >" .. q(base .. ".out") .. " 2>" .. q(base .. ".err")))
   return read_file(base .. ".out") or "", read_file(base .. ".err") or "", code
 end
@@ -80,7 +81,8 @@ describe("make install", function()
     end)
 
     it("is found by man under the prefix's MANPATH", function()
-      local out, err, code = bash("MANPAGER=cat MANPATH=" .. q(PREFIX .. "/share/man") .. " man atlasrestore | head -n 3",
+      local out, err, code = bash("MANPAGER=cat MANPATH=" .. q(PREFIX .. "/share/man")
+        .. " man atlasrestore | head -n 3",
         "manpath")
       assert.equal(0, code, err)
       assert.matches("ATLASRESTORE(1)", out, 1, true)

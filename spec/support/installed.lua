@@ -190,7 +190,8 @@ local function together(trees)
   local function command(args, with_emulator)
     local env = "env -u MONGODB_ATLAS_CLIENT_ID -u MONGODB_ATLAS_CLIENT_SECRET -u MONGODB_ATLAS_ACCESS_TOKEN "
       .. "MONGODB_ATLAS_PUBLIC_API_KEY=" .. sh_quote(emulator.PUBLIC_KEY) .. " MONGODB_ATLAS_PRIVATE_API_KEY="
-      .. sh_quote(emulator.PRIVATE_KEY) .. " LUA_PATH=" .. sh_quote(lua_paths(trees.lib) .. (with_emulator and lua_paths(trees.emulator) or "") .. ";")
+      .. sh_quote(emulator.PRIVATE_KEY) .. " LUA_PATH="
+      .. sh_quote(lua_paths(trees.lib) .. (with_emulator and lua_paths(trees.emulator) or "") .. ";")
       .. " LUA_CPATH=" .. sh_quote(lib_dir(trees.lib) .. "/?.so;;") .. " "
     local p = assert(io.popen(shell(env .. sh_quote(trees.cli .. "/bin/atlasrestore") .. " " .. args
       .. " 2>&1; echo \"exit $?\"")))
