@@ -28,7 +28,8 @@ describe("allow_http", function()
   end)
 
   it("warns about nothing for loopback or https", function()
-    for _, url in ipairs { "http://127.0.0.1:8080", "http://localhost:1", "http://[::1]:2", "https://mock.ci.example" } do
+    local urls = { "http://127.0.0.1:8080", "http://localhost:1", "http://[::1]:2", "https://mock.ci.example" }
+    for _, url in ipairs(urls) do
       local c, _, warnings = client(url, true)
       assert.truthy(c, url)
       assert.same({}, warnings, url)
