@@ -24,7 +24,9 @@ dependencies = {
 -- then the man page and the bash completion from the command's own --help, into build/<abi>/.
 -- luarocks deploys bin/, lua/ and lib/ only: the page and the completion file stay in the
 -- rock's directory (lib/luarocks/rocks-<v>/atlasrestore-cli/scm-1/share/).  The launcher
--- finds the tree it was installed into from its own path.
+-- finds the tree it was installed into from its own path.  The page is made by running the
+-- command from the source tree, so the library's modules are built too (into build/ only,
+-- with the Makefile's own libcurl and libdeflate flags); only process.so is installed.
 build = {
   type = "make",
   build_target = "cli",
@@ -34,8 +36,6 @@ build = {
     LIBFLAG = "$(LIBFLAG)",
     LUA = "$(LUA)",
     LUA_INCDIR = "$(LUA_INCDIR)",
-    CURL_CFLAGS = "-I$(CURL_INCDIR)",
-    CURL_LIBS = "-L$(CURL_LIBDIR) -lcurl",
     PREFIX = "$(PREFIX)",
     LIBDIR = "$(LIBDIR)",
     LUADIR = "$(LUADIR)",

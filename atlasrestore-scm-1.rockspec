@@ -15,12 +15,14 @@ bundled Atlas emulator atlasrestore-emulator.
 ]],
   license = "MIT",
 }
--- Tested on each: PUC Lua 5.1, 5.2, 5.3, 5.4 and LuaJIT 2.1 (which reports 5.1).
+-- Tested on each: PUC Lua 5.1, 5.2, 5.3, 5.4 and LuaJIT 2.1 (which reports 5.1).  Beside Lua,
+-- libcurl (HTTP) and libdeflate (gzip bodies), below.
 dependencies = {
   "lua >= 5.1, < 5.5",
 }
 external_dependencies = {
   CURL = { library = "curl" },
+  DEFLATE = { library = "deflate" },
 }
 -- Each of the three rockspecs builds and installs through the Makefile (type "make",
 -- one target pair per package: lib/install-lib, cli/install-cli, emulator/install-emulator):
@@ -37,6 +39,7 @@ build = {
     LUA_INCDIR = "$(LUA_INCDIR)",
     CURL_CFLAGS = "-I$(CURL_INCDIR)",
     CURL_LIBS = "-L$(CURL_LIBDIR) -lcurl",
+    DEFLATE_LIBS = "-L$(DEFLATE_LIBDIR) -ldeflate",
     PREFIX = "$(PREFIX)",
     LIBDIR = "$(LIBDIR)",
     LUADIR = "$(LUADIR)",
