@@ -150,11 +150,13 @@ local function parse_base_url(url, allow_http)
   local host, port = authority:match("^(%[[%x:.]+%])(.*)$")
   if not host then host, port = authority:match("^([%w.-]+)(.*)$") end
   if not host or not (port == "" or port:match("^:%d+$")) then return nil, "has no valid host[:port]" end
-  if scheme == "http" and not allow_http and not LOOPBACK[host:lower()] and not host:match("^127%.%d+%.%d+%.%d+$") then
+  local remote_http = scheme == "http" and not LOOPBACK[host:lower()] and not host:match("^127%.%d+%.%d+%.%d+$")
+  if remote_http and not allow_http then
     return nil, "uses plain http:// on a non-loopback host; use https:// or allow_http = true"
   end
   path = path:gsub("/+$", "")
-  return { url = scheme .. "://" .. authority .. path, path = path }
+  -- insecure: the host to which allow_http lets credentials travel unencrypted, for a warning.
+  return { url = scheme .. "://" .. authority .. path, path = path, insecure = remote_http and host or nil }
 end
 
 --- The base URL and where it came from, for messages.

@@ -14,6 +14,7 @@ local cli = {}
 
 local PROJECT_ENV = "MONGODB_ATLAS_PROJECT_ID"
 local CA_FILE_ENV = "ATLASRESTORE_CA_FILE"
+local ALLOW_HTTP_ENV = "ATLASRESTORE_ALLOW_HTTP"
 
 local function nonempty(v) if v ~= nil and v ~= "" then return v end end
 
@@ -38,6 +39,8 @@ local function connection_options(cmd)
     :argname("<url>")
   cmd:option("--ca-file", "A PEM bundle to verify the server with. Default: $" .. CA_FILE_ENV
     .. ", else the system's CAs."):argname("<file>")
+  cmd:flag("--allow-http", "Allows a plain http:// base URL on a host other than loopback (a mock in CI), with a "
+    .. "warning: the credentials then cross the network unencrypted. Also $" .. ALLOW_HTTP_ENV .. "=1.")
   cmd:option("--timeout", "Seconds for one HTTP attempt (default 60).", nil, values.seconds):argname("<seconds>")
   cmd:option("--max-attempts", "Attempts per request, the first included (default 4).", nil, values.count)
     :argname("<n>")
@@ -97,13 +100,18 @@ local function build_parser()
   watch:option("--watch-timeout", "How long to wait for the job to end (default 1h).", "1h", values.seconds)
     :argname("<duration>")
 
-  local emulator = parser:command("emulator", "Runs the bundled Atlas emulator on a loopback port until Ctrl-C or "
-    .. "SIGTERM, and prints its settings as export lines for a shell's eval. Needs nginx and "
-    .. "libnginx-mod-http-lua.")
+  local emulator = parser:command("emulator", "Runs the bundled Atlas emulator (the atlasrestore-emulator package) "
+    .. "on a loopback port and prints its settings as export lines: in the foreground until Ctrl-C or SIGTERM, or "
+    .. "with --daemon in the background, for a script's eval \"$(atlasrestore emulator --daemon)\" and a later "
+    .. "`atlasrestore emulator stop`. Needs nginx and libnginx-mod-http-lua.")
   require("atlasrestore_cli.emulator").options(emulator, values)
 
+  local completion = parser:command("completion", "Prints the shell completion script for bash, zsh or fish, e.g. "
+    .. "source <(atlasrestore completion bash).")
+  completion:argument("shell", "The shell."):choices { "bash", "zsh", "fish" }
+
   parser.error = usage_error
-  return parser, { list = list, describe = describe, watch = watch, emulator = emulator }
+  return parser, { list = list, describe = describe, watch = watch, emulator = emulator, completion = completion }
 end
 
 -- Secrets are never taken as arguments, where ps would show them. An argument that looks
@@ -139,6 +147,7 @@ function Run:connect()
   local opts = {
     base_url = args.base_url, timeout = args.timeout, max_attempts = args.max_attempts,
     ca_file = args.ca_file or nonempty(os.getenv(CA_FILE_ENV)), endpoint = args.endpoint,
+    allow_http = args.allow_http or os.getenv(ALLOW_HTTP_ENV) == "1" or nil,
     user_agent = "cli",
     on_warning = function(message) prog:message(message) end,
   }
@@ -287,6 +296,12 @@ function COMMANDS.emulator(self)
   return require("atlasrestore_cli.emulator").run(self.args)
 end
 
+-- argparse writes the script from the parser itself: every command and option as --help shows them.
+function COMMANDS.completion(self)
+  io.stdout:write(self.parser["get_" .. self.args.shell .. "_complete"](self.parser))
+  return exits.OK
+end
+
 -- Ends the run: the client closed (its token revoked) whatever happened.
 function Run:close()
   if not self.client then return end
@@ -329,7 +344,7 @@ function cli.main(argv)
     local args = parser:parse(list)
     local cmd = commands[args.command]
     local shown = args.progress or not args.no_progress and process.isatty(2)
-    run = setmetatable({ args = args, cmd = cmd,
+    run = setmetatable({ args = args, cmd = cmd, parser = parser,
       progress = progress.new(io.stderr, curl.now, shown and args.command == "list" and not args.page
         and not args.limit) }, Run)
     return COMMANDS[args.command](run)

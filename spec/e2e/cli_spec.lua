@@ -143,7 +143,8 @@ end
 describe("the atlasrestore command", function()
   lazy_setup(function()
     assert(sh("mkdir -p " .. q(WORK)))
-    local make_vars = ABI == "luajit" and "LUAJIT=1" or "LUA_VERSION=" .. ABI
+    -- A LuaJIT install leaves the command out unless asked for (install-cli).
+    local make_vars = ABI == "luajit" and "install-cli LUAJIT=1" or "LUA_VERSION=" .. ABI
     local ok = sh("cd " .. q(ROOT) .. " && env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS make -s install PREFIX=" ..
       q(PREFIX) .. " " .. make_vars .. " >" .. q(WORK .. "/install.log") .. " 2>&1")
     assert(ok, read_file(WORK .. "/install.log"))
