@@ -208,6 +208,8 @@ function options.client(opts)
   -- Only the tunables: credentials stay out of the settings table.
   local settings = {}
   for k, v in pairs(options.DEFAULTS) do settings[k] = opts[k] == nil and v or opts[k] end
+  -- A deadline of the caller's own is the retry budget (see the pipeline's retries).
+  settings.retry_until_deadline = opts.deadline ~= nil
   for _, k in ipairs(POSITIVE) do
     local v = settings[k]
     if not positive(v) then return nil, errors.invalid(k .. " must be a positive number") end
