@@ -373,11 +373,12 @@ function options.listing(fname, argn, opts, settings, forced)
 end
 
 local JOB_TYPES = { endpoint = "string" }
-local WAIT_TYPES = { endpoint = "string", interval = "number", timeout = "number", on_change = "function" }
+local WAIT_TYPES = { endpoint = "string", interval = "number", timeout = "number", on_change = "function",
+  tolerate_failures = "boolean" }
 local WAIT_DEFAULTS = { interval = 10, timeout = 3600 }
 
 --- Validates the `opts` (argument #4) of restore_job, or of wait_restore_job
--- when `wait`: { endpoint, interval, timeout, on_change } or nil, err.
+-- when `wait`: { endpoint, interval, timeout, on_change, tolerate_failures } or nil, err.
 function options.job(fname, opts, settings, wait)
   if opts ~= nil and type(opts) ~= "table" then errors.bad_type(fname, 4, "table", opts) end
   opts = opts or {}
@@ -386,6 +387,7 @@ function options.job(fname, opts, settings, wait)
   local err = check_endpoint(plan.endpoint)
   if err then return nil, err end
   if wait then
+    plan.tolerate_failures = opts.tolerate_failures == true
     for key, default in pairs(WAIT_DEFAULTS) do
       local v = opts[key] or default
       if not positive(v) then return nil, errors.invalid(key .. " must be a positive number") end

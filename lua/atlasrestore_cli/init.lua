@@ -88,7 +88,8 @@ local function build_parser()
 
   local watch = parser:command("watch", "Waits for a restore job to end: each status change on stderr, the final "
     .. "job on stdout, and an exit code that says how it ended (0 completed, 8 failed, 9 cancelled, 10 expired, "
-    .. "11 the watch timed out).")
+    .. "11 the watch timed out, the last state seen on stdout). A poll that still fails after its retries ends "
+    .. "the watch with that failure's code (5 rate-limited, 6 network, 7 bad response...).")
   watch:argument("name", "The instance.")
   watch:argument("job_id", "The restore job's id.")
   connection_options(watch)
@@ -96,6 +97,8 @@ local function build_parser()
   watch:option("--interval", "Time between two polls (default 10s).", "10s", values.seconds):argname("<duration>")
   watch:option("--watch-timeout", "How long to wait for the job to end (default 1h).", "1h", values.seconds)
     :argname("<duration>")
+  watch:flag("--tolerate-failures", "Polls on through network failures, rate limits, 5xx and broken answers "
+    .. "until the watch times out (11), instead of ending at the first poll that fails.")
 
   local emulator = parser:command("emulator", "Runs the bundled Atlas emulator on a loopback port until Ctrl-C or "
     .. "SIGTERM, and prints its settings as export lines for a shell's eval. Needs nginx and "
@@ -249,19 +252,26 @@ function COMMANDS.list(self)
   return self:list_project(group, writer)
 end
 
--- describe and watch: one job, printed as an object. `fetch(client, group, args)` -> job | nil, err;
--- `code_of(job)` -> the exit code.
+-- describe and watch: one job, printed as an object. `fetch(client, group, args)` -> job, status |
+-- nil, err; `code_of(job, status)` -> the exit code. An error that carries the last job seen
+-- (a watch that timed out) prints it too.
 function Run:one_job(fetch, code_of)
   local group = self:project()
   local writer = self:writer(true)
   local client, err = self:connect()
   if not client then return self:report(err) end
-  local job
-  job, err = fetch(client, group, self.args)
-  if not job then return self:report(err) end
+  local job, status = fetch(client, group, self.args)
+  if not job then
+    err = status
+    if err.job then
+      writer:row(err.job)
+      writer:finish()
+    end
+    return self:report(err)
+  end
   writer:row(job)
   writer:finish()
-  return code_of(job)
+  return code_of(job, status)
 end
 
 function COMMANDS.describe(self)
@@ -270,17 +280,19 @@ function COMMANDS.describe(self)
   end, function() return exits.OK end)
 end
 
--- Each status change goes to stderr; the exit code says how the job ended.
+-- Each status change goes to stderr; the exit code says how the job ended (its unified
+-- status: a serverless or dedicated wire record has none of its own).
 function COMMANDS.watch(self)
   return self:one_job(function(client, group, args)
     return client:wait_restore_job(group, args.name, args.job_id, {
       endpoint = args.endpoint, interval = args.interval, timeout = args.watch_timeout,
-      on_change = function(changed)
+      tolerate_failures = args.tolerate_failures,
+      on_change = function(changed, status)
         io.stderr:write(("atlasrestore: %s %s %s\n"):format(os.date("!%Y-%m-%dT%H:%M:%SZ"), tostring(changed.id),
-          tostring(changed.status)))
+          status))
       end,
     })
-  end, exits.of_job)
+  end, function(_, status) return exits.of_status(status) end)
 end
 
 function COMMANDS.emulator(self)
