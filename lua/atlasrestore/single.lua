@@ -53,8 +53,8 @@ local LASTING = { TLS_FAILED = true, RESPONSE_TOO_LARGE = true }
 local function transient(err) return TRANSIENT[err.kind] and not LASTING[err.errorCode] end
 
 --- Polls a job until its unified status is final: the final job (shaped as
--- single.job's) and its unified status, or nil, err. plan: endpoint, interval,
--- timeout, on_change(job, status), tolerate_failures. Each poll is a call of its own
+-- single.job's), or nil, err. plan: endpoint, interval, timeout, on_change(job,
+-- unified status: a wire record may have none), tolerate_failures. Each poll is a call of its own
 -- (deadline, retries), cut at the wait's end. A poll that fails after its retries
 -- ends the wait with its error, unless tolerate_failures lets transient failures
 -- pass until the timeout (WAIT_TIMEOUT, the last of them as `cause`).
@@ -76,7 +76,7 @@ function single.wait(st, group_id, name, job_id, plan)
         last_status = unified.status
         if plan.on_change then plan.on_change(shown, unified.status) end
       end
-      if shape.FINAL[unified.status] then return shown, unified.status end
+      if shape.FINAL[unified.status] then return shown end
     elseif plan.tolerate_failures and transient(resolved) then
       cause = resolved
     else

@@ -252,17 +252,17 @@ function COMMANDS.list(self)
   return self:list_project(group, writer)
 end
 
--- describe and watch: one job, printed as an object. `fetch(client, group, args)` -> job, status |
--- nil, err; `code_of(job, status)` -> the exit code. An error that carries the last job seen
--- (a watch that timed out) prints it too.
+-- describe and watch: one job, printed as an object. `fetch(client, group, args)` -> job | nil, err;
+-- `code_of(job)` -> the exit code. An error that carries the last job seen (a watch that timed
+-- out) prints it too.
 function Run:one_job(fetch, code_of)
   local group = self:project()
   local writer = self:writer(true)
   local client, err = self:connect()
   if not client then return self:report(err) end
-  local job, status = fetch(client, group, self.args)
+  local job
+  job, err = fetch(client, group, self.args)
   if not job then
-    err = status
     if err.job then
       writer:row(err.job)
       writer:finish()
@@ -271,7 +271,7 @@ function Run:one_job(fetch, code_of)
   end
   writer:row(job)
   writer:finish()
-  return code_of(job, status)
+  return code_of(job)
 end
 
 function COMMANDS.describe(self)
@@ -283,16 +283,18 @@ end
 -- Each status change goes to stderr; the exit code says how the job ended (its unified
 -- status: a serverless or dedicated wire record has none of its own).
 function COMMANDS.watch(self)
+  local last_status -- the final job's, once the wait is over
   return self:one_job(function(client, group, args)
     return client:wait_restore_job(group, args.name, args.job_id, {
       endpoint = args.endpoint, interval = args.interval, timeout = args.watch_timeout,
       tolerate_failures = args.tolerate_failures,
       on_change = function(changed, status)
+        last_status = status
         io.stderr:write(("atlasrestore: %s %s %s\n"):format(os.date("!%Y-%m-%dT%H:%M:%SZ"), tostring(changed.id),
           status))
       end,
     })
-  end, function(_, status) return exits.of_status(status) end)
+  end, function() return exits.of_status(last_status) end)
 end
 
 function COMMANDS.emulator(self)
