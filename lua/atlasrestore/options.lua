@@ -210,6 +210,8 @@ function options.client(opts)
   -- Only the tunables: credentials stay out of the settings table.
   local settings = {}
   for k, v in pairs(options.DEFAULTS) do settings[k] = opts[k] == nil and v or opts[k] end
+  -- A deadline of the caller's own is the retry budget (see the pipeline's retries).
+  settings.retry_until_deadline = opts.deadline ~= nil
   for _, k in ipairs(POSITIVE) do
     local v = settings[k]
     if not positive(v) then return nil, errors.invalid(k .. " must be a positive number") end
@@ -373,11 +375,12 @@ function options.listing(fname, argn, opts, settings, forced)
 end
 
 local JOB_TYPES = { endpoint = "string" }
-local WAIT_TYPES = { endpoint = "string", interval = "number", timeout = "number", on_change = "function" }
+local WAIT_TYPES = { endpoint = "string", interval = "number", timeout = "number", on_change = "function",
+  tolerate_failures = "boolean" }
 local WAIT_DEFAULTS = { interval = 10, timeout = 3600 }
 
 --- Validates the `opts` (argument #4) of restore_job, or of wait_restore_job
--- when `wait`: { endpoint, interval, timeout, on_change } or nil, err.
+-- when `wait`: { endpoint, interval, timeout, on_change, tolerate_failures } or nil, err.
 function options.job(fname, opts, settings, wait)
   if opts ~= nil and type(opts) ~= "table" then errors.bad_type(fname, 4, "table", opts) end
   opts = opts or {}
@@ -386,6 +389,7 @@ function options.job(fname, opts, settings, wait)
   local err = check_endpoint(plan.endpoint)
   if err then return nil, err end
   if wait then
+    plan.tolerate_failures = opts.tolerate_failures == true
     for key, default in pairs(WAIT_DEFAULTS) do
       local v = opts[key] or default
       if not positive(v) then return nil, errors.invalid(key .. " must be a positive number") end

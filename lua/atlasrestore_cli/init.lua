@@ -91,7 +91,8 @@ local function build_parser()
 
   local watch = parser:command("watch", "Waits for a restore job to end: each status change on stderr, the final "
     .. "job on stdout, and an exit code that says how it ended (0 completed, 8 failed, 9 cancelled, 10 expired, "
-    .. "11 the watch timed out).")
+    .. "11 the watch timed out, the last state seen on stdout). A poll that still fails after its retries ends "
+    .. "the watch with that failure's code (5 rate-limited, 6 network, 7 bad response...).")
   watch:argument("name", "The instance.")
   watch:argument("job_id", "The restore job's id.")
   connection_options(watch)
@@ -99,6 +100,8 @@ local function build_parser()
   watch:option("--interval", "Time between two polls (default 10s).", "10s", values.seconds):argname("<duration>")
   watch:option("--watch-timeout", "How long to wait for the job to end (default 1h).", "1h", values.seconds)
     :argname("<duration>")
+  watch:flag("--tolerate-failures", "Polls on through network failures, rate limits, 5xx and broken answers "
+    .. "until the watch times out (11), instead of ending at the first poll that fails.")
 
   local emulator = parser:command("emulator", "Runs the bundled Atlas emulator (the atlasrestore-emulator package) "
     .. "on a loopback port and prints its settings as export lines: in the foreground until Ctrl-C or SIGTERM, or "
@@ -259,7 +262,8 @@ function COMMANDS.list(self)
 end
 
 -- describe and watch: one job, printed as an object. `fetch(client, group, args)` -> job | nil, err;
--- `code_of(job)` -> the exit code.
+-- `code_of(job)` -> the exit code. An error that carries the last job seen (a watch that timed
+-- out) prints it too.
 function Run:one_job(fetch, code_of)
   local group = self:project()
   local writer = self:writer(true)
@@ -267,7 +271,13 @@ function Run:one_job(fetch, code_of)
   if not client then return self:report(err) end
   local job
   job, err = fetch(client, group, self.args)
-  if not job then return self:report(err) end
+  if not job then
+    if err.job then
+      writer:row(err.job)
+      writer:finish()
+    end
+    return self:report(err)
+  end
   writer:row(job)
   writer:finish()
   return code_of(job)
@@ -279,17 +289,21 @@ function COMMANDS.describe(self)
   end, function() return exits.OK end)
 end
 
--- Each status change goes to stderr; the exit code says how the job ended.
+-- Each status change goes to stderr; the exit code says how the job ended (its unified
+-- status: a serverless or dedicated wire record has none of its own).
 function COMMANDS.watch(self)
+  local last_status -- the final job's, once the wait is over
   return self:one_job(function(client, group, args)
     return client:wait_restore_job(group, args.name, args.job_id, {
       endpoint = args.endpoint, interval = args.interval, timeout = args.watch_timeout,
-      on_change = function(changed)
+      tolerate_failures = args.tolerate_failures,
+      on_change = function(changed, status)
+        last_status = status
         io.stderr:write(("atlasrestore: %s %s %s\n"):format(os.date("!%Y-%m-%dT%H:%M:%SZ"), tostring(changed.id),
-          tostring(changed.status)))
+          status))
       end,
     })
-  end, exits.of_job)
+  end, function() return exits.of_status(last_status) end)
 end
 
 function COMMANDS.emulator(self)
