@@ -1,10 +1,11 @@
 --- The client's events: typed tables handed to every subscriber (the caller's
 -- `on_event`, the debug log), each string scrubbed, none holding a secret.
 --
---   request   method, path (from the base URL, query included), attempt, auth (the scheme: "Digest", "Basic",
---             "Bearer" or "none")
---   response  method, path, attempt, elapsed (seconds), then status and bytes, or error (its errorCode) and
---             message when no answer came
+--   request   method, path (from the base URL, query included), attempt, purpose ("api", or "token" and
+--             "revoke" for a service account's token requests), auth (the scheme: "Digest", "Basic", "Bearer"
+--             or "none")
+--   response  method, path, attempt, purpose, elapsed (seconds), then status and bytes, or error (its
+--             errorCode) and message when no answer came
 --   retry     why (the errorCode), wait (seconds), attempt (the one that failed)
 --   page      page (its number), jobs (on it), total (new jobs listed so far), endpoint
 --   token     expires_in (seconds): a service-account token was fetched

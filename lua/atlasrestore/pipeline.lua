@@ -39,15 +39,17 @@ function Pipeline:fail(err, attempts)
 end
 
 --- Sends one HTTP request (path relative to the base URL) within the call's
--- deadline. Returns a response or nil, err.
-function Pipeline:send(ctx, attempt, method, path, headers, body)
+-- deadline. `purpose`: "token" or "revoke" for a strategy's request (see run).
+-- Returns a response or nil, err.
+function Pipeline:send(ctx, attempt, method, path, headers, body, purpose)
   local remaining = ctx.deadline - self.transport:now()
   if remaining < 0.001 then
     return nil, errors.new(errors.TIMEOUT, { message = "the call's deadline passed" })
   end
   local listened = self.events:active()
   if listened then
-    self:emit { type = "request", method = method, path = path, attempt = attempt,
+    purpose = purpose or "api"
+    self:emit { type = "request", method = method, path = path, attempt = attempt, purpose = purpose,
       auth = headers.Authorization and headers.Authorization:match("^(%a+)") or "none" }
   end
   local s = self.settings
@@ -60,29 +62,29 @@ function Pipeline:send(ctx, attempt, method, path, headers, body)
   }
   if not res then
     if listened then
-      self:emit { type = "response", method = method, path = path, attempt = attempt, elapsed = err.elapsed or 0,
-        error = err.errorCode, message = err.message }
+      self:emit { type = "response", method = method, path = path, attempt = attempt, purpose = purpose,
+        elapsed = err.elapsed or 0, error = err.errorCode, message = err.message }
     end
     err.elapsed = nil
     return nil, err
   end
   if listened then
-    self:emit { type = "response", method = method, path = path, attempt = attempt, elapsed = res.elapsed or 0,
-      status = res.status, bytes = #res.body }
+    self:emit { type = "response", method = method, path = path, attempt = attempt, purpose = purpose,
+      elapsed = res.elapsed or 0, status = res.status, bytes = #res.body }
   end
   return res
 end
 
 --- Sends a request that a strategy described ({ method, path, headers, body }), once.
-function Pipeline:run(ctx, req)
-  return self:send(ctx, 1, req.method, req.path, req.headers, req.body)
+function Pipeline:run(ctx, req, purpose)
+  return self:send(ctx, 1, req.method, req.path, req.headers, req.body, purpose)
 end
 
 --- Revokes `token` with the strategy's revocation request: true, or nil, err.
 -- `why`: "close", "refused" or "renewal", for the revoke event.
 function Pipeline:revoke(ctx, token, why)
   local strategy = self.strategy
-  local res, err = self:run(ctx, strategy:revocation(token, self.user_agent))
+  local res, err = self:run(ctx, strategy:revocation(token, self.user_agent), "revoke")
   if res and res.status ~= 200 then err = response.error(res.status, res.headers, res.body) end
   if err then
     self:fail(err, 1)
@@ -101,7 +103,7 @@ local function fetch_token(self, ctx)
   local function fetch()
     local old, why = strategy:retiring()
     if old then self:revoke(ctx, old, why) end
-    local res, err = self:run(ctx, strategy:token_request(self.user_agent))
+    local res, err = self:run(ctx, strategy:token_request(self.user_agent), "token")
     if not res then return nil, err end
     local token, expires_in = strategy:token_answer(res)
     if not token then
