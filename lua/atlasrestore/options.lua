@@ -50,7 +50,7 @@ local OPTION_TYPES = {
   on_warning = "function", max_attempts = "number", deadline = "number", max_body_size = "number",
   max_depth = "number", max_pages = "number", concurrency = "number", retry_base_delay = "number",
   retry_max_delay = "number", allow_http = "boolean", getenv = "function", transport = "string or table",
-  shared_dict = "string", clock = "function",
+  shared_dict = "string", clock = "function", on_event = "function",
 }
 
 -- `expected` is a type name, or several joined by " or ".

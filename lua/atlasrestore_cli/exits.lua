@@ -14,6 +14,7 @@ local exits = {
   WATCH_TIMEOUT = 11,
   PARTIAL = 12,
   -- A run ended by a signal, as a shell reports it: 128 + the signal's number.
+  SIGHUP = 129,
   SIGINT = 130,
   SIGTERM = 143,
 }

@@ -143,10 +143,9 @@ local Run = {}
 Run.__index = Run
 
 -- The client of this run, or nil, err. Every line the module logs goes through the
--- progress line, which counts the pages as their answers arrive.
+-- progress line, which counts the pages as the module's page events arrive.
 function Run:connect()
   local args, prog = self.args, self.progress
-  local show_debug = args.debug
   local opts = {
     base_url = args.base_url, timeout = args.timeout, max_attempts = args.max_attempts,
     ca_file = args.ca_file or nonempty(os.getenv(CA_FILE_ENV)), endpoint = args.endpoint,
@@ -154,12 +153,15 @@ function Run:connect()
     user_agent = "cli",
     on_warning = function(message) prog:message(message) end,
   }
-  if show_debug or prog.enabled then
-    opts.debug = function(line)
-      if line:find("^atlasrestore: < GET %S+/restoreJobs%?%S* %-> 2%d%d ") then prog:page() end
-      if show_debug then prog:message(line) end
+  -- A signal waits while a token request or a revocation is on the wire: a
+  -- token that Atlas issued is always one this run holds, and then revokes.
+  opts.on_event = function(event)
+    if (event.purpose == "token" or event.purpose == "revoke") and not self.closing then
+      process.hold(event.type == "request")
     end
+    if event.type == "page" then prog:page() end
   end
+  if args.debug then opts.debug = function(line) prog:message(line) end end
   local client, err = atlasrestore.new(opts)
   self.client = client
   return client, err
@@ -316,16 +318,21 @@ function COMMANDS.completion(self)
   return exits.OK
 end
 
--- Ends the run: the client closed (its token revoked) whatever happened.
+-- Ends the run: the client closed (its token revoked) whatever happened; a
+-- signal meanwhile waits for the revocation.
 function Run:close()
   if not self.client then return end
   local client = self.client
   self.client = nil
+  self.closing = true
+  process.hold(true)
   local ok, err = client:close()
+  process.hold(false)
   if not ok then io.stderr:write("atlasrestore: warning: the token was not revoked: ", tostring(err), "\n") end
 end
 
-local SIGNALS = { ["atlasrestore: SIGINT"] = exits.SIGINT, ["atlasrestore: SIGTERM"] = exits.SIGTERM }
+local SIGNALS = { ["atlasrestore: SIGINT"] = exits.SIGINT, ["atlasrestore: SIGTERM"] = exits.SIGTERM,
+  ["atlasrestore: SIGHUP"] = exits.SIGHUP }
 
 -- An error that ended the run -> its exit code.
 local function ending(e, run)
@@ -366,7 +373,10 @@ function cli.main(argv)
   if not ok then code = ending(code, run) end
   if run then
     local closed, e = pcall(run.close, run)
-    if not closed then ending(e, nil) end
+    if not closed then
+      local ended = ending(e, nil)
+      if SIGNALS[e] then code = ended end -- a signal that waited for the revocation
+    end
   end
   -- What is still buffered: a reader gone away is not a failure, a full disk is.
   local flushed, message, errno = io.stdout:flush()

@@ -152,7 +152,8 @@ function M.check_client()
     and ngx.unescape_uri(secret) == credentials.client_secret
 end
 
-local function live_tokens()
+--- The tokens issued and neither revoked, expired nor expired by expire_tokens.
+function M.live_tokens()
   local n = 0
   local gen = state.get("token_gen") or 0
   for _, k in ipairs(tokens:get_keys(0)) do
@@ -164,7 +165,7 @@ end
 
 -- Returns the token, or nil when the configured max_tokens are all alive.
 function M.issue_token(cfg)
-  if (cfg.max_tokens or 0) > 0 and live_tokens() >= cfg.max_tokens then return nil end
+  if (cfg.max_tokens or 0) > 0 and M.live_tokens() >= cfg.max_tokens then return nil end
   local token = "emu_at_" .. ngx.encode_base64(random_bytes(30)):gsub("[+/=]", { ["+"] = "-", ["/"] = "_", ["="] = "" })
   local ttl = cfg.token_ttl
   tokens:set(token, string.format("%d:%.3f", state.get("token_gen") or 0, ngx.now() + ttl), ttl + 60)

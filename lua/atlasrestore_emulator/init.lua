@@ -61,7 +61,7 @@
 --                            A script is consumed first, one entry per request
 --                            ("ok" = none); posting `faults` restarts it and the
 --                            PRNG sequence.
--- stats(): { requests, challenges, tokens, revokes, trap, faults,
+-- stats(): { requests, challenges, tokens, revokes, live_tokens (issued, not revoked nor expired), trap, faults,
 --   list_requests (restore-job lists), job_requests (one job),
 --   instance_list_requests, rate_limited (429s from rate_limit),
 --   connections (distinct connections), in_flight, max_in_flight (most

@@ -575,6 +575,24 @@ describe("the atlasrestore command", function()
       stats = emu:stats()
       assert.equal(3, stats.tokens)
       assert.equal(3, stats.revokes)
+      assert.equal(0, stats.live_tokens)
+    end)
+
+    it("revokes a refused token before it asks for another: two refused runs leave room for a third", function()
+      emu:config { refuse_bearer = true, max_tokens = 2 }
+      for _ = 1, 2 do
+        local r = run("list demo", sa_env())
+        assert.equal(3, r.code, r.err)
+        assert.matches("401", r.err, 1, true)
+        assert.equal(0, emu:stats().live_tokens)
+      end
+      emu:config { refuse_bearer = false }
+      local r = run("list demo", sa_env())
+      assert.equal(0, r.code, r.err)
+      local stats = emu:stats()
+      assert.equal(2 + 2 + 1, stats.tokens)
+      assert.equal(stats.tokens, stats.revokes)
+      assert.equal(0, stats.live_tokens)
     end)
   end)
 
@@ -588,7 +606,37 @@ describe("the atlasrestore command", function()
       local stats = emu:stats()
       assert.equal(1, stats.tokens)
       assert.equal(1, stats.revokes)
+      assert.equal(0, stats.live_tokens)
       assert.is_nil((read_file(base .. ".err") or ""):find("traceback", 1, true))
+    end)
+
+    for _, case in ipairs { { "HUP", "129" }, { "INT", "130" } } do
+      it("SIG" .. case[1] .. " during a listing ends it with " .. case[2] .. ", no token left alive", function()
+        emu:config { latency = { request = 0.2 } }
+        local base = background("sig" .. case[1], "list jobs-10000 -o ndjson", sa_env())
+        assert.truthy(wait_for(10, function() return (read_file(base .. ".out") or "") ~= "" end))
+        assert.equal(1, emu:stats().live_tokens)
+        signal(base, case[1])
+        assert.equal(case[2], wait_for(10, function() return (read_file(base .. ".code") or ""):match("%d+") end))
+        local stats = emu:stats()
+        assert.equal(1, stats.tokens)
+        assert.equal(1, stats.revokes)
+        assert.equal(0, stats.live_tokens)
+        assert.is_nil((read_file(base .. ".err") or ""):find("traceback", 1, true))
+      end)
+    end
+
+    it("that comes while the token is being fetched waits for it, and the token is revoked", function()
+      emu:config { latency = { request = 1 } } -- the token request takes a second
+      local base = background("sigtoken", "list demo -o ndjson", sa_env())
+      assert.truthy(wait_for(10, function() return emu:stats().in_flight > 0 end))
+      signal(base, "TERM")
+      assert.equal("143", wait_for(10, function() return (read_file(base .. ".code") or ""):match("%d+") end))
+      local stats = emu:stats()
+      assert.equal(1, stats.tokens, "the token request was answered")
+      assert.equal(0, stats.list_requests, "and no listing started after the signal")
+      assert.equal(1, stats.revokes)
+      assert.equal(0, stats.live_tokens)
     end)
   end)
 
