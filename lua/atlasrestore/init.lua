@@ -317,8 +317,8 @@ function Client:projects(opts)
 end
 
 --- Every job of every project the credentials see (opts.org_id: of one
--- organisation), each with `project` and `projectName`: jobs, failures; or nil,
--- err. With opts.on_instance(name, jobs, project): handed out per instance, and
+-- organisation), each with `project` and `projectName`: jobs, failures, the
+-- project records; or nil, err. With opts.on_instance(name, jobs, project): handed out per instance, and
 -- the number of jobs instead of the jobs.
 function Client:organisation_restore_jobs(opts)
   local st = open_state(self, "organisation_restore_jobs")

@@ -42,7 +42,8 @@ end
 -- projects' jobs held at once) and the call returns the number of jobs; without
 -- it, every job. Either comes with failures: { project =, projectName =,
 -- instance =, endpoint =, error = } (no instance when the project's instance
--- lists failed). Or nil, err when the project list failed.
+-- lists failed), and the project records listed. Or nil, err when the project
+-- list failed.
 function organisation.list(st, plan)
   local records, err = organisation.projects(st, plan.org_id, routes.MAX_ITEMS_PER_PAGE)
   if not records then return nil, err end
@@ -75,8 +76,8 @@ function organisation.list(st, plan)
       end
     end
   end)
-  if on_instance then return count, failures end
-  return jobs, failures
+  if on_instance then return count, failures, records end
+  return jobs, failures, records
 end
 
 return organisation
