@@ -222,7 +222,7 @@ function Run:list_page(group, name, writer)
 end
 
 -- Each instance's jobs as its listing completes.
-function Run:instance_writer(writer)
+local function instance_writer(writer)
   return function(_, jobs)
     for _, job in ipairs(jobs) do writer:row(job) end
   end
@@ -249,7 +249,7 @@ function Run:list_project(group, writer)
   local args = self.args
   self.progress:pages_only()
   local count, failures = self.client:project_restore_jobs(group, filters(args, { concurrency = args.concurrency,
-    on_instance = self:instance_writer(writer) }))
+    on_instance = instance_writer(writer) }))
   self.progress:clear()
   if not count then return self:report(failures) end
   if self.collector then self.collector:succeeded(group, os.time()) end
@@ -261,7 +261,7 @@ function Run:list_organisation(writer)
   local args = self.args
   self.progress:pages_only()
   local count, failures, projects = self.client:organisation_restore_jobs(filters(args, {
-    concurrency = args.concurrency, org_id = args.orgId, on_instance = self:instance_writer(writer) }))
+    concurrency = args.concurrency, org_id = args.orgId, on_instance = instance_writer(writer) }))
   self.progress:clear()
   if not count then return self:report(failures) end
   if self.collector then

@@ -9,8 +9,8 @@ output.FORMATS = { "table", "json", "ndjson", "csv", "openmetrics" }
 -- The columns when --fields is not given, as the Atlas CLI names them in its table.
 local DEFAULT_FIELDS = { "id", "snapshotId", "targetClusterName", "deliveryType", "status", "finishedAt" }
 local LABELS = {
-  project = "PROJECT", instance = "INSTANCE", id = "ID", snapshotId = "SNAPSHOT", targetClusterName = "CLUSTER", deliveryType = "TYPE",
-  status = "STATUS", finishedAt = "FINISHED",
+  project = "PROJECT", instance = "INSTANCE", id = "ID", snapshotId = "SNAPSHOT", targetClusterName = "CLUSTER",
+  deliveryType = "TYPE", status = "STATUS", finishedAt = "FINISHED",
 }
 
 local function field(path)
