@@ -36,9 +36,10 @@ local Collector = {}
 Collector.__index = Collector
 
 --- A collector: c:add(job), c:succeeded(project, time), c:failed(project, err), c:render(opts).
--- `project` labels the jobs that carry no `project` field.
-function metrics.collector(project)
-  return setmetatable({ project = project, rows = {}, refreshed = {}, errors = {} }, Collector)
+-- `project` and `instance` label the jobs that carry no such field (one project's
+-- or one instance's listing).
+function metrics.collector(project, instance)
+  return setmetatable({ project = project, instance = instance, rows = {}, refreshed = {}, errors = {} }, Collector)
 end
 
 local SEP = "\0"
@@ -55,14 +56,14 @@ local function row(self, project, instance, source)
   return r
 end
 
---- Counts one unified job (with `instance`, and `project` unless the collector has one).
+--- Counts one unified job (with `project` and `instance` unless the collector has them).
 function Collector:add(job)
-  local project = job.project or self.project
-  if type(project) ~= "string" or type(job.instance) ~= "string" then
+  local project, instance = job.project or self.project, job.instance or self.instance
+  if type(project) ~= "string" or type(instance) ~= "string" then
     errors.misuse("metrics: a job needs its project and instance (strings), got %s and %s", type(project),
-      type(job.instance))
+      type(instance))
   end
-  local r = row(self, project, job.instance, tostring(job.source or ""))
+  local r = row(self, project, instance, tostring(job.source or ""))
   local status = job.status
   if r.counts[status] then r.counts[status] = r.counts[status] + 1 end
   if not shape.FINAL[status] then

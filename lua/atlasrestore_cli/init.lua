@@ -228,8 +228,12 @@ local function instance_writer(writer)
   end
 end
 
--- What failed, on stderr, after the rest was printed: exit 12 when anything did.
+-- What failed, on stderr, after the rest was printed (and counted in the metrics):
+-- exit 12 when anything did.
 function Run:partial(writer, failures, project_of)
+  if self.collector then
+    for _, f in ipairs(failures) do self.collector:failed(project_of or f.project, f.error) end
+  end
   writer:finish()
   for _, f in ipairs(failures) do
     local where = f.instance and ("instance %s (%s)"):format(tostring(f.instance), tostring(f.endpoint)) or nil
@@ -237,7 +241,6 @@ function Run:partial(writer, failures, project_of)
       local project = ("project %s (%s)"):format(tostring(f.projectName), f.project)
       where = where and project .. " " .. where or project
     end
-    if self.collector then self.collector:failed(project_of or f.project, f.error) end
     io.stderr:write(("atlasrestore: %s: %s\n"):format(where, (tostring(f.error):gsub("^atlasrestore: ", ""))))
   end
   return #failures > 0 and exits.PARTIAL or exits.OK
@@ -290,7 +293,10 @@ function Run:check_list_scope()
       usage_error(self.cmd, "-o openmetrics counts whole listings: --page and --limit print one page")
     end
     if args.fields then usage_error(self.cmd, "-o openmetrics has fixed metrics: --fields is for the other formats") end
-    self.collector = metrics.collector(not args.all_projects and self:project() or nil)
+    if args.endpoint ~= "auto" then
+      usage_error(self.cmd, "-o openmetrics counts unified statuses, which --endpoint auto gives: drop --endpoint")
+    end
+    self.collector = metrics.collector(not args.all_projects and self:project() or nil, args.name)
   end
 end
 
