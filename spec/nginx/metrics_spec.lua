@@ -127,7 +127,8 @@ describe("the /metrics location", function()
     local dedicated = series("atlasrestore_restore_jobs", { { "project", mixed }, { "instance", "mixed-dedicated" },
       { "source", "dedicated" }, { "status", "COMPLETED" } })
     assert.equal(3, samples(good)[dedicated])
-    local server_errors = series("atlasrestore_refresh_errors_total", { { "project", mixed }, { "category", "server" } })
+    local server_errors = series("atlasrestore_refresh_errors_total",
+      { { "project", mixed }, { "category", "server" } })
 
     emu:config { faults = { rate = 1, kinds = { "503" } } }
     socket.sleep(1.5) -- a refresh that was under way has ended; every one from now on fails
