@@ -132,6 +132,10 @@ function atlasrestore.new(opts)
     if transport ~= opts.transport then transport:close() end
     return nil, err
   end
+  if base.insecure then
+    warner(opts.on_warning, ngx)(("atlasrestore: warning: plain http:// to %s, not a loopback host (allow_http): "
+      .. "the credentials and the restore jobs cross the network unencrypted"):format(base.insecure))
+  end
   local client = setmetatable({}, Client)
   state[client] = {
     settings = settings,

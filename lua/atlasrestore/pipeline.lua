@@ -156,7 +156,9 @@ function Pipeline:get(ctx, path, accept, decode)
     else
       return self:fail(err, attempt)
     end
-    if attempt >= s.max_attempts then return self:fail(err, attempt) end
+    -- The retry budget: max_attempts attempts, or, when the caller gave a deadline, as
+    -- many as it leaves room for (an outage shorter than the deadline is ridden out).
+    if attempt >= s.max_attempts and not s.retry_until_deadline then return self:fail(err, attempt) end
     -- Full jitter: a random wait up to the exponential bound; Retry-After is a floor.
     local wait = math.random() * math.min(s.retry_max_delay, s.retry_base_delay * 2 ^ (attempt - 1))
     local now = self.transport:now()
@@ -167,7 +169,8 @@ function Pipeline:get(ctx, path, accept, decode)
     end
     if now + wait >= ctx.deadline then return self:fail(err, attempt) end
     self:debug("retrying in %.2f s after %s", wait, tostring(err.errorCode))
-    self.transport:sleep(wait)
+    -- A wait of nothing is no wait (inside nginx, ngx.sleep(0) logs a warning).
+    if wait > 0 then self.transport:sleep(wait) end
   end
 end
 

@@ -44,9 +44,9 @@ local BY_STATUS = {
   EXPIRED = exits.JOB_EXPIRED,
 }
 
---- The exit code of `watch` for the job it ended with.
-function exits.of_job(job)
-  return BY_STATUS[job.status] or exits.FAILURE
+--- The exit code of `watch` for the unified status the job ended with.
+function exits.of_status(status)
+  return BY_STATUS[status] or exits.FAILURE
 end
 
 return exits
