@@ -1,5 +1,6 @@
 --- The request pipeline: one authenticated GET with retries and backoff,
 -- within a call's deadline, returning a decoded document or an error value.
+local core = require "atlasrestore.core"
 local errors = require "atlasrestore.errors"
 local request = require "atlasrestore.request"
 local response = require "atlasrestore.response"
@@ -39,6 +40,23 @@ function Pipeline:fail(err, attempts)
   return nil, err
 end
 
+-- Bodies are inflated here, once, whichever transport carried them: both ask
+-- for gzip and hand over the bytes as they came (core.gunzip refuses a bomb
+-- from its trailer, before inflating). Returns res, or nil, err.
+local function inflated(res, max_body)
+  local coding = res.headers["content-encoding"]
+  coding = coding and coding:lower():match("^%s*(.-)%s*$")
+  if coding == nil or coding == "identity" or res.body == "" then return res end
+  if coding ~= "gzip" then
+    return nil, errors.new(errors.BAD_RESPONSE, { status = res.status,
+      message = ("a body in Content-Encoding %q, which was not asked for"):format(coding:sub(1, 40)) })
+  end
+  local body, message, code = core.gunzip(res.body, max_body)
+  if not body then return nil, errors.new(code, { status = res.status, message = message }) end
+  res.body = body
+  return res
+end
+
 --- Sends one HTTP request (path relative to the base URL) within the call's
 -- deadline. `purpose`: "token" or "revoke" for a strategy's request (see run).
 -- Returns a response or nil, err.
@@ -70,7 +88,7 @@ function Pipeline:send(ctx, attempt, method, path, headers, body, purpose)
     self:emit { type = "response", method = method, path = path, attempt = attempt, purpose = purpose,
       elapsed = res.elapsed or 0, status = res.status, bytes = #res.body }
   end
-  return res
+  return inflated(res, s.max_body_size)
 end
 
 --- Sends a request that a strategy described ({ method, path, headers, body }), once.
@@ -148,7 +166,7 @@ end
 --- One authenticated exchange. A Digest challenge and its answer, or a token
 -- renewal after a 401, belong to the same attempt. Returns the last response.
 function Pipeline:exchange(ctx, attempt, path, accept)
-  local headers = { Accept = accept, ["User-Agent"] = self.user_agent }
+  local headers = { Accept = accept, ["Accept-Encoding"] = "gzip", ["User-Agent"] = self.user_agent }
   local strategy, exchange = self.strategy, {}
   local res, err
   for _ = 1, 3 do

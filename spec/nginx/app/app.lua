@@ -51,7 +51,10 @@ function app.run_list(args)
     opts.debug = function(line) lines[#lines + 1] = line end
     opts.on_warning = function(message) warnings[#warnings + 1] = message end
   end
-  local out = { pid = ngx.worker.pid(), phase = ngx.get_phase(), debug = lines, warnings = warnings }
+  local out = { pid = ngx.worker.pid(), phase = ngx.get_phase(), debug = lines, warnings = warnings, wire_bytes = 0 }
+  opts.on_event = function(event)
+    if event.type == "response" and event.bytes then out.wire_bytes = out.wire_bytes + event.bytes end
+  end
   local ok, failure = pcall(function()
     local client, err = atlasrestore.new(opts)
     if not client then
