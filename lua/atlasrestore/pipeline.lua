@@ -20,10 +20,8 @@ end
 
 --- A call's state: its deadline, and the rate-limit budget that every request
 -- of the call obeys (a 429 pauses them all), shared when given.
--- `routed`: the caller lists with endpoint = "auto".
-function Pipeline:context(budget, routed)
-  return { deadline = self.transport:now() + self.settings.deadline, budget = budget or { paused_until = 0 },
-    routed = routed }
+function Pipeline:context(budget)
+  return { deadline = self.transport:now() + self.settings.deadline, budget = budget or { paused_until = 0 } }
 end
 
 -- A hook that raises must not break a listing: its error is dropped.
@@ -92,22 +90,22 @@ function Pipeline:exchange(ctx, attempt, path, accept)
   return res
 end
 
---- Reports a deprecated or sunset endpoint once per client (per worker in nginx).
-function Pipeline:notice_deprecation(ctx, res, err)
-  if self.once.warned then return end
-  local h = res.headers
-  local gone = err and err.errorCode == "VERSION_GONE"
-  if not (h.deprecation or h.sunset or gone) then return end
-  self.once.warned = true
-  local message
-  if gone then
-    message = "atlasrestore: warning: Atlas answered 410 VERSION_GONE: this endpoint version is past its sunset"
-  else
-    message = ("atlasrestore: warning: this endpoint is deprecated (Deprecation: %s; Sunset: %s)"):format(
-      h.deprecation or "-", h.sunset or "-")
-  end
-  if not ctx.routed then message = message .. '; list with endpoint = "auto" to follow migrated instances' end
+--- Gives a warning through on_warning, once per client (per worker in nginx) for each `key`.
+function Pipeline:warn(key, message)
+  if self.once[key] then return end
+  self.once[key] = true
   pcall(self.on_warning, self.scrubber:scrub(message))
+end
+
+-- Hands an answer's deprecation signals (its Deprecation and Sunset headers, a
+-- 410 VERSION_GONE) to the request's `decode.notice`: the caller knows which
+-- endpoint it asked and whether the answer is used, so it decides the warning.
+local function notice_deprecation(decode, res, err)
+  local h = res.headers
+  local gone = err and err.errorCode == "VERSION_GONE" or nil
+  if decode.notice and (h.deprecation or h.sunset or gone) then
+    decode.notice { deprecation = h.deprecation, sunset = h.sunset, gone = gone }
+  end
 end
 
 -- Waits out a pause that another request of the call started.
@@ -117,7 +115,7 @@ local function obey_pause(self, ctx)
 end
 
 --- GETs one page with retries. decode: include_count, envelope; entity = true
--- for one record instead of a page.
+-- for one record instead of a page; notice, function(signals) (see notice_deprecation).
 function Pipeline:get(ctx, path, accept, decode)
   local s = self.settings
   decode.max_depth = s.max_depth
@@ -132,21 +130,21 @@ function Pipeline:get(ctx, path, accept, decode)
       local remaining = tonumber(res.headers["ratelimit-remaining"])
       if remaining then ctx.budget.remaining = remaining end
       if res.status >= 200 and res.status < 300 then
-        self:notice_deprecation(ctx, res)
+        notice_deprecation(decode, res)
         local doc
         doc, err = parse(res.status, res.body, decode)
         if doc then return doc end
         if err.limit then return self:fail(err, attempt) end
         -- A broken 2xx body is worth another try; an enveloped error only when its status is.
         if err.errorCode ~= errors.BAD_RESPONSE then
-          self:notice_deprecation(ctx, res, err)
+          notice_deprecation(decode, res, err)
           if not RETRY_STATUS[err.status] then return self:fail(err, attempt) end
           retry_after = response.retry_after(res.headers, err, os.time())
           err.retry_after = retry_after
         end
       else
         err = response.error(res.status, res.headers, res.body, decode)
-        self:notice_deprecation(ctx, res, err)
+        notice_deprecation(decode, res, err)
         if not RETRY_STATUS[res.status] then return self:fail(err, attempt) end
         retry_after = response.retry_after(res.headers, err, os.time())
         err.retry_after = retry_after

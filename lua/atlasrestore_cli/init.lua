@@ -3,6 +3,7 @@
 local argparse = require "argparse"
 local atlasrestore = require "atlasrestore"
 local curl = require "atlasrestore.curl"
+local endpoints = require "atlasrestore.endpoints"
 local platform = require "atlasrestore.platform"
 local process = require "atlasrestore_cli.process"
 local exits = require "atlasrestore_cli.exits"
@@ -27,11 +28,17 @@ end
 -- The arguments
 ---------------------------------------------------------------------------
 
+-- --endpoint's help: "auto" and each kind of endpoint, with a few words each.
+local function endpoint_help()
+  local parts = { endpoints.AUTO .. " (wherever the instance is now)" }
+  for _, kind in ipairs(endpoints.KINDS) do parts[#parts + 1] = ("%s (%s)"):format(kind.name, kind.help) end
+  return "Where the jobs are: " .. table.concat(parts, ", ") .. "."
+end
+
 -- The options of every command that talks to Atlas.
 local function connection_options(cmd)
   cmd:option("--projectId", "The project (group) id. Default: $" .. PROJECT_ENV .. "."):argname("<id>")
-  cmd:option("--endpoint", "Where the jobs are: auto (wherever the instance is now), serverless, flex or "
-    .. "dedicated.", "auto"):choices { "auto", "serverless", "flex", "dedicated" }
+  cmd:option("--endpoint", endpoint_help(), endpoints.AUTO):choices(endpoints.choices())
   cmd:option("-o --output", "The format: table, json, ndjson or csv.", "table"):choices(output.FORMATS)
     :argname("<format>")
   cmd:option("--base-url", "Atlas's URL. Default: $MONGODB_ATLAS_BASE_URL, else https://cloud.mongodb.com.")
@@ -233,7 +240,7 @@ function COMMANDS.list(self)
   local args = self.args
   local paged = args.page or args.limit
   if paged and not args.name then usage_error(self.cmd, "--page and --limit need an instance NAME") end
-  if not args.name and args.endpoint ~= "auto" then
+  if not args.name and args.endpoint ~= endpoints.AUTO then
     usage_error(self.cmd, "a project listing finds each instance's endpoint itself: --endpoint needs an instance NAME")
   end
   if paged and (args.status or args.since or args["until"]) then
