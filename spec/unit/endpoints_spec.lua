@@ -48,8 +48,8 @@ describe("the endpoint descriptions", function()
   end)
 
   it("give the routes: v2 with each kind's version, v1.0 only where the kind has it", function()
-    assert.same({ "/api/atlas/v2/groups/g/flexClusters/n/backup/restoreJobs?x", "application/vnd.atlas.2024-11-13+json" },
-      { routes.restore_jobs("flex", "v1.0", "g", "n", "?x") })
+    assert.same({ "/api/atlas/v2/groups/g/flexClusters/n/backup/restoreJobs?x",
+      "application/vnd.atlas.2024-11-13+json" }, { routes.restore_jobs("flex", "v1.0", "g", "n", "?x") })
     assert.same({ "/api/atlas/v1.0/groups/g/serverless/n/backup/restoreJobs/j", "application/json" },
       { routes.restore_jobs("serverless", "v1.0", "g", "n", nil, "j") })
     assert.same({ "/api/atlas/v2/groups/g/clusters?p", "application/vnd.atlas.2024-08-05+json" },
