@@ -33,7 +33,7 @@ local function tables(v) return type(v) == "table" and v or {} end
 --   empty_first_page  a remembered instance whose first page is empty may have moved there: ask once
 --   refused     the hint for a 400 that is no wrong-kind answer (%s: the instance)
 --   times       the wire fields the time filters read: `finished` for a job whose status is final,
---               else `started` (scheduled or created)
+--               else `started` (scheduled or created); `snapshot` only for a final job with neither
 endpoints.KINDS = {
   {
     name = "serverless",
@@ -52,7 +52,7 @@ endpoints.KINDS = {
     wrong_kind = { CANNOT_USE_CLUSTER_IN_SERVERLESS_INSTANCE_API = true },
     empty_first_page = "flex",
     -- createdAt: in the legacy documentation, not in the schema; no job has a scheduled date.
-    times = { finished = "finishedAt", started = "createdAt" },
+    times = { finished = "finishedAt", started = "createdAt", snapshot = "timestamp" },
   },
   {
     name = "flex",
@@ -71,7 +71,7 @@ endpoints.KINDS = {
       CLUSTER_NOT_FOUND = "serverless",
     },
     wrong_kind = { CANNOT_USE_NON_FLEX_CLUSTER_IN_FLEX_API = true },
-    times = { finished = "restoreFinishedDate", started = "restoreScheduledDate" },
+    times = { finished = "restoreFinishedDate", started = "restoreScheduledDate", snapshot = "snapshotFinishedDate" },
   },
   {
     name = "dedicated",
@@ -108,7 +108,7 @@ endpoints.KINDS = {
     -- No recording shows what Atlas says for a Free cluster or one without Cloud Backup.
     refused = "cluster %s likely cannot have restore jobs: a Free (M0) cluster or a cluster without Cloud Backup "
       .. "has none",
-    times = { finished = "finishedAt", started = "createdAt" },
+    times = { finished = "finishedAt", started = "createdAt", snapshot = "timestamp" },
   },
 }
 

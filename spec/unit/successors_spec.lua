@@ -288,9 +288,10 @@ describe("filters", function()
         kind)
       assert.is_false(keeps(f, as(kind, { createdAt = "2026-01-05T00:00:00Z", timestamp = "2026-01-15T00:00:00Z" })),
         kind)
-      -- a running job with no creation time, a cancelled one without finishedAt: kept
+      -- a running job with no creation time: kept; a cancelled one without finishedAt: its snapshot's time
       assert.is_true(keeps(f, as(kind, { timestamp = "2026-01-05T00:00:00Z" })), kind)
-      assert.is_true(keeps(f, as(kind, { cancelled = true, timestamp = "2025-01-05T00:00:00Z" })))
+      assert.is_false(keeps(f, as(kind, { cancelled = true, timestamp = "2025-01-05T00:00:00Z" })))
+      assert.is_true(keeps(f, as(kind, { cancelled = true, timestamp = "2026-01-15T00:00:00Z" })))
       assert.is_false(keeps(f, as(kind, { failed = true, createdAt = "2026-01-25T00:00:00Z" })),
         "a final job without its finish time counts by its creation")
       assert.is_true(keeps(f, as(kind, { finishedAt = "2026-01-10T00:00:00Z" })), "since is inclusive")
@@ -305,6 +306,7 @@ describe("filters", function()
     assert.is_false(keeps(f, as("flex", { status = "FAILED", restoreScheduledDate = "2026-01-12T00:00:00Z",
       restoreFinishedDate = "2026-01-21T00:00:00Z" })))
     assert.is_true(keeps(f, as("flex", { status = "PENDING" })), "no time: kept")
+    assert.is_false(keeps(f, as("flex", { status = "FAILED", snapshotFinishedDate = "2026-01-21T00:00:00Z" })))
     assert.is_true(keeps(f, as("flex", { status = "RUNNING", restoreScheduledDate = "garbled" })))
   end)
 
