@@ -310,6 +310,7 @@ describe("secrets", function()
     local opts = {
       base_url = emu.base_url, on_warning = function(m) warnings[#warnings + 1] = m end,
       retry_base_delay = 0.01, debug = function(line) log[#log + 1] = line end, concurrency = 1,
+      endpoint = "serverless", -- the original endpoint, whose paths the logs are checked against
     }
     for k, v in pairs(extra or {}) do opts[k] = v end
     if opts.transport == nil then opts.transport = recording_transport(secrets, { ca_file = opts.ca_file }) end
