@@ -32,6 +32,8 @@ BINDIR         ?= $(PREFIX)/bin
 DESTDIR        ?=
 CURL_CFLAGS    ?= $(shell pkg-config --cflags libcurl 2>/dev/null)
 CURL_LIBS      ?= $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
+# gzip bodies are inflated by libdeflate (csrc/gzip.c), for both transports.
+DEFLATE_LIBS   ?= -ldeflate
 BUILD          ?= build/$(ABI)
 BUSTED         ?= $(LUA) /usr/bin/busted
 FUZZ_SECONDS   ?= 60
@@ -57,7 +59,7 @@ MODFLAGS  = $(CFLAGS) $(WARNINGS) -fPIC -fvisibility=hidden -I$(LUA_INCDIR)
 
 # The response head parser and the table-field readers go into both modules.
 SHARED_SRC = csrc/head.c csrc/luahead.c csrc/luafield.c
-CORE_SRC  = csrc/lcore.c csrc/json.c csrc/digest.c csrc/hash.c csrc/md5.c csrc/sha256.c csrc/challenge.c csrc/base64.c csrc/idset.c csrc/lidset.c $(SHARED_SRC)
+CORE_SRC  = csrc/lcore.c csrc/json.c csrc/digest.c csrc/hash.c csrc/md5.c csrc/sha256.c csrc/challenge.c csrc/base64.c csrc/gzip.c csrc/idset.c csrc/lidset.c $(SHARED_SRC)
 CURL_SRC  = csrc/lcurl.c csrc/lmulti.c csrc/transfer.c csrc/sockets.c csrc/buf.c $(SHARED_SRC)
 PROCESS_SRC = csrc/lprocess.c
 HEADERS   = $(wildcard csrc/*.h)
@@ -97,7 +99,7 @@ all: $(CORE_SO) $(CURL_SO) $(PROCESS_SO)
 # The same two rules build the sanitizer variant under $(ASAN_BUILD).
 $(CORE_SO) $(ASAN_BUILD)/atlasrestore/core.so: $(CORE_SRC) $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(MODFLAGS) $(LIBFLAG) -o $@ $(CORE_SRC)
+	$(CC) $(MODFLAGS) $(LIBFLAG) -o $@ $(CORE_SRC) $(DEFLATE_LIBS)
 
 $(CURL_SO) $(ASAN_BUILD)/atlasrestore/curl.so: $(CURL_SRC) $(HEADERS)
 	@mkdir -p $(dir $@)

@@ -5,6 +5,7 @@
 local emulator = require "support.emulator"
 local compat = require "support.compat"
 local cjson = require "cjson"
+local socket = require "socket"
 
 local q = emulator.sh_quote
 local read_file = emulator.read_file
@@ -119,7 +120,6 @@ end
 
 -- Polls `ready` every 50 ms for at most `seconds`; its last answer.
 local function wait_for(seconds, ready)
-  local socket = require "socket"
   local deadline = socket.gettime() + seconds
   while socket.gettime() < deadline do
     local v = ready()
@@ -337,7 +337,9 @@ describe("the atlasrestore command", function()
       for _, j in ipairs(jobs) do assert.truthy(j.status == "COMPLETED" or j.status == "FAILED") end
       r = run("list flex-demo --endpoint flex -o json --status RUNNING", key_env())
       assert.equal(0, r.code, r.err)
-      for _, j in ipairs(cjson.decode(r.out)) do assert.equal("RUNNING", j.status) end
+      jobs = cjson.decode(r.out)
+      assert.equal(2, #jobs) -- two of flex-demo's eight jobs are running
+      for _, j in ipairs(jobs) do assert.equal("RUNNING", j.status) end
     end)
 
     it("keeps the jobs of a window with --since and --until", function()
@@ -682,10 +684,22 @@ describe("the atlasrestore command", function()
       assert.truthy(gone(pid, prefix))
     end)
 
-    it("injects faults and latency", function()
-      local base, vars, pid, prefix = start("emu-faults", "--fault-rate 1 --latency 0.05")
+    it("injects faults", function()
+      local base, vars, pid, prefix = start("emu-faults", "--fault-rate 1")
       local r = run("list demo --max-attempts 1", vars)
       assert.truthy(r.code == 5 or r.code == 7, r.err)
+      signal(base, "TERM")
+      assert.truthy(gone(pid, prefix))
+    end)
+
+    it("adds its latency before every request", function()
+      local base, vars, pid, prefix = start("emu-latency", "--latency 0.3")
+      local started = socket.gettime()
+      local r = run("list demo --endpoint serverless --concurrency 1 -o csv --fields id", vars)
+      local elapsed = socket.gettime() - started
+      assert.equal(0, r.code, r.err)
+      -- Digest: the challenge, then the page; each waits 0.3 s at the emulator.
+      assert.truthy(elapsed >= 0.6, elapsed)
       signal(base, "TERM")
       assert.truthy(gone(pid, prefix))
     end)
