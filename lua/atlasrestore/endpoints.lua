@@ -20,6 +20,7 @@ local function tables(v) return type(v) == "table" and v or {} end
 -- Each kind, in the order help and messages list them. Fields:
 --   name        the `endpoint` option's value, and the unified record's `source`
 --   help        a few words for the command's --help
+--   instance    what the instance is called (help text)
 --   jobs        the restore jobs under /api/atlas/v2 (group, instance); one job appends "/{id}"
 --   version     the resource version (media type application/vnd.atlas.<version>+json)
 --   legacy      also served under /api/atlas/v1.0 (application/json), for api_version = "v1.0"
@@ -38,6 +39,7 @@ endpoints.KINDS = {
   {
     name = "serverless",
     help = "the original endpoint, switched off on 2026-01-22",
+    instance = "serverless instance",
     jobs = "/groups/%s/serverless/%s/backup/restoreJobs",
     version = "2023-01-01",
     legacy = true,
@@ -57,6 +59,7 @@ endpoints.KINDS = {
   {
     name = "flex",
     help = "Flex clusters, and the serverless instances moved there",
+    instance = "Flex cluster",
     jobs = "/groups/%s/flexClusters/%s/backup/restoreJobs",
     version = "2024-11-13",
     record = "from_flex",
@@ -76,6 +79,7 @@ endpoints.KINDS = {
   {
     name = "dedicated",
     help = "dedicated clusters' cloud backup",
+    instance = "dedicated cluster",
     jobs = "/groups/%s/clusters/%s/backup/restoreJobs",
     version = "2023-01-01",
     legacy = true,
@@ -132,6 +136,14 @@ end
 --- True when `value` is one of endpoints.choices().
 function endpoints.valid(value)
   return value == endpoints.AUTO or endpoints.of(value) ~= nil
+end
+
+--- "a, b or c": `field` of each kind, for help text.
+function endpoints.listing(field)
+  local words = {}
+  for i, kind in ipairs(endpoints.KINDS) do words[i] = kind[field] end
+  if #words < 2 then return words[1] or "" end
+  return table.concat(words, ", ", 1, #words - 1) .. " or " .. words[#words]
 end
 
 --- `"auto", "serverless", ...`: the choices quoted, for messages.

@@ -66,7 +66,7 @@ local function build_parser()
   end)
 
   local list = parser:command("list", "Lists the restore jobs of an instance, or of every instance of the project.")
-  list:argument("name", "The instance (serverless instance, Flex or dedicated cluster). Without it: the whole "
+  list:argument("name", "The instance (" .. endpoints.listing("instance") .. "). Without it: the whole "
     .. "project, with an INSTANCE column."):args("?")
   connection_options(list)
   list:option("--page", "Prints only this page (Atlas's pageNum) of the endpoint the instance resolves to.", nil,

@@ -36,6 +36,7 @@ describe("the endpoint descriptions", function()
     assert.same({ "auto", "serverless", "flex", "dedicated" }, endpoints.choices())
     for _, kind in ipairs(endpoints.KINDS) do
       assert.is_string(kind.help, kind.name)
+      assert.is_string(kind.instance, kind.name)
       assert.matches("^/groups/%%s/[%w]+/%%s/backup/restoreJobs$", kind.jobs, nil, kind.name)
       assert.matches("^%d%d%d%d%-%d%d%-%d%d$", kind.version, nil, kind.name)
       assert.is_function(require("atlasrestore.shape")[kind.record], kind.name)
@@ -76,7 +77,8 @@ end)
 
 describe("a fourth kind of endpoint, added to the description table alone", function()
   local EDGE = {
-    name = "edge", help = "edge clusters, a kind made up here", jobs = "/groups/%s/edgeClusters/%s/backup/restoreJobs",
+    name = "edge", help = "edge clusters, a kind made up here", instance = "edge cluster",
+    jobs = "/groups/%s/edgeClusters/%s/backup/restoreJobs",
     version = "2027-01-01", record = "from_booleans",
     instances = { path = "/groups/%s/edgeClusters", version = "2027-01-01", precedence = 4 },
     leads = { [404] = false }, times = { finished = "finishedAt", started = "createdAt" },
@@ -133,7 +135,7 @@ describe("a fourth kind of endpoint, added to the description table alone", func
     local abi = type(rawget(_G, "jit")) == "table" and "luajit" or _VERSION:match("%d+%.%d+")
     local lua = abi == "luajit" and "luajit" or "lua" .. abi
     local add = "local e = require 'atlasrestore.endpoints'; e.KINDS[#e.KINDS + 1] = { name = 'edge', "
-      .. "help = 'edge clusters, a kind made up here' }"
+      .. "help = 'edge clusters, a kind made up here', instance = 'edge cluster' }"
     local function run(args)
       local p = io.popen(("LUA_PATH='./lua/?.lua;./lua/?/init.lua;;' LUA_CPATH='./build/%s/?.so;;' %s -e %q "
         .. "bin/atlasrestore %s 2>&1"):format(abi, lua, add, args))
@@ -145,6 +147,8 @@ describe("a fourth kind of endpoint, added to the description table alone", func
     assert.matches("auto (wherever the instance is now), serverless (the original endpoint, switched off on "
       .. "2026-01-22), flex (", help, 1, true)
     assert.matches("edge (edge clusters, a kind made up here).", help, 1, true)
+    assert.matches("The instance (serverless instance, Flex cluster, dedicated cluster or edge cluster).", help, 1,
+      true)
     local refused = run("list demo --endpoint edgy"):gsub("%s+", " ")
     assert.matches("must be one of 'auto', 'serverless', 'flex', 'dedicated', 'edge'", refused, 1, true)
   end)
