@@ -45,6 +45,7 @@ function listing.new(cfg)
   self.inflight = {} -- page number -> task, for the pages requested ahead
   self.released = 0  -- the last page handed out
   self.requested = 1 -- the last page requested
+  self.listed = 0    -- new jobs released so far
   return self
 end
 
@@ -148,6 +149,8 @@ function Listing:next()
   if not jobs then
     return self:fail(errors.new(errors.BAD_RESPONSE, { status = 200, message = problem }), 1)
   end
+  self.listed = self.listed + #jobs
+  self.pipe:emit { type = "page", page = page_num, jobs = #page.results, total = self.listed, endpoint = self.resolved }
   if #page.results < self.per_page or not response.has_next(page) then
     self:stop()
   else

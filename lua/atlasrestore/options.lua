@@ -58,7 +58,7 @@ local OPTION_TYPES = {
   on_warning = "function", max_attempts = "number", deadline = "number", max_body_size = "number",
   max_depth = "number", max_pages = "number", concurrency = "number", retry_base_delay = "number",
   retry_max_delay = "number", allow_http = "boolean", getenv = "function", transport = "string or table",
-  shared_dict = "string", clock = "function",
+  shared_dict = "string", clock = "function", on_event = "function",
 }
 
 -- `expected` is a type name, or several joined by " or ".
@@ -158,11 +158,13 @@ local function parse_base_url(url, allow_http)
   local host, port = authority:match("^(%[[%x:.]+%])(.*)$")
   if not host then host, port = authority:match("^([%w.-]+)(.*)$") end
   if not host or not (port == "" or port:match("^:%d+$")) then return nil, "has no valid host[:port]" end
-  if scheme == "http" and not allow_http and not LOOPBACK[host:lower()] and not host:match("^127%.%d+%.%d+%.%d+$") then
+  local remote_http = scheme == "http" and not LOOPBACK[host:lower()] and not host:match("^127%.%d+%.%d+%.%d+$")
+  if remote_http and not allow_http then
     return nil, "uses plain http:// on a non-loopback host; use https:// or allow_http = true"
   end
   path = path:gsub("/+$", "")
-  return { url = scheme .. "://" .. authority .. path, path = path }
+  -- insecure: the host to which allow_http lets credentials travel unencrypted, for a warning.
+  return { url = scheme .. "://" .. authority .. path, path = path, insecure = remote_http and host or nil }
 end
 
 -- A URL as a message may show it: no userinfo (user:password@), no query or fragment.
@@ -224,6 +226,8 @@ function options.client(opts)
   -- Only the tunables: credentials stay out of the settings table.
   local settings = {}
   for k, v in pairs(options.DEFAULTS) do settings[k] = opts[k] == nil and v or opts[k] end
+  -- A deadline of the caller's own is the retry budget (see the pipeline's retries).
+  settings.retry_until_deadline = opts.deadline ~= nil
   for _, k in ipairs(POSITIVE) do
     local v = settings[k]
     if not positive(v) then return nil, errors.invalid(k .. " must be a positive number") end
@@ -387,11 +391,12 @@ function options.listing(fname, argn, opts, settings, forced)
 end
 
 local JOB_TYPES = { endpoint = "string" }
-local WAIT_TYPES = { endpoint = "string", interval = "number", timeout = "number", on_change = "function" }
+local WAIT_TYPES = { endpoint = "string", interval = "number", timeout = "number", on_change = "function",
+  tolerate_failures = "boolean" }
 local WAIT_DEFAULTS = { interval = 10, timeout = 3600 }
 
 --- Validates the `opts` (argument #4) of restore_job, or of wait_restore_job
--- when `wait`: { endpoint, interval, timeout, on_change } or nil, err.
+-- when `wait`: { endpoint, interval, timeout, on_change, tolerate_failures } or nil, err.
 function options.job(fname, opts, settings, wait)
   if opts ~= nil and type(opts) ~= "table" then errors.bad_type(fname, 4, "table", opts) end
   opts = opts or {}
@@ -400,6 +405,7 @@ function options.job(fname, opts, settings, wait)
   local err = check_endpoint(plan.endpoint)
   if err then return nil, err end
   if wait then
+    plan.tolerate_failures = opts.tolerate_failures == true
     for key, default in pairs(WAIT_DEFAULTS) do
       local v = opts[key] or default
       if not positive(v) then return nil, errors.invalid(key .. " must be a positive number") end

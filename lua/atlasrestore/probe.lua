@@ -124,7 +124,8 @@ function probe.warn(pipe, kind, signals, routed)
   if not routed then
     message = message .. ('; endpoint "%s" follows the instances that moved'):format(endpoints.AUTO)
   end
-  pipe:warn("deprecated " .. kind, message)
+  pipe:warn("deprecated " .. kind, message, { path = signals.path, endpoint = kind,
+    deprecation = signals.deprecation, sunset = signals.sunset })
 end
 
 --- One request routed to `endpoint`, or through the probe table for "auto":

@@ -15,6 +15,7 @@ local cli = {}
 
 local PROJECT_ENV = "MONGODB_ATLAS_PROJECT_ID"
 local CA_FILE_ENV = "ATLASRESTORE_CA_FILE"
+local ALLOW_HTTP_ENV = "ATLASRESTORE_ALLOW_HTTP"
 
 local function nonempty(v) if v ~= nil and v ~= "" then return v end end
 
@@ -45,6 +46,8 @@ local function connection_options(cmd)
     :argname("<url>")
   cmd:option("--ca-file", "A PEM bundle to verify the server with. Default: $" .. CA_FILE_ENV
     .. ", else the system's CAs."):argname("<file>")
+  cmd:flag("--allow-http", "Allows a plain http:// base URL on a host other than loopback (a mock in CI), with a "
+    .. "warning: the credentials then cross the network unencrypted. Also $" .. ALLOW_HTTP_ENV .. "=1.")
   cmd:option("--timeout", "Seconds for one HTTP attempt (default 60).", nil, values.seconds):argname("<seconds>")
   cmd:option("--max-attempts", "Attempts per request, the first included (default 4).", nil, values.count)
     :argname("<n>")
@@ -95,7 +98,8 @@ local function build_parser()
 
   local watch = parser:command("watch", "Waits for a restore job to end: each status change on stderr, the final "
     .. "job on stdout, and an exit code that says how it ended (0 completed, 8 failed, 9 cancelled, 10 expired, "
-    .. "11 the watch timed out).")
+    .. "11 the watch timed out, the last state seen on stdout). A poll that still fails after its retries ends "
+    .. "the watch with that failure's code (5 rate-limited, 6 network, 7 bad response...).")
   watch:argument("name", "The instance.")
   watch:argument("job_id", "The restore job's id.")
   connection_options(watch)
@@ -103,14 +107,21 @@ local function build_parser()
   watch:option("--interval", "Time between two polls (default 10s).", "10s", values.seconds):argname("<duration>")
   watch:option("--watch-timeout", "How long to wait for the job to end (default 1h).", "1h", values.seconds)
     :argname("<duration>")
+  watch:flag("--tolerate-failures", "Polls on through network failures, rate limits, 5xx and broken answers "
+    .. "until the watch times out (11), instead of ending at the first poll that fails.")
 
-  local emulator = parser:command("emulator", "Runs the bundled Atlas emulator on a loopback port until Ctrl-C or "
-    .. "SIGTERM, and prints its settings as export lines for a shell's eval. Needs nginx and "
-    .. "libnginx-mod-http-lua.")
+  local emulator = parser:command("emulator", "Runs the bundled Atlas emulator (the atlasrestore-emulator package) "
+    .. "on a loopback port and prints its settings as export lines: in the foreground until Ctrl-C or SIGTERM, or "
+    .. "with --daemon in the background, for a script's eval \"$(atlasrestore emulator --daemon)\" and a later "
+    .. "`atlasrestore emulator stop`. Needs nginx and libnginx-mod-http-lua.")
   require("atlasrestore_cli.emulator").options(emulator, values)
 
+  local completion = parser:command("completion", "Prints the shell completion script for bash, zsh or fish, e.g. "
+    .. "source <(atlasrestore completion bash).")
+  completion:argument("shell", "The shell."):choices { "bash", "zsh", "fish" }
+
   parser.error = usage_error
-  return parser, { list = list, describe = describe, watch = watch, emulator = emulator }
+  return parser, { list = list, describe = describe, watch = watch, emulator = emulator, completion = completion }
 end
 
 -- Secrets are never taken as arguments, where ps would show them. An argument that looks
@@ -139,22 +150,25 @@ local Run = {}
 Run.__index = Run
 
 -- The client of this run, or nil, err. Every line the module logs goes through the
--- progress line, which counts the pages as their answers arrive.
+-- progress line, which counts the pages as the module's page events arrive.
 function Run:connect()
   local args, prog = self.args, self.progress
-  local show_debug = args.debug
   local opts = {
     base_url = args.base_url, timeout = args.timeout, max_attempts = args.max_attempts,
     ca_file = args.ca_file or nonempty(os.getenv(CA_FILE_ENV)), endpoint = args.endpoint,
+    allow_http = args.allow_http or os.getenv(ALLOW_HTTP_ENV) == "1" or nil,
     user_agent = "cli",
     on_warning = function(message) prog:message(message) end,
   }
-  if show_debug or prog.enabled then
-    opts.debug = function(line)
-      if line:find("^atlasrestore: < GET %S+/restoreJobs%?%S* %-> 2%d%d ") then prog:page() end
-      if show_debug then prog:message(line) end
+  -- A signal waits while a token request or a revocation is on the wire: a
+  -- token that Atlas issued is always one this run holds, and then revokes.
+  opts.on_event = function(event)
+    if (event.purpose == "token" or event.purpose == "revoke") and not self.closing then
+      process.hold(event.type == "request")
     end
+    if event.type == "page" then prog:page() end
   end
+  if args.debug then opts.debug = function(line) prog:message(line) end end
   local client, err = atlasrestore.new(opts)
   self.client = client
   return client, err
@@ -257,7 +271,8 @@ function COMMANDS.list(self)
 end
 
 -- describe and watch: one job, printed as an object. `fetch(client, group, args)` -> job | nil, err;
--- `code_of(job)` -> the exit code.
+-- `code_of(job)` -> the exit code. An error that carries the last job seen (a watch that timed
+-- out) prints it too.
 function Run:one_job(fetch, code_of)
   local group = self:project()
   local writer = self:writer(true)
@@ -265,7 +280,13 @@ function Run:one_job(fetch, code_of)
   if not client then return self:report(err) end
   local job
   job, err = fetch(client, group, self.args)
-  if not job then return self:report(err) end
+  if not job then
+    if err.job then
+      writer:row(err.job)
+      writer:finish()
+    end
+    return self:report(err)
+  end
   writer:row(job)
   writer:finish()
   return code_of(job)
@@ -277,33 +298,48 @@ function COMMANDS.describe(self)
   end, function() return exits.OK end)
 end
 
--- Each status change goes to stderr; the exit code says how the job ended.
+-- Each status change goes to stderr; the exit code says how the job ended (its unified
+-- status: a serverless or dedicated wire record has none of its own).
 function COMMANDS.watch(self)
+  local last_status -- the final job's, once the wait is over
   return self:one_job(function(client, group, args)
     return client:wait_restore_job(group, args.name, args.job_id, {
       endpoint = args.endpoint, interval = args.interval, timeout = args.watch_timeout,
-      on_change = function(changed)
+      tolerate_failures = args.tolerate_failures,
+      on_change = function(changed, status)
+        last_status = status
         io.stderr:write(("atlasrestore: %s %s %s\n"):format(os.date("!%Y-%m-%dT%H:%M:%SZ"), tostring(changed.id),
-          tostring(changed.status)))
+          status))
       end,
     })
-  end, exits.of_job)
+  end, function() return exits.of_status(last_status) end)
 end
 
 function COMMANDS.emulator(self)
   return require("atlasrestore_cli.emulator").run(self.args)
 end
 
--- Ends the run: the client closed (its token revoked) whatever happened.
+-- argparse writes the script from the parser itself: every command and option as --help shows them.
+function COMMANDS.completion(self)
+  io.stdout:write(self.parser["get_" .. self.args.shell .. "_complete"](self.parser))
+  return exits.OK
+end
+
+-- Ends the run: the client closed (its token revoked) whatever happened; a
+-- signal meanwhile waits for the revocation.
 function Run:close()
   if not self.client then return end
   local client = self.client
   self.client = nil
+  self.closing = true
+  process.hold(true)
   local ok, err = client:close()
+  process.hold(false)
   if not ok then io.stderr:write("atlasrestore: warning: the token was not revoked: ", tostring(err), "\n") end
 end
 
-local SIGNALS = { ["atlasrestore: SIGINT"] = exits.SIGINT, ["atlasrestore: SIGTERM"] = exits.SIGTERM }
+local SIGNALS = { ["atlasrestore: SIGINT"] = exits.SIGINT, ["atlasrestore: SIGTERM"] = exits.SIGTERM,
+  ["atlasrestore: SIGHUP"] = exits.SIGHUP }
 
 -- An error that ended the run -> its exit code.
 local function ending(e, run)
@@ -336,7 +372,7 @@ function cli.main(argv)
     local args = parser:parse(list)
     local cmd = commands[args.command]
     local shown = args.progress or not args.no_progress and process.isatty(2)
-    run = setmetatable({ args = args, cmd = cmd,
+    run = setmetatable({ args = args, cmd = cmd, parser = parser,
       progress = progress.new(io.stderr, curl.now, shown and args.command == "list" and not args.page
         and not args.limit) }, Run)
     return COMMANDS[args.command](run)
@@ -344,7 +380,10 @@ function cli.main(argv)
   if not ok then code = ending(code, run) end
   if run then
     local closed, e = pcall(run.close, run)
-    if not closed then ending(e, nil) end
+    if not closed then
+      local ended = ending(e, nil)
+      if SIGNALS[e] then code = ended end -- a signal that waited for the revocation
+    end
   end
   -- What is still buffered: a reader gone away is not a failure, a full disk is.
   local flushed, message, errno = io.stdout:flush()

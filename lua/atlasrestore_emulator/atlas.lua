@@ -584,7 +584,7 @@ local function admin(uri)
     return send(status, body, "application/json", { ["Cache-Control"] = "no-store" })
   end
   if uri == "/__emulator/stats" and method == "GET" then
-    return reply(200, state.stats_json())
+    return reply(200, state.stats_json { live_tokens = auth.live_tokens() })
   elseif uri == "/__emulator/config" and method == "GET" then
     return reply(200, state.config_text())
   elseif uri == "/__emulator/reset" and method == "POST" then

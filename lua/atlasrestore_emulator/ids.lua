@@ -1,6 +1,11 @@
---- The emulator's fixed job ids, read by the nginx side (polling.lua) and by the
--- starter (atlasrestore_emulator): plain data, loadable from either.
+--- The emulator's fixed job ids and test credentials, read by the nginx side (polling.lua, auth.lua)
+-- and by the starter (atlasrestore_emulator): plain data, loadable from either.
 return {
+  -- The one API key and the one service account it accepts: fixed test values, not secrets.
+  credentials = {
+    public_key = "emupublic", private_key = "emu-private-7d0c2e6b-secret",
+    client_id = "mdb_sa_id_emu0001", client_secret = "mdb_sa_sk_emu-secret-91f2",
+  },
   -- The jobs that finish after job_polls GETs, by source and outcome; serverless
   -- ones on `polling`, Flex ones on `flex-polling`, dedicated ones on `dedicated-0`.
   polling = {

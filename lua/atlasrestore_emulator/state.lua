@@ -206,7 +206,8 @@ end
 
 -- Returns the stats document as JSON text; log entries are stored encoded
 -- and are spliced in as they are.
-function M.stats_json()
+--- `extra`: counters kept elsewhere (the live tokens, from auth.lua).
+function M.stats_json(extra)
   local entries = {}
   local n = logd:get("n") or 0
   for i = math.max(1, n - LOG_MAX + 1), n do
@@ -234,6 +235,7 @@ function M.stats_json()
     max_in_flight = state:get("max_in_flight") or 0,
     trap_log = trap_log,
   }
+  for k, v in pairs(extra or {}) do counters[k] = v end
   local head = json.encode_plain(counters)
   return head:sub(1, -2) .. ',"log":[' .. table.concat(entries, ",") .. "]}"
 end

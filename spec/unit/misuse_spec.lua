@@ -57,6 +57,34 @@ describe("misuse", function()
     assert.equal(0, #t.log)
   end)
 
+  -- The stack walk skips the library's own files only: the command's modules, whose directory
+  -- (atlasrestore_cli/) shares the library's name as a prefix, are callers like any other.
+  it("blames a misuse made inside the command on the command's line", function()
+    local function dir_of(module)
+      for template in package.path:gmatch("[^;]+") do
+        local file = template:gsub("%?", (module:gsub("%.", "/")))
+        local f = io.open(file, "rb")
+        if f then
+          f:close()
+          return file:match("^(.*)/[^/]+$")
+        end
+      end
+    end
+    local library, command = assert(dir_of("atlasrestore.errors")), assert(dir_of("atlasrestore_cli.exits"))
+    local load_named = rawget(_G, "loadstring") or load
+    for _, where in ipairs { { command, true }, { library, false } } do
+      local file = where[1] .. "/misuse_probe.lua"
+      local chunk = assert(load_named("local atlasrestore = ...\natlasrestore.new { timeout = '60' }", "@" .. file))
+      local ok, err = pcall(chunk, atlasrestore)
+      assert.is_false(ok)
+      if where[2] then
+        assert.equal(file .. ":2: bad argument #1 to 'new' (timeout: number expected, got string)", err)
+      else -- a file of the library's own is not the caller: the blame goes past it, to this spec
+        assert.is_nil(err:find(file, 1, true), err)
+      end
+    end
+  end)
+
   it("returns INVALID_ARGUMENT for a bad value of the right type, with the true bounds", function()
     local _, err = client:list_restore_jobs(GROUP, "demo", { page_num = 2 ^ 53 })
     assert.equal("INVALID_ARGUMENT", err.errorCode)
