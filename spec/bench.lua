@@ -22,6 +22,9 @@
 --    CPU, peak RSS; the emulator counts requests and connections.
 -- 3. Iterating 1,000, 10,000 and 100,000 jobs with restore_jobs: peak RSS.
 -- 4. The targets of the speed issue, each met or missed.
+-- 5. The operators' figures (spec/bench/operators.lua): a project listing's
+--    peak RSS in NDJSON against one instance of the same size, and an
+--    organisation listing against its critical path.
 package.path = "./lua/?.lua;./lua/?/init.lua;./spec/?.lua;" .. package.path
 package.cpath = "./build/5.4/?.so;./build/bench/?.so;" .. package.cpath
 
@@ -31,6 +34,7 @@ local core = require "atlasrestore.core"
 local options = require "atlasrestore.options"
 local emulator = require "support.emulator"
 local floors = require "bench.floors"
+local operators = require "bench.operators"
 
 local now = socket.gettime
 local q = emulator.sh_quote
@@ -632,6 +636,25 @@ local function curl_get(emu, url, compressed)
   return body, tonumber(size)
 end
 
+local function print_operators(emu)
+  local streaming = operators.streaming(emu, RUSAGE, work)
+  out("")
+  out("##### The command's NDJSON of 100,000 jobs (Digest, no added latency): peak RSS")
+  out("")
+  md_table({ "listing", "jobs", "wall s", "peak RSS MB" }, streaming.rows)
+  out("")
+  out(streaming.verdict)
+  if not streaming.ok then fail("operators: an NDJSON listing failed or missed jobs") end
+  local org = operators.organisation(emu)
+  out("")
+  out("##### An organisation, each project's bucket enforced (spec/bench/operators.lua)")
+  out("")
+  md_table({ "organisation", "projects", "wall s", "critical path s", "ratio", "429s", "requests" }, org.rows)
+  out("")
+  out(org.verdict)
+  if not org.ok then fail("operators: the organisation listing failed or missed jobs") end
+end
+
 local function main()
   local t_start = now()
   for _, tool in ipairs{ RUSAGE, "build/bench/floor.so" } do
@@ -661,6 +684,7 @@ local function main()
     local memory = bench_memory(emu)
     print_memory(memory)
     print_targets(decode, listings[1], memory)
+    print_operators(emu)
   end)
   emu:stop()
   os.execute(emulator.clean_env("rm -rf " .. q(work)))

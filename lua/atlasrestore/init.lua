@@ -7,6 +7,7 @@ local errors = require "atlasrestore.errors"
 local events = require "atlasrestore.events"
 local listing = require "atlasrestore.listing"
 local options = require "atlasrestore.options"
+local organisation = require "atlasrestore.organisation"
 local pipeline = require "atlasrestore.pipeline"
 local platform = require "atlasrestore.platform"
 local probe = require "atlasrestore.probe"
@@ -256,13 +257,36 @@ function Client:all_restore_jobs(group_id, cluster_name, opts)
 end
 
 --- Every job of every instance of a project that can have them: jobs, failures; or nil, err.
+-- With opts.on_instance(name, jobs): each instance's jobs as its listing completes,
+-- and the number of jobs instead of the jobs.
 function Client:project_restore_jobs(group_id, opts)
   local st = open_state(self, "project_restore_jobs")
   local err = options.group("project_restore_jobs", group_id)
-  local plan, perr = options.listing("project_restore_jobs", 2, opts, st.settings, endpoints.AUTO)
+  local plan, perr = options.listing("project_restore_jobs", 2, opts, st.settings, endpoints.AUTO,
+    { on_instance = "function" })
   err = err or perr
   if err then return st.pipe:fail(err, 0) end
-  return project.list(st, group_id, plan)
+  return project.list(st, group_id, plan, opts and opts.on_instance)
+end
+
+--- The projects the credentials see (opts.org_id: one organisation's), as Atlas
+-- describes them: { id, name, orgId, ... }; or nil, err.
+function Client:projects(opts)
+  local st = open_state(self, "projects")
+  local plan, err = options.projects("projects", opts)
+  if not plan then return st.pipe:fail(err, 0) end
+  return organisation.projects(st, plan.org_id, plan.per_page)
+end
+
+--- Every job of every project the credentials see (opts.org_id: of one
+-- organisation), each with `project` and `projectName`: jobs, failures, the
+-- project records; or nil, err. With opts.on_instance(name, jobs, project): handed out per instance, and
+-- the number of jobs instead of the jobs.
+function Client:organisation_restore_jobs(opts)
+  local st = open_state(self, "organisation_restore_jobs")
+  local plan, err = options.organisation("organisation_restore_jobs", opts, st.settings)
+  if not plan then return st.pipe:fail(err, 0) end
+  return organisation.list(st, plan)
 end
 
 ---------------------------------------------------------------------------

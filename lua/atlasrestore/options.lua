@@ -369,11 +369,12 @@ local function listing_filter(fname, argn, opts)
 end
 
 --- Validates a listing's `opts` (argument `argn`) against the client's settings:
--- { per_page, endpoint, concurrency, filter } or nil, err. `forced` pins the endpoint.
-function options.listing(fname, argn, opts, settings, forced)
+-- { per_page, endpoint, concurrency, filter } or nil, err. `forced` pins the
+-- endpoint; `extra` adds option types that the caller checks itself.
+function options.listing(fname, argn, opts, settings, forced, extra)
   if opts ~= nil and type(opts) ~= "table" then errors.bad_type(fname, argn, "table", opts) end
   opts = opts or {}
-  local types = merged(LISTING_TYPES)
+  local types = merged(LISTING_TYPES, extra)
   if forced then types.endpoint = nil end
   check_table(fname, argn, opts, types)
   local plan = {
@@ -386,6 +387,37 @@ function options.listing(fname, argn, opts, settings, forced)
     or check_endpoint(plan.endpoint)
   if err then return nil, err end
   plan.filter, err = listing_filter(fname, argn, opts)
+  if err then return nil, err end
+  return plan
+end
+
+local PROJECTS_TYPES = { org_id = "string", items_per_page = "number" }
+
+--- Validates the `opts` (argument #1) of a list of projects: { org_id, per_page } or nil, err.
+function options.projects(fname, opts)
+  if opts ~= nil and type(opts) ~= "table" then errors.bad_type(fname, 1, "table", opts) end
+  opts = opts or {}
+  check_table(fname, 1, opts, PROJECTS_TYPES)
+  local plan = { org_id = opts.org_id, per_page = opts.items_per_page or routes.MAX_ITEMS_PER_PAGE }
+  local err = (plan.org_id and check_id(plan.org_id, "org_id"))
+    or check_bound("items_per_page", plan.per_page, routes.MAX_ITEMS_PER_PAGE)
+  if err then return nil, err end
+  return plan
+end
+
+local ORGANISATION_TYPES = { org_id = "string", project_concurrency = "number", on_instance = "function" }
+
+--- Validates the `opts` (argument #1) of an organisation's listing: the listing's
+-- plan plus org_id, project_concurrency (projects listed at once, default 4) and
+-- on_instance; or nil, err.
+function options.organisation(fname, opts, settings)
+  local plan, err = options.listing(fname, 1, opts, settings, endpoints.AUTO, ORGANISATION_TYPES)
+  if not plan then return nil, err end
+  opts = opts or {}
+  plan.org_id, plan.on_instance = opts.org_id, opts.on_instance
+  plan.project_concurrency = opts.project_concurrency or 4
+  err = (plan.org_id and check_id(plan.org_id, "org_id"))
+    or check_bound("project_concurrency", plan.project_concurrency, BOUNDED.concurrency)
   if err then return nil, err end
   return plan
 end

@@ -6,6 +6,9 @@ local routes = {}
 
 routes.MAX_ITEMS_PER_PAGE = 500
 
+-- The resource version of the project lists (GET /groups, /orgs/{id}/groups).
+local PROJECTS_VERSION = "2023-01-01"
+
 --- RFC 3986 percent-encoding of everything but the unreserved characters.
 function routes.url_encode(s)
   return (s:gsub("[^%w%-%._~]", function(c) return ("%%%02X"):format(c:byte()) end))
@@ -46,6 +49,13 @@ function routes.instances(endpoint, group_id, query)
   local list = endpoints.of(endpoint).instances
   return "/api/atlas/v2" .. list.path:format(routes.url_encode(group_id)) .. (query or ""),
     endpoints.media(list.version)
+end
+
+--- path_and_query, accept for one page of the projects the credentials see, or
+-- of organisation `org_id`'s projects.
+function routes.projects(org_id, query)
+  local path = org_id and "/orgs/" .. routes.url_encode(org_id) .. "/groups" or "/groups"
+  return "/api/atlas/v2" .. path .. (query or ""), endpoints.media(PROJECTS_VERSION)
 end
 
 function routes.token() return "/api/oauth/token" end

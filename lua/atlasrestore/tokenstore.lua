@@ -203,9 +203,10 @@ function Store:obtain(fetch, pipe, ctx)
     if failed then return nil, decode_failure(failed) end
     local left = ctx.deadline - transport:now()
     if left <= 0 then return timeout() end
-    -- The lock lasts as long as the token request may (no pcall here, which a task
-    -- that yields could not cross on Lua 5.1: a request that raises leaves it to expire).
-    local ttl = math.min(pipe.settings.timeout, left) + LOCK_MARGIN
+    -- The lock lasts as long as the holder's requests may: the old token's
+    -- revocation, then the new token's request (no pcall here, which a task that
+    -- yields could not cross on Lua 5.1: a request that raises leaves it to expire).
+    local ttl = math.min(2 * pipe.settings.timeout, left) + LOCK_MARGIN
     local mine = lock_value(ttl)
     local locked, why = dict:add(self.lock, mine, ttl)
     if not locked then

@@ -4,10 +4,12 @@ local argparse = require "argparse"
 local atlasrestore = require "atlasrestore"
 local curl = require "atlasrestore.curl"
 local endpoints = require "atlasrestore.endpoints"
+local metrics = require "atlasrestore.metrics"
 local platform = require "atlasrestore.platform"
 local process = require "atlasrestore_cli.process"
 local exits = require "atlasrestore_cli.exits"
 local output = require "atlasrestore_cli.output"
+local outfile = require "atlasrestore_cli.outfile"
 local progress = require "atlasrestore_cli.progress"
 local values = require "atlasrestore_cli.values"
 
@@ -40,7 +42,8 @@ end
 local function connection_options(cmd)
   cmd:option("--projectId", "The project (group) id. Default: $" .. PROJECT_ENV .. "."):argname("<id>")
   cmd:option("--endpoint", endpoint_help(), endpoints.AUTO):choices(endpoints.choices())
-  cmd:option("-o --output", "The format: table, json, ndjson or csv.", "table"):choices(output.FORMATS)
+  cmd:option("-o --output", "The format: table, json, ndjson, csv or openmetrics (list only: Prometheus's text "
+    .. "format, for node_exporter's textfile collector).", "table"):choices(output.FORMATS)
     :argname("<format>")
   cmd:option("--base-url", "Atlas's URL. Default: $MONGODB_ATLAS_BASE_URL, else https://cloud.mongodb.com.")
     :argname("<url>")
@@ -72,6 +75,11 @@ local function build_parser()
   list:argument("name", "The instance (" .. endpoints.listing("instance") .. "). Without it: the whole "
     .. "project, with an INSTANCE column."):args("?")
   connection_options(list)
+  list:flag("--all-projects", "Lists every project the credentials can see (with --orgId, one organisation's), "
+    .. "with a PROJECT column.")
+  list:option("--orgId", "With --all-projects: the organisation whose projects to list."):argname("<id>")
+  list:option("--output-file", "Writes the output to this file instead of stdout, replacing it at once when the "
+    .. "listing is done (and not at all when it failed)."):argname("<path>")
   list:option("--page", "Prints only this page (Atlas's pageNum) of the endpoint the instance resolves to.", nil,
     values.count):argname("<n>")
   list:option("--limit", "Jobs per page with --page (Atlas's itemsPerPage, 1..500; default 100).", nil,
@@ -180,14 +188,15 @@ function Run:project()
   return id
 end
 
-function Run:writer(one, with_instance)
-  local columns, chosen = output.fields(self.args.fields, with_instance)
+function Run:writer(one, with_instance, with_project)
+  local columns, chosen = output.fields(self.args.fields, with_instance, with_project)
   if not columns then usage_error(self.cmd, chosen) end
+  local stream = self.sink and self.sink.stream or io.stdout
   -- Rows and the progress line on one terminal: the line steps aside for each row.
   local prog = self.progress
   local before_row = prog.enabled and process.isatty(1) and function() prog:hide() end or nil
-  return output.writer(self.args.output, io.stdout, { columns = columns, chosen = chosen, one = one,
-    before_row = before_row })
+  return output.writer(self.args.output, stream, { columns = columns, chosen = chosen, one = one,
+    before_row = before_row, collector = self.collector })
 end
 
 -- Prints an error value: one line, never a secret (the module scrubs them).
@@ -217,6 +226,7 @@ function Run:list_instance(group, name, writer)
     error(err, 0)
   end
   self.progress:clear()
+  if self.collector then self.collector:succeeded(group, os.time()) end
   writer:finish()
   return exits.OK
 end
@@ -232,26 +242,88 @@ function Run:list_page(group, name, writer)
   return exits.OK
 end
 
--- Every instance of the project: the jobs of those that answered, then each failure on stderr.
-function Run:list_project(group, writer)
-  local args = self.args
-  self.progress:pages_only()
-  local jobs, failures = self.client:project_restore_jobs(group, filters(args, { concurrency = args.concurrency }))
-  self.progress:clear()
-  if not jobs then return self:report(failures) end
-  for _, job in ipairs(jobs) do writer:row(job) end
+-- Each instance's jobs as its listing completes.
+local function instance_writer(writer)
+  return function(_, jobs)
+    for _, job in ipairs(jobs) do writer:row(job) end
+  end
+end
+
+-- What failed, on stderr, after the rest was printed (and counted in the metrics):
+-- exit 12 when anything did.
+function Run:partial(writer, failures, project_of)
+  if self.collector then
+    for _, f in ipairs(failures) do self.collector:failed(project_of or f.project, f.error) end
+  end
   writer:finish()
   for _, f in ipairs(failures) do
-    io.stderr:write(("atlasrestore: instance %s (%s): %s\n"):format(tostring(f.instance), tostring(f.endpoint),
-      (tostring(f.error):gsub("^atlasrestore: ", ""))))
+    local where = f.instance and ("instance %s (%s)"):format(tostring(f.instance), tostring(f.endpoint)) or nil
+    if f.project then
+      local project = ("project %s (%s)"):format(tostring(f.projectName), f.project)
+      where = where and project .. " " .. where or project
+    end
+    io.stderr:write(("atlasrestore: %s: %s\n"):format(where, (tostring(f.error):gsub("^atlasrestore: ", ""))))
   end
   return #failures > 0 and exits.PARTIAL or exits.OK
 end
 
+-- Every instance of the project: the jobs of those that answered as each one
+-- completes, then each failure on stderr.
+function Run:list_project(group, writer)
+  local args = self.args
+  self.progress:pages_only()
+  local count, failures = self.client:project_restore_jobs(group, filters(args, { concurrency = args.concurrency,
+    on_instance = instance_writer(writer) }))
+  self.progress:clear()
+  if not count then return self:report(failures) end
+  if self.collector then self.collector:succeeded(group, os.time()) end
+  return self:partial(writer, failures, group)
+end
+
+-- Every project the credentials see (or one organisation's), with a PROJECT column.
+function Run:list_organisation(writer)
+  local args = self.args
+  self.progress:pages_only()
+  local count, failures, projects = self.client:organisation_restore_jobs(filters(args, {
+    concurrency = args.concurrency, org_id = args.orgId, on_instance = instance_writer(writer) }))
+  self.progress:clear()
+  if not count then return self:report(failures) end
+  if self.collector then
+    local failed = {}
+    for _, f in ipairs(failures) do
+      if not f.instance then failed[f.project] = true end
+    end
+    for _, p in ipairs(projects) do
+      if not failed[p.id] then self.collector:succeeded(p.id, os.time()) end
+    end
+  end
+  return self:partial(writer, failures)
+end
+
 local COMMANDS = {}
+
+-- The checks of --all-projects, --orgId, -o openmetrics and --output-file.
+function Run:check_list_scope()
+  local args = self.args
+  if args.all_projects and (args.name or args.projectId) then
+    usage_error(self.cmd, "--all-projects lists every project: it takes neither an instance NAME nor --projectId")
+  end
+  if args.orgId and not args.all_projects then usage_error(self.cmd, "--orgId needs --all-projects") end
+  if args.output == "openmetrics" then
+    if args.page or args.limit then
+      usage_error(self.cmd, "-o openmetrics counts whole listings: --page and --limit print one page")
+    end
+    if args.fields then usage_error(self.cmd, "-o openmetrics has fixed metrics: --fields is for the other formats") end
+    if args.endpoint ~= endpoints.AUTO then
+      usage_error(self.cmd, "-o openmetrics counts unified statuses, which --endpoint auto gives: drop --endpoint")
+    end
+    self.collector = metrics.collector(not args.all_projects and self:project() or nil, args.name)
+  end
+end
 
 function COMMANDS.list(self)
   local args = self.args
+  self:check_list_scope()
   local paged = args.page or args.limit
   if paged and not args.name then usage_error(self.cmd, "--page and --limit need an instance NAME") end
   if not args.name and args.endpoint ~= endpoints.AUTO then
@@ -261,10 +333,19 @@ function COMMANDS.list(self)
     usage_error(self.cmd, "--page and --limit print one page as Atlas serves it: --status, --since and --until "
       .. "filter whole listings")
   end
-  local group = self:project()
-  local writer = self:writer(false, not args.name)
+  local group = not args.all_projects and self:project()
+  if args.output_file then
+    local sink, message = outfile.open(args.output_file)
+    if not sink then
+      io.stderr:write("atlasrestore: cannot write --output-file: ", tostring(message), "\n")
+      return exits.FAILURE
+    end
+    self.sink = sink
+  end
+  local writer = self:writer(false, not args.name, args.all_projects)
   local client, err = self:connect()
   if not client then return self:report(err) end
+  if args.all_projects then return self:list_organisation(writer) end
   if paged then return self:list_page(group, args.name, writer) end
   if args.name then return self:list_instance(group, args.name, writer) end
   return self:list_project(group, writer)
@@ -274,6 +355,7 @@ end
 -- `code_of(job)` -> the exit code. An error that carries the last job seen (a watch that timed
 -- out) prints it too.
 function Run:one_job(fetch, code_of)
+  if self.args.output == "openmetrics" then usage_error(self.cmd, "-o openmetrics is for list") end
   local group = self:project()
   local writer = self:writer(true)
   local client, err = self:connect()
@@ -317,6 +399,22 @@ end
 
 function COMMANDS.emulator(self)
   return require("atlasrestore_cli.emulator").run(self.args)
+end
+
+-- The --output-file of a run that printed its data (exit 0 or 12) replaces the
+-- path; any other run leaves the path as it was. Returns the exit code.
+function Run:settle(code)
+  local sink = self.sink
+  if not sink then return code end
+  self.sink = nil
+  if code ~= exits.OK and code ~= exits.PARTIAL then
+    sink:abort()
+    return code
+  end
+  local ok, message = sink:commit()
+  if ok then return code end
+  io.stderr:write("atlasrestore: cannot write --output-file: ", tostring(message), "\n")
+  return exits.FAILURE
 end
 
 -- argparse writes the script from the parser itself: every command and option as --help shows them.
@@ -378,6 +476,7 @@ function cli.main(argv)
     return COMMANDS[args.command](run)
   end)
   if not ok then code = ending(code, run) end
+  if run then code = run:settle(code) end
   if run then
     local closed, e = pcall(run.close, run)
     if not closed then

@@ -19,7 +19,9 @@
 --   --daemon`); emulator.stop_daemon(emu.pid_file) stops it from any process
 --   emulator.missing_packages{ tls = ... }: nil, or the Debian packages to install
 -- The specs' helpers around it (a client of the module, paths, clean_env): spec/support/emulator.lua.
--- Constants: GROUP_ID, MIXED_GROUP_ID, EMPTY_GROUP_ID, BIG_GROUP_ID, POLLING_JOBS,
+-- Constants: GROUP_ID, MIXED_GROUP_ID, EMPTY_GROUP_ID, BIG_GROUP_ID, ORG_ID (the first
+-- three projects' organisation), TEAM_ORG_ID with TEAM_ALPHA_ID and TEAM_BETA_ID,
+-- BENCH_ORG_ID (BIG_GROUP_ID's), FLEET_ORG_ID and FLEET_PREFIX, POLLING_JOBS,
 -- DEDICATED_FIXED_JOBS, PUBLIC_KEY, PRIVATE_KEY, CLIENT_ID, CLIENT_SECRET.
 --
 -- Admin HTTP API, on emu.admin_url (plain HTTP) and on base_url; never counted:
@@ -52,6 +54,9 @@
 --                            fields take these): a token bucket per project for
 --                            the restore-job endpoints, 429 when empty
 --   serverless_list "ok"     "404" or "410": GET /groups/{g}/serverless after the sunset
+--   fleet false              or { projects = n, instances = m, jobs = j }: n more
+--                            projects (FLEET_ORG_ID, ids FLEET_PREFIX .. 8 hex digits)
+--                            of m Flex clusters fleet-1..m with j generated jobs each
 --   sandbox_jobs false       or n: the first project gets a Flex cluster `sandbox`
 --                            with n generated jobs (atlasrestore emulator --jobs)
 --   stall_seconds 30         how long a stall or trickle fault lasts
@@ -63,7 +68,8 @@
 --                            PRNG sequence.
 -- stats(): { requests, challenges, tokens, revokes, live_tokens (issued, not revoked nor expired), trap, faults,
 --   list_requests (restore-job lists), job_requests (one job),
---   instance_list_requests, rate_limited (429s from rate_limit),
+--   instance_list_requests, project_list_requests (GET /groups and
+--   /orgs/{o}/groups), rate_limited (429s from rate_limit),
 --   connections (distinct connections), in_flight, max_in_flight (most
 --   requests served at once, latency included), trap_log = {uri...},
 --   log = { {method, uri, status, auth, user_agent, fault, time}, ... } }
@@ -95,6 +101,9 @@ M.GROUP_ID = "65a1b2c3d4e5f60718293a4b"
 M.MIXED_GROUP_ID = "65a1b2c3d4e5f60718293a4c"
 M.EMPTY_GROUP_ID = "65a1b2c3d4e5f60718293a4d"
 M.BIG_GROUP_ID = "65a1b2c3d4e5f60718293a5b"
+M.ORG_ID, M.TEAM_ORG_ID, M.BENCH_ORG_ID, M.FLEET_ORG_ID = ids.orgs.main, ids.orgs.team, ids.orgs.bench, ids.orgs.fleet
+M.TEAM_ALPHA_ID, M.TEAM_BETA_ID = ids.team_projects.alpha, ids.team_projects.beta
+M.FLEET_PREFIX = ids.fleet_prefix
 
 -- The jobs that finish after job_polls GETs (emulator/polling.lua), by source and outcome.
 M.POLLING_JOBS = ids.polling
