@@ -3,6 +3,7 @@
 local dates = require "atlasrestore.dates"
 local endpoints = require "atlasrestore.endpoints"
 local errors = require "atlasrestore.errors"
+local request = require "atlasrestore.request"
 local routes = require "atlasrestore.routes"
 local shape = require "atlasrestore.shape"
 
@@ -164,7 +165,8 @@ local function parse_base_url(url, allow_http)
   end
   path = path:gsub("/+$", "")
   -- insecure: the host to which allow_http lets credentials travel unencrypted, for a warning.
-  return { url = scheme .. "://" .. authority .. path, path = path, insecure = remote_http and host or nil }
+  return { url = scheme .. "://" .. authority .. path, path = path, target = request.base(scheme, authority, path),
+    insecure = remote_http and host or nil }
 end
 
 -- A URL as a message may show it: no userinfo (user:password@), no query or fragment.
@@ -217,7 +219,7 @@ local POSITIVE = { "timeout", "connect_timeout", "stall_timeout", "deadline", "m
 local BOUNDED = { max_attempts = 100, max_depth = 1000, max_pages = 1000000, concurrency = 32 }
 
 --- Checks `atlasrestore.new`'s options. Returns the settings, the credentials and
--- the base URL ({url, path}), or nil, err.
+-- the base URL ({url, path, target = request.base's}), or nil, err.
 function options.client(opts)
   if opts ~= nil and type(opts) ~= "table" then errors.bad_type("new", 1, "table", opts) end
   opts = opts or {}
