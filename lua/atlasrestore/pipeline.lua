@@ -22,10 +22,8 @@ end
 
 --- A call's state: its deadline, and the rate-limit budget that every request
 -- of the call obeys (a 429 pauses them all), shared when given.
--- `routed`: the caller lists with endpoint = "auto".
-function Pipeline:context(budget, routed)
-  return { deadline = self.transport:now() + self.settings.deadline, budget = budget or { paused_until = 0 },
-    routed = routed }
+function Pipeline:context(budget)
+  return { deadline = self.transport:now() + self.settings.deadline, budget = budget or { paused_until = 0 } }
 end
 
 --- Hands `event` to the subscribers, if there are any.
@@ -188,26 +186,27 @@ function Pipeline:exchange(ctx, attempt, path, accept)
   return res
 end
 
---- Reports a deprecated or sunset endpoint once per client (per worker in nginx):
--- to on_warning and as a warning event. `path`: the request's; `endpoint`: its kind, when the caller knows it.
-function Pipeline:notice_deprecation(ctx, res, err, path, endpoint)
-  if self.once.warned then return end
-  local h = res.headers
-  local gone = err and err.errorCode == "VERSION_GONE"
-  if not (h.deprecation or h.sunset or gone) then return end
-  self.once.warned = true
-  local message
-  if gone then
-    message = "atlasrestore: warning: Atlas answered 410 VERSION_GONE: this endpoint version is past its sunset"
-  else
-    message = ("atlasrestore: warning: this endpoint is deprecated (Deprecation: %s; Sunset: %s)"):format(
-      h.deprecation or "-", h.sunset or "-")
-  end
-  if not ctx.routed then message = message .. '; list with endpoint = "auto" to follow migrated instances' end
+--- Gives a warning once per client (per worker in nginx) for each `key`: to
+-- on_warning, and as a warning event with `fields` (path, endpoint, deprecation, sunset).
+function Pipeline:warn(key, message, fields)
+  if self.once[key] then return end
+  self.once[key] = true
   message = self.scrubber:scrub(message)
   pcall(self.on_warning, message)
-  self:emit { type = "warning", message = message, path = path and path:match("^[^?]*"), endpoint = endpoint,
-    deprecation = h.deprecation, sunset = h.sunset }
+  local event = { type = "warning", message = message }
+  for k, v in pairs(fields or {}) do event[k] = v end
+  self:emit(event)
+end
+
+-- Hands an answer's deprecation signals (its Deprecation and Sunset headers, a
+-- 410 VERSION_GONE) to the request's `decode.notice`: the caller knows which
+-- endpoint it asked and whether the answer is used, so it decides the warning.
+local function notice_deprecation(decode, res, err, path)
+  local h = res.headers
+  local gone = err and err.errorCode == "VERSION_GONE" or nil
+  if decode.notice and (h.deprecation or h.sunset or gone) then
+    decode.notice { deprecation = h.deprecation, sunset = h.sunset, gone = gone, path = path:match("^[^?]*") }
+  end
 end
 
 -- Waits out a pause that another request of the call started.
@@ -217,7 +216,7 @@ local function obey_pause(self, ctx)
 end
 
 --- GETs one page with retries. decode: include_count, envelope; entity = true
--- for one record instead of a page.
+-- for one record instead of a page; notice, function(signals) (see notice_deprecation).
 function Pipeline:get(ctx, path, accept, decode)
   local s = self.settings
   decode.max_depth = s.max_depth
@@ -232,21 +231,21 @@ function Pipeline:get(ctx, path, accept, decode)
       local remaining = tonumber(res.headers["ratelimit-remaining"])
       if remaining then ctx.budget.remaining = remaining end
       if res.status >= 200 and res.status < 300 then
-        self:notice_deprecation(ctx, res, nil, path, decode.endpoint)
+        notice_deprecation(decode, res, nil, path)
         local doc
         doc, err = parse(res.status, res.body, decode)
         if doc then return doc end
         if err.limit then return self:fail(err, attempt) end
         -- A broken 2xx body is worth another try; an enveloped error only when its status is.
         if err.errorCode ~= errors.BAD_RESPONSE then
-          self:notice_deprecation(ctx, res, err, path, decode.endpoint)
+          notice_deprecation(decode, res, err, path)
           if not RETRY_STATUS[err.status] then return self:fail(err, attempt) end
           retry_after = response.retry_after(res.headers, err, os.time())
           err.retry_after = retry_after
         end
       else
         err = response.error(res.status, res.headers, res.body, decode)
-        self:notice_deprecation(ctx, res, err, path, decode.endpoint)
+        notice_deprecation(decode, res, err, path)
         if not RETRY_STATUS[res.status] then return self:fail(err, attempt) end
         retry_after = response.retry_after(res.headers, err, os.time())
         err.retry_after = retry_after

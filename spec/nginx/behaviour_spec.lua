@@ -245,7 +245,8 @@ describe("inside nginx, the module's own log lines", function()
   it("go to nginx's error log: debug lines at notice, the deprecation warning at warn, once per worker", function()
     for _ = 1, 3 do assert.equal(7, select(2, host:json("/list?log=1")).count) end
     local log = host:error_log()
-    local _, warnings = log:gsub("%[warn%][^\n]*atlasrestore: warning: this endpoint is deprecated", "")
+    local _, warnings = log:gsub("%[warn%][^\n]*atlasrestore: warning: the serverless endpoint is deprecated, "
+      .. "sunset 2026%-01%-22", "")
     assert.equal(1, warnings)
     local _, debug = log:gsub("%[notice%][^\n]*atlasrestore: [<>] GET ", "")
     assert.equal(2 * 4, debug, "3 listings: a challenge and 3 pages, a line each way")
