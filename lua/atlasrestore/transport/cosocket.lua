@@ -258,7 +258,7 @@ end
 
 -- The body, read as the framing says: body, reusable, or nil, err.
 function Attempt:body()
-  local h, framing, max, parts = self.headers, self.framing, self.req.max_body, {}
+  local framing, max, parts = self.framing, self.req.max_body, {}
   if framing.body == "none" then return "", framing.persist end
   if framing.body == "chunked" then
     local ok, err = self:chunked(parts, max)
