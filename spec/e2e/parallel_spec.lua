@@ -93,7 +93,7 @@ describe("parallel pages", function()
     assert.is_nil(jobs)
     assert.equal(503, err.status)
     assert.equal("server", err.kind)
-    assert.equal(0, transport.multi:pending())
+    assert.equal(0, transport.driver:pending())
     client:close()
   end)
 
