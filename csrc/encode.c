@@ -34,6 +34,9 @@
 #define AR_ENC_INSERTION_SORT 16
 /* Every integer of at most this magnitude is exact in a double. */
 #define AR_ENC_EXACT 9007199254740992.0
+/* 2^63: integral doubles below it are written as their exact integer, which a decoder
+ * with 64-bit integers reads back as an integer of the same value. */
+#define AR_ENC_INT64_LIMIT 9223372036854775808.0
 /* A marked array may have holes (a decoded null), written as null; past this
  * many more holes than values it is refused rather than blown up. */
 #define AR_ENC_MAX_HOLES 1000000
@@ -193,7 +196,7 @@ static int ar_enc_number(ar_enc *e, int idx) {
   d = lua_tonumber(e->L, idx);
   if (d != d) return ar_enc_fail(e, "NaN has no JSON text");
   if (d == HUGE_VAL || d == -HUGE_VAL) return ar_enc_fail(e, "%s has no JSON text", d > 0 ? "inf" : "-inf");
-  if (d == floor(d) && fabs(d) <= AR_ENC_EXACT) {
+  if (d == floor(d) && d >= -AR_ENC_INT64_LIMIT && d < AR_ENC_INT64_LIMIT) {
     ar_enc_add(e, buf, ar_enc_digits(buf, (long long)d));
     return 0;
   }
