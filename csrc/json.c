@@ -273,10 +273,11 @@ static void ar_json_push_zero(lua_State *L) {
 
 /* Pushes +/- D * 10^exp where D is the digit string int ++ frac, exactly
  * classified: a mathematical integer that fits lua_Integer becomes an integer
- * (Lua 5.3+), anything else the correctly rounded double. Returns 0, or -1
- * (nothing pushed) when no double can hold it. */
+ * (Lua 5.3+), anything else the correctly rounded double; *integral says
+ * whether it is a mathematical integer. Returns 0, or -1 (nothing pushed)
+ * when no double can hold it. */
 static int ar_json_push_decimal(lua_State *L, int neg, const unsigned char *ip, size_t intlen, const unsigned char *fp,
-  size_t fraclen, long long exp) {
+  size_t fraclen, long long exp, int *integral) {
   size_t n = intlen + fraclen, s, t, i, k;
   long long lowexp, e;
   char buf[AR_JSON_MAX_SIG + 32];
@@ -297,6 +298,7 @@ static int ar_json_push_decimal(lua_State *L, int neg, const unsigned char *ip, 
   k = t - s;
   /* Value = digits[s..t) * 10^lowexp. */
   lowexp = (long long)intlen - (long long)t + exp;
+  *integral = lowexp >= 0;
 
 #if LUA_VERSION_NUM >= 503
   /* Integer digit count = k + lowexp; at most 19 keeps u below 10^19 < 2^64. */
@@ -363,14 +365,16 @@ static int ar_json_push_decimal(lua_State *L, int neg, const unsigned char *ip, 
   return 0;
 }
 
-/* p points at '-' or a digit. Pushes the number, returns the byte after it. */
-static const unsigned char *ar_json_number(
-  lua_State *L, const unsigned char *start, const unsigned char *p, const unsigned char *end, ar_json_error *err) {
+/* p points at '-' or a digit. Pushes the number, returns the byte after it;
+ * *integral: whether the text is a mathematical integer (1e3 and 1.0 are, 1e-400 is not). */
+static const unsigned char *ar_json_number(lua_State *L, const unsigned char *start, const unsigned char *p,
+  const unsigned char *end, ar_json_error *err, int *integral) {
   const unsigned char *ip, *fp = NULL;
   size_t intlen, fraclen = 0;
   long long exp = 0;
   int neg = 0;
 
+  *integral = 1;
   if (*p == '-') {
     neg = 1;
     p++;
@@ -427,9 +431,19 @@ static const unsigned char *ar_json_number(
     return p;
 #endif
   }
-  if (ar_json_push_decimal(L, neg, ip, intlen, fp, fraclen, exp) != 0)
+  if (ar_json_push_decimal(L, neg, ip, intlen, fp, fraclen, exp, integral) != 0)
     return ar_json_fail(err, start, p, "number out of range");
   return p;
+}
+
+/* True when the key below the value on top is in the integer_keys set at index `keys`. */
+static int ar_json_integer_key(lua_State *L, int keys) {
+  int found;
+  lua_pushvalue(L, -2);
+  lua_rawget(L, keys);
+  found = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return found;
 }
 
 /* Literal true/false/null at p; 1 if matched, 0 on error (err filled). */
@@ -480,6 +494,8 @@ static ar_json_frame *ar_json_grow(
  */
 int ar_json_decode(lua_State *L, const char *json, size_t len, const ar_json_options *opts, ar_json_error *err) {
   int max_depth = opts->max_depth, array_mt = opts->array_mt, sparse_array_mt = opts->sparse_array_mt;
+  /* With an integer subtype the number's type already tells integers apart. */
+  int integer_keys = LUA_VERSION_NUM >= 503 ? 0 : opts->integer_keys;
   const unsigned char *start, *end, *p;
   ar_json_frame local[AR_JSON_LOCAL_FRAMES];
   ar_json_frame *frames = local, *f;
@@ -499,6 +515,7 @@ int ar_json_decode(lua_State *L, const char *json, size_t len, const ar_json_opt
   if (array_mt < 0 && array_mt > LUA_REGISTRYINDEX) array_mt = base + array_mt + 1;
   if (sparse_array_mt < 0 && sparse_array_mt > LUA_REGISTRYINDEX) sparse_array_mt = base + sparse_array_mt + 1;
   if (sparse_array_mt == 0) sparse_array_mt = array_mt;
+  if (integer_keys < 0 && integer_keys > LUA_REGISTRYINDEX) integer_keys = base + integer_keys + 1;
   start = (const unsigned char *)json;
   end = start + len;
   p = start;
@@ -596,10 +613,19 @@ value:
     case '6':
     case '7':
     case '8':
-    case '9':
-      p = ar_json_number(L, start, p, end, err);
+    case '9': {
+      const unsigned char *text = p;
+      int integral;
+      p = ar_json_number(L, start, p, end, err, &integral);
       if (p == NULL) goto fail;
+      if (!integral && integer_keys && depth > 0 && frames[depth - 1].is_object &&
+          ar_json_integer_key(L, integer_keys)) {
+        /* Without an integer subtype the double may be integral (1e-400 is 0): the text keeps it apart. */
+        lua_pop(L, 1);
+        lua_pushlstring(L, (const char *)text, (size_t)(p - text));
+      }
       break;
+    }
     default: ar_json_fail_char(err, start, p, ""); goto fail;
   }
   goto done;

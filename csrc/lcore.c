@@ -19,7 +19,8 @@
 
 #define AR_DEFAULT_MAX_DEPTH 64
 
-/* core.decode(body [, max_depth]) -> value | nil, message */
+/* core.decode(body [, max_depth [, integer_keys]]) -> value | nil, message
+ * integer_keys: a set {name = true} of the keys whose numbers must be integers (see json.h). */
 static int ar_core_decode(lua_State *L) {
   size_t len;
   const char *body = luaL_checklstring(L, 1, &len);
@@ -27,10 +28,12 @@ static int ar_core_decode(lua_State *L) {
   ar_json_options opts;
   ar_json_error err;
   luaL_argcheck(L, max_depth >= 1 && max_depth <= 1000, 2, "max_depth must be in 1..1000");
-  lua_settop(L, 2);
+  if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
+  lua_settop(L, 3);
   opts.max_depth = (int)max_depth;
   opts.array_mt = lua_upvalueindex(1);
   opts.sparse_array_mt = lua_upvalueindex(2);
+  opts.integer_keys = lua_isnil(L, 3) ? 0 : 3;
   if (ar_json_decode(L, body, len, &opts, &err)) return 1;
   lua_pushnil(L);
   lua_pushfstring(L, "invalid JSON at byte %d: %s", (int)err.offset, err.message);
