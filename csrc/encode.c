@@ -40,6 +40,8 @@
 /* A marked array may have holes (a decoded null), written as null; past this
  * many more holes than values it is refused rather than blown up. */
 #define AR_ENC_MAX_HOLES 1000000
+/* Bytes of a key that a message shows. */
+#define AR_ENC_KEY_SHOWN 24
 
 typedef struct ar_enc_area {
   char *data;
@@ -130,7 +132,7 @@ static void ar_enc_at_index(ar_enc *e, size_t i) {
 static void ar_enc_at_key(ar_enc *e, const ar_enc_member *m) {
   const char *k = m->key ? m->key : m->num;
   char seg[40];
-  size_t i, n = 0, shown = m->klen < 24 ? m->klen : 24;
+  size_t i, n = 0;
   int name = m->key != NULL && m->klen > 0 && m->klen <= 32 && !(k[0] >= '0' && k[0] <= '9');
   for (i = 0; i < m->klen && name; i++) {
     unsigned char c = (unsigned char)k[i];
@@ -143,8 +145,8 @@ static void ar_enc_at_key(ar_enc *e, const ar_enc_member *m) {
   } else {
     seg[n++] = '[';
     seg[n++] = '"';
-    for (i = 0; i < shown; i++) seg[n++] = k[i] >= 0x20 && k[i] < 0x7f ? k[i] : '?';
-    if (shown < m->klen) {
+    for (i = 0; i < m->klen && i < AR_ENC_KEY_SHOWN; i++) seg[n++] = k[i] >= 0x20 && k[i] < 0x7f ? k[i] : '?';
+    if (m->klen > AR_ENC_KEY_SHOWN) {
       memcpy(seg + n, "...", 3);
       n += 3;
     }
