@@ -12,6 +12,7 @@
 #include "compat.h"
 #include "digest.h"
 #include "encode.h"
+#include "gzip.h"
 #include "json.h"
 #include "lidset.h"
 #include "luafield.h"
@@ -259,11 +260,50 @@ static int ar_core_parse_digest_challenges(lua_State *L) {
   return 1;
 }
 
+/* core.gunzip(body, max_size) -> string | nil, code, message
+ * code: "BAD_RESPONSE" (not gzip, corrupt, a CRC or size mismatch, bytes after
+ * the member) or "RESPONSE_TOO_LARGE" (the trailer promises more than max_size
+ * bytes, or more than it said). The output is a userdata until it is complete,
+ * so an allocation error cannot leak it. */
+static int ar_core_gunzip(lua_State *L) {
+  size_t len, size;
+  const unsigned char *in = (const unsigned char *)luaL_checklstring(L, 1, &len);
+  lua_Number max = luaL_checknumber(L, 2);
+  unsigned char *out;
+  ar_gzip_status rc;
+  size = ar_gzip_promised_size(in, len);
+  lua_pushnil(L);
+  if (size == (size_t)-1) {
+    lua_pushliteral(L, "BAD_RESPONSE");
+    lua_pushliteral(L, "the gzip body is too short or has no gzip header");
+    return 3;
+  }
+  if ((lua_Number)size > max) {
+    lua_pushliteral(L, "RESPONSE_TOO_LARGE");
+    lua_pushfstring(
+      L, "the gzip body inflates to %d bytes, past max_body_size", (int)(size > 0x7fffffff ? 0x7fffffff : size));
+    return 3;
+  }
+  out = (unsigned char *)lua_newuserdata(L, size ? size : 1);
+  rc = ar_gzip_inflate(in, len, out, size);
+  if (rc == AR_GZIP_OK) {
+    lua_pushlstring(L, (const char *)out, size);
+    return 1;
+  }
+  if (rc == AR_GZIP_NO_MEMORY) return luaL_error(L, "not enough memory");
+  lua_settop(L, 3);
+  lua_pushstring(L, rc == AR_GZIP_TOO_LARGE ? "RESPONSE_TOO_LARGE" : "BAD_RESPONSE");
+  lua_pushstring(L, rc == AR_GZIP_TOO_LARGE ? "the gzip body inflates to more than its trailer says"
+                                            : "the gzip body is corrupt (bad data, CRC-32 or length)");
+  return 3;
+}
+
 static const luaL_Reg ar_core_funcs[] = {
   { "base64", ar_core_base64 },
   { "idset", ar_core_idset },
   { "decode", ar_core_decode },
   { "encode", ar_core_encode },
+  { "gunzip", ar_core_gunzip },
   { "digest_authorization", ar_core_digest_authorization },
   { "parse_head", ar_core_parse_head },
   { "parse_digest_challenges", ar_core_parse_digest_challenges },

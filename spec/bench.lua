@@ -28,7 +28,10 @@
 --    command (`atlasrestore list -o ndjson`, default k) against curl + jq -c
 --    '.results[]' over the same pages, each a process writing to a file.
 -- 6. The targets of the speed issue, each met or missed.
--- BENCH_ONLY=encode,ndjson (any of decode, listing, memory, encode, ndjson) runs only those.
+-- 7. The operators' figures (spec/bench/operators.lua): a project listing's
+--    peak RSS in NDJSON against one instance of the same size, and an
+--    organisation listing against its critical path.
+-- BENCH_ONLY=encode,ndjson (any of decode, listing, memory, encode, ndjson, operators) runs only those.
 package.path = "./lua/?.lua;./lua/?/init.lua;./spec/?.lua;" .. package.path
 package.cpath = "./build/5.4/?.so;./build/bench/?.so;" .. package.cpath
 
@@ -38,6 +41,7 @@ local core = require "atlasrestore.core"
 local options = require "atlasrestore.options"
 local emulator = require "support.emulator"
 local floors = require "bench.floors"
+local operators = require "bench.operators"
 
 local now = socket.gettime
 local q = emulator.sh_quote
@@ -756,6 +760,25 @@ local function curl_get(emu, url, compressed)
   return body, tonumber(size)
 end
 
+local function print_operators(emu)
+  local streaming = operators.streaming(emu, RUSAGE, work)
+  out("")
+  out("##### The command's NDJSON of 100,000 jobs (Digest, no added latency): peak RSS")
+  out("")
+  md_table({ "listing", "jobs", "wall s", "peak RSS MB" }, streaming.rows)
+  out("")
+  out(streaming.verdict)
+  if not streaming.ok then fail("operators: an NDJSON listing failed or missed jobs") end
+  local org = operators.organisation(emu)
+  out("")
+  out("##### An organisation, each project's bucket enforced (spec/bench/operators.lua)")
+  out("")
+  md_table({ "organisation", "projects", "wall s", "critical path s", "ratio", "429s", "requests" }, org.rows)
+  out("")
+  out(org.verdict)
+  if not org.ok then fail("operators: the organisation listing failed or missed jobs") end
+end
+
 local ONLY = os.getenv("BENCH_ONLY")
 local function wanted(section)
   return ONLY == nil or ONLY == "" or ("," .. ONLY .. ","):find("," .. section .. ",", 1, true) ~= nil
@@ -794,6 +817,7 @@ local function main()
     local ndjson = wanted("ndjson") and bench_ndjson(emu)
     if ndjson then print_ndjson(ndjson) end
     print_targets(decode, listings[1] or {}, memory, encode, ndjson)
+    if wanted("operators") then print_operators(emu) end
   end)
   emu:stop()
   os.execute(emulator.clean_env("rm -rf " .. q(work)))

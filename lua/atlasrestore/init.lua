@@ -4,11 +4,14 @@ local auth = require "atlasrestore.auth"
 local contract = require "atlasrestore.transport.contract"
 local core = require "atlasrestore.core"
 local errors = require "atlasrestore.errors"
+local events = require "atlasrestore.events"
 local listing = require "atlasrestore.listing"
 local options = require "atlasrestore.options"
+local organisation = require "atlasrestore.organisation"
 local pipeline = require "atlasrestore.pipeline"
 local platform = require "atlasrestore.platform"
 local project = require "atlasrestore.project"
+local random = require "atlasrestore.random"
 local redact = require "atlasrestore.redact"
 local routes = require "atlasrestore.routes"
 local shape = require "atlasrestore.shape"
@@ -31,25 +34,11 @@ Client.__index = Client
 -- sits on the object a caller holds.
 local state = setmetatable({}, { __mode = "k" })
 
-local function random_hex(n)
-  local f = io.open("/dev/urandom", "rb")
-  local bytes = f and f:read(math.ceil(n / 2))
-  if f then f:close() end
-  if not bytes then
-    local t = {}
-    for i = 1, math.ceil(n / 2) do t[i] = string.char(math.random(0, 255)) end
-    bytes = table.concat(t)
-  end
-  return (bytes:gsub(".", function(c) return ("%02x"):format(c:byte()) end)):sub(1, n)
-end
-
 -- Inside nginx, lines go to its error log: debug ones at notice, warnings at warn.
-local function logger(debug, ngx)
-  if debug == true then
-    if ngx then return function(line) ngx.log(ngx.NOTICE, line) end end
-    return function(line) io.stderr:write(line, "\n") end
-  end
-  return debug or nil
+local function debug_writer(debug, ngx)
+  if debug ~= true then return debug end
+  if ngx then return function(line) ngx.log(ngx.NOTICE, line) end end
+  return function(line) io.stderr:write(line, "\n") end
 end
 
 local function warner(on_warning, ngx)
@@ -114,7 +103,7 @@ local function lasting_state(opts, creds, base, ngx, phase)
         shared.key("token", base.url, creds.client_id, creds.client_secret),
         auth.token_cache(creds.client_id, creds.client_secret), scrubber)
     end
-    local strategy = auth.strategy(creds, random_hex, tokens)
+    local strategy = auth.strategy(creds, random.hex, tokens)
     scrubber:add("key", strategy.secrets[1], strategy.secrets[2])
     return { strategy = strategy, scrubber = scrubber, memory = {}, once = {} }
   end
@@ -138,6 +127,14 @@ function atlasrestore.new(opts)
     if transport ~= opts.transport then transport:close() end
     return nil, err
   end
+  local on_warning = warner(opts.on_warning, ngx)
+  if base.insecure then
+    on_warning(("atlasrestore: warning: plain http:// to %s, not a loopback host (allow_http): "
+      .. "the credentials and the restore jobs cross the network unencrypted"):format(base.insecure))
+  end
+  local emitter = events.emitter(lasting.scrubber, function(message) pcall(on_warning, message) end)
+  if opts.on_event then emitter:subscribe(opts.on_event, "on_event") end
+  if opts.debug then emitter:subscribe(events.debug_log(debug_writer(opts.debug, ngx), base.url), "debug") end
   local client = setmetatable({}, Client)
   state[client] = {
     settings = settings,
@@ -154,8 +151,8 @@ function atlasrestore.new(opts)
       base_path = base.path,
       user_agent = ("atlasrestore/%s (%s; %s)"):format(atlasrestore._VERSION, platform.lua_name(), transport.version)
         .. (opts.user_agent and " " .. opts.user_agent or ""),
-      log = logger(opts.debug, ngx),
-      on_warning = warner(opts.on_warning, ngx),
+      events = emitter,
+      on_warning = on_warning,
     },
   }
   return client
@@ -301,13 +298,36 @@ function Client:all_cluster_restore_jobs(group_id, cluster_name, opts)
 end
 
 --- Every job of every instance of a project that can have them: jobs, failures; or nil, err.
+-- With opts.on_instance(name, jobs): each instance's jobs as its listing completes,
+-- and the number of jobs instead of the jobs.
 function Client:project_restore_jobs(group_id, opts)
   local st = open_state(self, "project_restore_jobs")
   local err = options.group("project_restore_jobs", group_id)
-  local plan, perr = options.listing("project_restore_jobs", 2, opts, st.settings, "auto")
+  local plan, perr = options.listing("project_restore_jobs", 2, opts, st.settings, "auto",
+    { on_instance = "function" })
   err = err or perr
   if err then return st.pipe:fail(err, 0) end
-  return project.list(st, group_id, plan)
+  return project.list(st, group_id, plan, opts and opts.on_instance)
+end
+
+--- The projects the credentials see (opts.org_id: one organisation's), as Atlas
+-- describes them: { id, name, orgId, ... }; or nil, err.
+function Client:projects(opts)
+  local st = open_state(self, "projects")
+  local plan, err = options.projects("projects", opts)
+  if not plan then return st.pipe:fail(err, 0) end
+  return organisation.projects(st, plan.org_id, plan.per_page)
+end
+
+--- Every job of every project the credentials see (opts.org_id: of one
+-- organisation), each with `project` and `projectName`: jobs, failures, the
+-- project records; or nil, err. With opts.on_instance(name, jobs, project): handed out per instance, and
+-- the number of jobs instead of the jobs.
+function Client:organisation_restore_jobs(opts)
+  local st = open_state(self, "organisation_restore_jobs")
+  local plan, err = options.organisation("organisation_restore_jobs", opts, st.settings)
+  if not plan then return st.pipe:fail(err, 0) end
+  return organisation.list(st, plan)
 end
 
 ---------------------------------------------------------------------------
@@ -356,7 +376,7 @@ function Client:close(opts)
   if st.closed and not st.revoke_pending and not revoke then return true end
   st.closed = true
   local pipe = st.pipe
-  local ok, err = pipe.strategy:close(pipe, revoke)
+  local ok, err = pipe:close(revoke)
   st.revoke_pending = not ok
   if not ok then return nil, err end
   pipe.transport:close()

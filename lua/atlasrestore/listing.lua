@@ -14,7 +14,7 @@ local listing = {}
 local function fetch(self, ctx, endpoint, page_num, include_count)
   local path, accept = routes.restore_jobs(endpoint, self.api_version, self.group_id, self.name,
     routes.page_query(page_num, self.per_page, include_count))
-  return self.pipe:get(ctx, path, accept, { include_count = include_count })
+  return self.pipe:get(ctx, path, accept, { include_count = include_count, endpoint = endpoint })
 end
 
 --- The first page, routed (for "auto", through the probe table): page, endpoint or nil, err.
@@ -39,6 +39,7 @@ function listing.new(cfg)
   self.inflight = {} -- page number -> task, for the pages requested ahead
   self.released = 0  -- the last page handed out
   self.requested = 1 -- the last page requested
+  self.listed = 0    -- new jobs released so far
   return self
 end
 
@@ -142,6 +143,8 @@ function Listing:next()
   if not jobs then
     return self:fail(errors.new(errors.BAD_RESPONSE, { status = 200, message = problem }), 1)
   end
+  self.listed = self.listed + #jobs
+  self.pipe:emit { type = "page", page = page_num, jobs = #page.results, total = self.listed, endpoint = self.resolved }
   if #page.results < self.per_page or not response.has_next(page) then
     self:stop()
   else

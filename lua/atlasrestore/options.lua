@@ -50,7 +50,7 @@ local OPTION_TYPES = {
   on_warning = "function", max_attempts = "number", deadline = "number", max_body_size = "number",
   max_depth = "number", max_pages = "number", concurrency = "number", retry_base_delay = "number",
   retry_max_delay = "number", allow_http = "boolean", getenv = "function", transport = "string or table",
-  shared_dict = "string", clock = "function",
+  shared_dict = "string", clock = "function", on_event = "function",
 }
 
 -- `expected` is a type name, or several joined by " or ".
@@ -150,11 +150,13 @@ local function parse_base_url(url, allow_http)
   local host, port = authority:match("^(%[[%x:.]+%])(.*)$")
   if not host then host, port = authority:match("^([%w.-]+)(.*)$") end
   if not host or not (port == "" or port:match("^:%d+$")) then return nil, "has no valid host[:port]" end
-  if scheme == "http" and not allow_http and not LOOPBACK[host:lower()] and not host:match("^127%.%d+%.%d+%.%d+$") then
+  local remote_http = scheme == "http" and not LOOPBACK[host:lower()] and not host:match("^127%.%d+%.%d+%.%d+$")
+  if remote_http and not allow_http then
     return nil, "uses plain http:// on a non-loopback host; use https:// or allow_http = true"
   end
   path = path:gsub("/+$", "")
-  return { url = scheme .. "://" .. authority .. path, path = path }
+  -- insecure: the host to which allow_http lets credentials travel unencrypted, for a warning.
+  return { url = scheme .. "://" .. authority .. path, path = path, insecure = remote_http and host or nil }
 end
 
 --- The base URL and where it came from, for messages.
@@ -208,6 +210,8 @@ function options.client(opts)
   -- Only the tunables: credentials stay out of the settings table.
   local settings = {}
   for k, v in pairs(options.DEFAULTS) do settings[k] = opts[k] == nil and v or opts[k] end
+  -- A deadline of the caller's own is the retry budget (see the pipeline's retries).
+  settings.retry_until_deadline = opts.deadline ~= nil
   for _, k in ipairs(POSITIVE) do
     local v = settings[k]
     if not positive(v) then return nil, errors.invalid(k .. " must be a positive number") end
@@ -349,11 +353,12 @@ local function listing_filter(fname, argn, opts)
 end
 
 --- Validates a listing's `opts` (argument `argn`) against the client's settings:
--- { per_page, endpoint, concurrency, filter } or nil, err. `forced` pins the endpoint.
-function options.listing(fname, argn, opts, settings, forced)
+-- { per_page, endpoint, concurrency, filter } or nil, err. `forced` pins the
+-- endpoint; `extra` adds option types that the caller checks itself.
+function options.listing(fname, argn, opts, settings, forced, extra)
   if opts ~= nil and type(opts) ~= "table" then errors.bad_type(fname, argn, "table", opts) end
   opts = opts or {}
-  local types = merged(LISTING_TYPES)
+  local types = merged(LISTING_TYPES, extra)
   if forced then types.endpoint = nil end
   check_table(fname, argn, opts, types)
   local plan = {
@@ -370,12 +375,44 @@ function options.listing(fname, argn, opts, settings, forced)
   return plan
 end
 
+local PROJECTS_TYPES = { org_id = "string", items_per_page = "number" }
+
+--- Validates the `opts` (argument #1) of a list of projects: { org_id, per_page } or nil, err.
+function options.projects(fname, opts)
+  if opts ~= nil and type(opts) ~= "table" then errors.bad_type(fname, 1, "table", opts) end
+  opts = opts or {}
+  check_table(fname, 1, opts, PROJECTS_TYPES)
+  local plan = { org_id = opts.org_id, per_page = opts.items_per_page or routes.MAX_ITEMS_PER_PAGE }
+  local err = (plan.org_id and check_id(plan.org_id, "org_id"))
+    or check_bound("items_per_page", plan.per_page, routes.MAX_ITEMS_PER_PAGE)
+  if err then return nil, err end
+  return plan
+end
+
+local ORGANISATION_TYPES = { org_id = "string", project_concurrency = "number", on_instance = "function" }
+
+--- Validates the `opts` (argument #1) of an organisation's listing: the listing's
+-- plan plus org_id, project_concurrency (projects listed at once, default 4) and
+-- on_instance; or nil, err.
+function options.organisation(fname, opts, settings)
+  local plan, err = options.listing(fname, 1, opts, settings, "auto", ORGANISATION_TYPES)
+  if not plan then return nil, err end
+  opts = opts or {}
+  plan.org_id, plan.on_instance = opts.org_id, opts.on_instance
+  plan.project_concurrency = opts.project_concurrency or 4
+  err = (plan.org_id and check_id(plan.org_id, "org_id"))
+    or check_bound("project_concurrency", plan.project_concurrency, BOUNDED.concurrency)
+  if err then return nil, err end
+  return plan
+end
+
 local JOB_TYPES = { endpoint = "string" }
-local WAIT_TYPES = { endpoint = "string", interval = "number", timeout = "number", on_change = "function" }
+local WAIT_TYPES = { endpoint = "string", interval = "number", timeout = "number", on_change = "function",
+  tolerate_failures = "boolean" }
 local WAIT_DEFAULTS = { interval = 10, timeout = 3600 }
 
 --- Validates the `opts` (argument #4) of restore_job, or of wait_restore_job
--- when `wait`: { endpoint, interval, timeout, on_change } or nil, err.
+-- when `wait`: { endpoint, interval, timeout, on_change, tolerate_failures } or nil, err.
 function options.job(fname, opts, settings, wait)
   if opts ~= nil and type(opts) ~= "table" then errors.bad_type(fname, 4, "table", opts) end
   opts = opts or {}
@@ -384,6 +421,7 @@ function options.job(fname, opts, settings, wait)
   local err = check_endpoint(plan.endpoint)
   if err then return nil, err end
   if wait then
+    plan.tolerate_failures = opts.tolerate_failures == true
     for key, default in pairs(WAIT_DEFAULTS) do
       local v = opts[key] or default
       if not positive(v) then return nil, errors.invalid(key .. " must be a positive number") end

@@ -13,7 +13,7 @@ local RETRY_CODES = { CONNECT_FAILED = true, TIMEOUT = true, NETWORK_ERROR = tru
 
 --- cfg: settings, transport, strategy (auth.strategy), scrubber, once (a table
 -- for the notices given once: per client, or per nginx worker), base_url,
--- base_path, user_agent, log (function or nil), on_warning.
+-- base_path, user_agent, events (events.emitter), on_warning.
 function pipeline.new(cfg)
   return setmetatable(cfg, Pipeline)
 end
@@ -26,9 +26,9 @@ function Pipeline:context(budget, routed)
     routed = routed }
 end
 
--- A hook that raises must not break a listing: its error is dropped.
-function Pipeline:debug(fmt, ...)
-  if self.log then pcall(self.log, self.scrubber:scrub("atlasrestore: " .. fmt:format(...))) end
+--- Hands `event` to the subscribers, if there are any.
+function Pipeline:emit(event)
+  if self.events:active() then self.events:emit(event) end
 end
 
 --- Finishes an error on its way out: attempts, and no secret in any field.
@@ -39,32 +39,112 @@ function Pipeline:fail(err, attempts)
 end
 
 --- Sends one HTTP request (path relative to the base URL) within the call's
--- deadline. Returns a response or nil, err.
-function Pipeline:send(ctx, attempt, method, path, headers, body)
+-- deadline. `purpose`: "token" or "revoke" for a strategy's request (see run).
+-- Returns a response or nil, err.
+function Pipeline:send(ctx, attempt, method, path, headers, body, purpose)
   local remaining = ctx.deadline - self.transport:now()
   if remaining < 0.001 then
     return nil, errors.new(errors.TIMEOUT, { message = "the call's deadline passed" })
   end
-  local url = self.base_url .. path
-  local scheme = headers.Authorization and headers.Authorization:match("^(%a+)") or "none"
-  self:debug("> %s %s (attempt %d, auth %s)", method, url, attempt, scheme)
+  local listened = self.events:active()
+  if listened then
+    purpose = purpose or "api"
+    self:emit { type = "request", method = method, path = path, attempt = attempt, purpose = purpose,
+      auth = headers.Authorization and headers.Authorization:match("^(%a+)") or "none" }
+  end
   local s = self.settings
   local res, err = self.transport:request {
-    method = method, url = url, headers = headers, body = body,
+    method = method, url = self.base_url .. path, headers = headers, body = body,
     timeout = math.min(s.timeout, remaining),
     connect_timeout = math.min(s.connect_timeout, remaining),
     stall_timeout = s.stall_timeout,
     max_body = s.max_body_size,
   }
   if not res then
-    self:debug("< %s %s failed: %s: %s (attempt %d, %.1f ms)", method, url, tostring(err.errorCode),
-      tostring(err.message), attempt, (err.elapsed or 0) * 1000)
+    if listened then
+      self:emit { type = "response", method = method, path = path, attempt = attempt, purpose = purpose,
+        elapsed = err.elapsed or 0, error = err.errorCode, message = err.message }
+    end
     err.elapsed = nil
     return nil, err
   end
-  self:debug("< %s %s -> %d (attempt %d, %.1f ms, %d bytes)", method, url, res.status, attempt,
-    (res.elapsed or 0) * 1000, #res.body)
+  if listened then
+    self:emit { type = "response", method = method, path = path, attempt = attempt, purpose = purpose,
+      elapsed = res.elapsed or 0, status = res.status, bytes = #res.body }
+  end
   return res
+end
+
+--- Sends a request that a strategy described ({ method, path, headers, body }), once.
+function Pipeline:run(ctx, req, purpose)
+  return self:send(ctx, 1, req.method, req.path, req.headers, req.body, purpose)
+end
+
+--- Revokes `token` with the strategy's revocation request: true, or nil, err.
+-- `why`: "close", "refused" or "renewal", for the revoke event.
+function Pipeline:revoke(ctx, token, why)
+  local strategy = self.strategy
+  local res, err = self:run(ctx, strategy:revocation(token, self.user_agent), "revoke")
+  if res and res.status ~= 200 then err = response.error(res.status, res.headers, res.body) end
+  if err then
+    self:fail(err, 1)
+    self:emit { type = "revoke", ok = false, reason = why, error = err.errorCode, message = err.message }
+    return nil, err
+  end
+  strategy:revoked(token)
+  self:emit { type = "revoke", ok = true, reason = why }
+  return true
+end
+
+-- One token request: the token it replaces revoked first (best effort: that
+-- answer never stands for the fetch's), then the new one checked and scrubbed.
+local function fetch_token(self, ctx)
+  local strategy = self.strategy
+  local function fetch()
+    local old, why = strategy:retiring()
+    if old then self:revoke(ctx, old, why) end
+    local res, err = self:run(ctx, strategy:token_request(self.user_agent), "token")
+    if not res then return nil, err end
+    local token, expires_in = strategy:token_answer(res)
+    if not token then
+      err = expires_in
+      err.retry_after = response.retry_after(res.headers, err, os.time())
+      return nil, err
+    end
+    self.scrubber:add("token", token)
+    self:emit { type = "token", expires_in = expires_in }
+    return token, expires_in
+  end
+  return strategy:obtain(fetch, self, ctx)
+end
+
+--- The Authorization value for one request, or nil, err. A token is fetched
+-- once for every concurrent request of the transport: they all wait for it.
+function Pipeline:authorization(ctx, method, uri)
+  local strategy, transport = self.strategy, self.transport
+  local value, proof = strategy:authorize(method, uri, transport:now())
+  if value ~= false then
+    if not value then return nil, proof end -- none yet, or an error
+    if proof then self.scrubber:add("digest response", proof) end
+    return value
+  end
+  local pending = self.pending
+  if not pending then
+    pending = transport:spawn(fetch_token, self, ctx)
+    self.pending = pending
+  end
+  local ok, got, err = transport:wait(pending)
+  if self.pending == pending then self.pending = nil end
+  if not ok then error(got, 0) end
+  return got, err
+end
+
+--- Revokes what close() must: true, or nil, err (see Client:close).
+function Pipeline:close(revoke)
+  local strategy = self.strategy
+  local token = strategy.revocable and strategy:revocable(revoke)
+  if not token then return true end
+  return self:revoke(self:context(), token, "close")
 end
 
 --- One authenticated exchange. A Digest challenge and its answer, or a token
@@ -75,7 +155,7 @@ function Pipeline:exchange(ctx, attempt, path, accept)
   local res, err
   for _ = 1, 3 do
     local authorization
-    authorization, err = strategy:authorize(self, ctx, "GET", self.base_path .. path)
+    authorization, err = self:authorization(ctx, "GET", self.base_path .. path)
     if err then return nil, err end
     headers.Authorization, exchange.authorization = authorization, authorization
     res, err = self:send(ctx, attempt, "GET", path, headers)
@@ -84,16 +164,17 @@ function Pipeline:exchange(ctx, attempt, path, accept)
       strategy:accepted()
       return res
     end
-    local again
-    again, err = strategy:refused(self, res, exchange)
+    local verdict
+    verdict, err = strategy:refused(res, exchange, self.transport:now())
     if err then return nil, err end
-    if not again then return res end
+    if not verdict then return res end
   end
   return res
 end
 
---- Reports a deprecated or sunset endpoint once per client (per worker in nginx).
-function Pipeline:notice_deprecation(ctx, res, err)
+--- Reports a deprecated or sunset endpoint once per client (per worker in nginx):
+-- to on_warning and as a warning event. `path`: the request's; `endpoint`: its kind, when the caller knows it.
+function Pipeline:notice_deprecation(ctx, res, err, path, endpoint)
   if self.once.warned then return end
   local h = res.headers
   local gone = err and err.errorCode == "VERSION_GONE"
@@ -107,7 +188,10 @@ function Pipeline:notice_deprecation(ctx, res, err)
       h.deprecation or "-", h.sunset or "-")
   end
   if not ctx.routed then message = message .. '; list with endpoint = "auto" to follow migrated instances' end
-  pcall(self.on_warning, self.scrubber:scrub(message))
+  message = self.scrubber:scrub(message)
+  pcall(self.on_warning, message)
+  self:emit { type = "warning", message = message, path = path and path:match("^[^?]*"), endpoint = endpoint,
+    deprecation = h.deprecation, sunset = h.sunset }
 end
 
 -- Waits out a pause that another request of the call started.
@@ -132,21 +216,21 @@ function Pipeline:get(ctx, path, accept, decode)
       local remaining = tonumber(res.headers["ratelimit-remaining"])
       if remaining then ctx.budget.remaining = remaining end
       if res.status >= 200 and res.status < 300 then
-        self:notice_deprecation(ctx, res)
+        self:notice_deprecation(ctx, res, nil, path, decode.endpoint)
         local doc
         doc, err = parse(res.status, res.body, decode)
         if doc then return doc end
         if err.limit then return self:fail(err, attempt) end
         -- A broken 2xx body is worth another try; an enveloped error only when its status is.
         if err.errorCode ~= errors.BAD_RESPONSE then
-          self:notice_deprecation(ctx, res, err)
+          self:notice_deprecation(ctx, res, err, path, decode.endpoint)
           if not RETRY_STATUS[err.status] then return self:fail(err, attempt) end
           retry_after = response.retry_after(res.headers, err, os.time())
           err.retry_after = retry_after
         end
       else
         err = response.error(res.status, res.headers, res.body, decode)
-        self:notice_deprecation(ctx, res, err)
+        self:notice_deprecation(ctx, res, err, path, decode.endpoint)
         if not RETRY_STATUS[res.status] then return self:fail(err, attempt) end
         retry_after = response.retry_after(res.headers, err, os.time())
         err.retry_after = retry_after
@@ -156,7 +240,9 @@ function Pipeline:get(ctx, path, accept, decode)
     else
       return self:fail(err, attempt)
     end
-    if attempt >= s.max_attempts then return self:fail(err, attempt) end
+    -- The retry budget: max_attempts attempts, or, when the caller gave a deadline, as
+    -- many as it leaves room for (an outage shorter than the deadline is ridden out).
+    if attempt >= s.max_attempts and not s.retry_until_deadline then return self:fail(err, attempt) end
     -- Full jitter: a random wait up to the exponential bound; Retry-After is a floor.
     local wait = math.random() * math.min(s.retry_max_delay, s.retry_base_delay * 2 ^ (attempt - 1))
     local now = self.transport:now()
@@ -166,17 +252,10 @@ function Pipeline:get(ctx, path, accept, decode)
       if err.status == 429 then ctx.budget.paused_until = math.max(ctx.budget.paused_until, now + retry_after) end
     end
     if now + wait >= ctx.deadline then return self:fail(err, attempt) end
-    self:debug("retrying in %.2f s after %s", wait, tostring(err.errorCode))
-    self.transport:sleep(wait)
+    self:emit { type = "retry", why = err.errorCode, wait = wait, attempt = attempt }
+    -- A wait of nothing is no wait (inside nginx, ngx.sleep(0) logs a warning).
+    if wait > 0 then self.transport:sleep(wait) end
   end
-end
-
---- POSTs a form with Basic credentials (token revocation). Returns true or nil, err.
-function Pipeline:post(path, headers, body)
-  local res, err = self:send(self:context(), 1, "POST", path, headers, body)
-  if res and res.status ~= 200 then err = response.error(res.status, res.headers, res.body) end
-  if err then return self:fail(err, 1) end
-  return true
 end
 
 return pipeline

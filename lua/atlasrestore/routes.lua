@@ -64,6 +64,13 @@ function routes.instances(endpoint, group_id, query)
   return "/api/atlas/v2" .. route.path:format(routes.url_encode(group_id)) .. (query or ""), route.accept
 end
 
+--- path_and_query, accept for one page of the projects the credentials see, or
+-- of organisation `org_id`'s projects.
+function routes.projects(org_id, query)
+  local path = org_id and "/orgs/" .. routes.url_encode(org_id) .. "/groups" or "/groups"
+  return "/api/atlas/v2" .. path .. (query or ""), ATLAS_2023
+end
+
 function routes.token() return "/api/oauth/token" end
 
 function routes.revoke() return "/api/oauth/revoke" end

@@ -46,15 +46,18 @@ function single.job(st, group_id, name, job_id, endpoint)
   return job
 end
 
--- Failures that a later poll may not meet: the wait goes on through them.
+-- Failures that a later poll may not meet: with tolerate_failures, the wait goes on through them.
 local TRANSIENT = { network = true, rate_limited = true, server = true, bad_response = true }
 local LASTING = { TLS_FAILED = true, RESPONSE_TOO_LARGE = true }
 
 local function transient(err) return TRANSIENT[err.kind] and not LASTING[err.errorCode] end
 
 --- Polls a job until its unified status is final: the final job (shaped as
--- single.job's), or nil, err. plan: endpoint, interval, timeout, on_change.
--- Each poll is a call of its own (deadline, retries), cut at the wait's end.
+-- single.job's), or nil, err. plan: endpoint, interval, timeout, on_change(job,
+-- unified status: a wire record may have none), tolerate_failures. Each poll is a call of its own
+-- (deadline, retries), cut at the wait's end. A poll that fails after its retries
+-- ends the wait with its error, unless tolerate_failures lets transient failures
+-- pass until the timeout (WAIT_TIMEOUT, the last of them as `cause`).
 function single.wait(st, group_id, name, job_id, plan)
   local pipe, endpoint = st.pipe, plan.endpoint
   local transport = pipe.transport
@@ -71,10 +74,10 @@ function single.wait(st, group_id, name, job_id, plan)
       last_job, cause = shown, nil
       if unified.status ~= last_status then
         last_status = unified.status
-        if plan.on_change then plan.on_change(shown) end
+        if plan.on_change then plan.on_change(shown, unified.status) end
       end
       if shape.FINAL[unified.status] then return shown end
-    elseif transient(resolved) then
+    elseif plan.tolerate_failures and transient(resolved) then
       cause = resolved
     else
       return nil, resolved

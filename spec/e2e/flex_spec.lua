@@ -4,9 +4,9 @@ local emulator = require "support.emulator"
 
 local function read(path) return assert(emulator.read_file(path)) end
 
---- Parses the README's mapping table: rows of `| Flex field | Field in "auto" | Rule |`.
+--- Parses the mapping table of docs/sunset.md: rows of `| Flex field | Field in "auto" | Rule |`.
 local function mapping_rows()
-  local readme = read("README.md")
+  local readme = read("docs/sunset.md")
   local block = assert(readme:match("<!%-%- mapping:begin %-%->(.-)<!%-%- mapping:end %-%->"), "mapping table")
   local rows = {}
   for line in block:gmatch("[^\n]+") do
@@ -17,7 +17,7 @@ local function mapping_rows()
 end
 
 local function serverless_status_order()
-  local readme = read("README.md")
+  local readme = read("docs/sunset.md")
   local block = assert(readme:match("<!%-%- status:begin %-%->(.-)<!%-%- status:end %-%->"), "status list")
   local order = {}
   for condition, status in block:gmatch("\n%d+%. ([^\n]-) → `(%u+)`") do order[#order + 1] = { condition, status } end

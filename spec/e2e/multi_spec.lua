@@ -1,6 +1,7 @@
 -- curl.multi: several transfers at once on one libcurl multi handle.
 local cjson = require "cjson"
 local curl = require "atlasrestore.curl"
+local lfs = require "lfs"
 local rawserver = require "support.rawserver"
 
 --- Drives m until nothing is pending (or `limit` seconds pass); returns the
@@ -157,18 +158,31 @@ describe("curl.multi", function()
   end)
 
   it("frees transfers still in flight when closed or collected", function()
+    -- Every socket of a transfer in flight (and the handle's own) is closed with
+    -- it: the process holds as many descriptors afterwards as before.
+    local function open_fds()
+      local n = 0
+      for _ in lfs.dir("/proc/self/fd") do n = n + 1 end
+      return n
+    end
     local server = rawserver.start("jobs", "5")
+    local before = open_fds()
     do
       local m <close> = curl.multi()
       m:add { url = server.base_url .. "/slow/a" }
       m:perform(0.1)
+      assert.truthy(open_fds() > before)
     end
+    assert.equal(before, open_fds())
     local m = curl.multi()
     m:add { url = server.base_url .. "/slow/b" }
     m:perform(0.1)
+    assert.truthy(open_fds() > before)
     m = nil -- luacheck: ignore 311
     collectgarbage()
     collectgarbage()
+    assert.equal(before, open_fds())
+    assert.equal(2, server.stats().connections)
     server.stop()
   end)
 end)

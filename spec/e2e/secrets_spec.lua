@@ -427,6 +427,54 @@ describe("secrets", function()
     end)
   end)
 
+  describe("the events (on_event)", function()
+    -- Every event of a client, each as text (serialize): checked like the log.
+    local function with_events(extra)
+      local seen = {}
+      extra.on_event = function(e) seen[#seen + 1] = e end
+      local client, log, secrets, warnings = new_client(extra)
+      return client, seen, secrets, log, warnings
+    end
+
+    local function texts(seen)
+      local out = {}
+      for i, e in ipairs(seen) do out[i] = serialize(e) end
+      return out
+    end
+
+    local function count(seen, kind)
+      local n = 0
+      for _, e in ipairs(seen) do if e.type == kind then n = n + 1 end end
+      return n
+    end
+
+    it("of a Digest listing hold neither the private key nor a Digest value", function()
+      emu:config { faults = { retry_after = 0, script = { "ok", "429" } } }
+      local client, seen, secrets = with_events {}
+      assert(client:all_restore_jobs(emu.group_id, "jobs-1000", { items_per_page = 500 }))
+      client:close()
+      assert.equal(2, count(seen, "page"))
+      assert.equal(1, count(seen, "retry"))
+      assert.is_true(secrets.seen["Digest response"], "the Digest values sent were collected")
+      assert_no_secret("the events", texts(seen), secrets)
+    end)
+
+    it("of a service account's listing, renewal and close hold neither the secret nor a token", function()
+      local client, seen, secrets = with_events { client_id = emu.client_id, client_secret = emu.client_secret }
+      assert(client:all_restore_jobs(emu.group_id, "demo"))
+      emu:expire_tokens()
+      assert(client:all_restore_jobs(emu.group_id, "demo"))
+      assert(client:close())
+      assert.equal(2, count(seen, "token"))
+      assert.equal(2, count(seen, "revoke"), "the refused token and the last one")
+      assert.equal(2, emu:stats().revokes)
+      for _, name in ipairs { "fetched token", "revoked token", "Basic credentials", "bearer token" } do
+        assert.is_true(secrets.seen[name], name .. " was collected")
+      end
+      assert_no_secret("the events", texts(seen), secrets)
+    end)
+  end)
+
   describe("API keys (Digest)", function()
     it("keep the private key and the Digest values out of a listing's log", function()
       local client, log, secrets, warnings = new_client()

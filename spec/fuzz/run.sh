@@ -30,7 +30,7 @@ build() { # target, sources...
   # shellcheck disable=SC2068 # the source lists are meant to split
   "$CLANG" -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
     -Wall -Wextra -I"$LUA_INCDIR" -Icsrc \
-    -o "$OUT/$target" "spec/fuzz/$target.c" $@ "$LUA_LIB" -lm
+    -o "$OUT/$target" "spec/fuzz/$target.c" $@ "$LUA_LIB" -ldeflate -lm
 }
 
 # Seeds are named by content hash, like libFuzzer's own, so reruns add nothing twice.

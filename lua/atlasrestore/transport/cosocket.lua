@@ -407,8 +407,12 @@ end
 
 function transport.now() return now() end
 
+-- ngx.sleep counts whole milliseconds: less than one would be ngx.sleep(0), which
+-- logs a warning in an nginx without the delayed-events patch (Debian's).
+local MIN_SLEEP = 0.001
+
 function transport.sleep(_, seconds)
-  if seconds > 0 and seconds == seconds then sleep(seconds) end
+  if seconds > 0 and seconds == seconds then sleep(math.max(MIN_SLEEP, seconds)) end
 end
 
 --- Stops what the client still runs; the pool belongs to the worker and stays.
