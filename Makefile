@@ -60,10 +60,10 @@ NGINX_TIMEOUT    ?= 600
 WARNINGS  = -std=c99 -Wall -Wextra -pedantic -Wshadow -Wmissing-prototypes -Wstrict-prototypes
 MODFLAGS  = $(CFLAGS) $(WARNINGS) -fPIC -fvisibility=hidden -I$(LUA_INCDIR)
 
-# The response head parser and the table-field readers go into both modules.
-SHARED_SRC = csrc/head.c csrc/luahead.c csrc/luafield.c
+# The response head parser, the framing rules, the table-field readers and the wipe go into both modules.
+SHARED_SRC = csrc/head.c csrc/framing.c csrc/luahead.c csrc/luafield.c csrc/wipe.c
 CORE_SRC  = csrc/lcore.c csrc/json.c csrc/encode.c csrc/digest.c csrc/hash.c csrc/md5.c csrc/sha256.c csrc/challenge.c csrc/base64.c csrc/gzip.c csrc/idset.c csrc/lidset.c $(SHARED_SRC)
-CURL_SRC  = csrc/lcurl.c csrc/lmulti.c csrc/transfer.c csrc/sockets.c csrc/buf.c $(SHARED_SRC)
+CURL_SRC  = csrc/lcurl.c csrc/lmulti.c csrc/request.c csrc/transfer.c csrc/sockets.c csrc/buf.c $(SHARED_SRC)
 PROCESS_SRC = csrc/lprocess.c
 HEADERS   = $(wildcard csrc/*.h)
 LUA_SRC   = $(wildcard lua/*/*.lua lua/*/*/*.lua)

@@ -43,7 +43,7 @@ end
 -- the header around it) is malformed.
 function auth.parse_digest_challenge(values)
   if values == nil then return nil end
-  local challenges, code, message = core.parse_digest_challenges(values)
+  local challenges, message, code = core.parse_digest_challenges(values)
   if not challenges then return nil, code, message end
   local best, best_strength
   for _, challenge in ipairs(challenges) do

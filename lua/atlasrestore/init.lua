@@ -147,8 +147,7 @@ function atlasrestore.new(opts)
       strategy = lasting.strategy,
       scrubber = lasting.scrubber,
       once = lasting.once,
-      base_url = base.url,
-      base_path = base.path,
+      base = base,
       user_agent = ("atlasrestore/%s (%s; %s)"):format(atlasrestore._VERSION, platform.lua_name(), transport.version)
         .. (opts.user_agent and " " .. opts.user_agent or ""),
       events = emitter,
@@ -170,7 +169,7 @@ end
 
 function Client:__tostring()
   local st = state[self]
-  return ("atlasrestore.Client (%s, %s)%s"):format(st.pipe.base_url, st.label, st.closed and " closed" or "")
+  return ("atlasrestore.Client (%s, %s)%s"):format(st.pipe.base.url, st.label, st.closed and " closed" or "")
 end
 
 ---------------------------------------------------------------------------

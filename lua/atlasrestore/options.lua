@@ -2,6 +2,7 @@
 -- the caller's line, a bad value is INVALID_ARGUMENT) and returns plain settings.
 local dates = require "atlasrestore.dates"
 local errors = require "atlasrestore.errors"
+local request = require "atlasrestore.request"
 local routes = require "atlasrestore.routes"
 local shape = require "atlasrestore.shape"
 
@@ -156,7 +157,8 @@ local function parse_base_url(url, allow_http)
   end
   path = path:gsub("/+$", "")
   -- insecure: the host to which allow_http lets credentials travel unencrypted, for a warning.
-  return { url = scheme .. "://" .. authority .. path, path = path, insecure = remote_http and host or nil }
+  return { url = scheme .. "://" .. authority .. path, path = path, target = request.base(scheme, authority, path),
+    insecure = remote_http and host or nil }
 end
 
 --- The base URL and where it came from, for messages.
@@ -201,7 +203,7 @@ local POSITIVE = { "timeout", "connect_timeout", "stall_timeout", "deadline", "m
 local BOUNDED = { max_attempts = 100, max_depth = 1000, max_pages = 1000000, concurrency = 32 }
 
 --- Checks `atlasrestore.new`'s options. Returns the settings, the credentials and
--- the base URL ({url, path}), or nil, err.
+-- the base URL ({url, path, target = request.base's}), or nil, err.
 function options.client(opts)
   if opts ~= nil and type(opts) ~= "table" then errors.bad_type("new", 1, "table", opts) end
   opts = opts or {}

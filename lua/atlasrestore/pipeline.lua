@@ -1,6 +1,7 @@
 --- The request pipeline: one authenticated GET with retries and backoff,
 -- within a call's deadline, returning a decoded document or an error value.
 local errors = require "atlasrestore.errors"
+local request = require "atlasrestore.request"
 local response = require "atlasrestore.response"
 
 local pipeline = {}
@@ -12,8 +13,8 @@ local RETRY_STATUS = { [429] = true, [500] = true, [502] = true, [503] = true, [
 local RETRY_CODES = { CONNECT_FAILED = true, TIMEOUT = true, NETWORK_ERROR = true, BAD_RESPONSE = true }
 
 --- cfg: settings, transport, strategy (auth.strategy), scrubber, once (a table
--- for the notices given once: per client, or per nginx worker), base_url,
--- base_path, user_agent, events (events.emitter), on_warning.
+-- for the notices given once: per client, or per nginx worker), base (the
+-- checked base URL: url, path, target), user_agent, events (events.emitter), on_warning.
 function pipeline.new(cfg)
   return setmetatable(cfg, Pipeline)
 end
@@ -53,13 +54,10 @@ function Pipeline:send(ctx, attempt, method, path, headers, body, purpose)
       auth = headers.Authorization and headers.Authorization:match("^(%a+)") or "none" }
   end
   local s = self.settings
-  local res, err = self.transport:request {
-    method = method, url = self.base_url .. path, headers = headers, body = body,
-    timeout = math.min(s.timeout, remaining),
-    connect_timeout = math.min(s.connect_timeout, remaining),
-    stall_timeout = s.stall_timeout,
-    max_body = s.max_body_size,
-  }
+  local res, err = self.transport:request(request.new(self.base.target, method, path, headers, body, {
+    timeout = math.min(s.timeout, remaining), connect_timeout = math.min(s.connect_timeout, remaining),
+    stall_timeout = s.stall_timeout, max_body = s.max_body_size,
+  }))
   if not res then
     if listened then
       self:emit { type = "response", method = method, path = path, attempt = attempt, purpose = purpose,
@@ -155,7 +153,7 @@ function Pipeline:exchange(ctx, attempt, path, accept)
   local res, err
   for _ = 1, 3 do
     local authorization
-    authorization, err = self:authorization(ctx, "GET", self.base_path .. path)
+    authorization, err = self:authorization(ctx, "GET", self.base.path .. path)
     if err then return nil, err end
     headers.Authorization, exchange.authorization = authorization, authorization
     res, err = self:send(ctx, attempt, "GET", path, headers)

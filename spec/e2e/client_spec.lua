@@ -428,12 +428,11 @@ describe("atlasrestore against the emulator", function()
     end)
 
     it("lists with a ready access token", function()
-      local res = assert(require("atlasrestore.transport.curl").new {}:request {
-        method = "POST", url = emu.base_url .. "/api/oauth/token", body = "grant_type=client_credentials",
-        headers = { Authorization = "Basic " .. require("atlasrestore.core").base64(emu.client_id .. ":"
-          .. emu.client_secret), ["Content-Type"] = "application/x-www-form-urlencoded" },
-        timeout = 10, connect_timeout = 10, stall_timeout = 10, max_body = 65536,
-      })
+      local res = assert(require("atlasrestore.transport.curl").new {}:request(require("support.transport_contract")
+        .request(emu.base_url .. "/api/oauth/token", { method = "POST", body = "grant_type=client_credentials",
+          headers = { Authorization = "Basic " .. require("atlasrestore.core").base64(emu.client_id .. ":"
+            .. emu.client_secret), ["Content-Type"] = "application/x-www-form-urlencoded" },
+          timeout = 10, connect_timeout = 10, stall_timeout = 10, max_body = 65536 })))
       assert.equal(200, res.status)
       local token = require("cjson").decode(res.body).access_token
       local client = new_client { access_token = token }

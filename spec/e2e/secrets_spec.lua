@@ -142,7 +142,10 @@ local function recording_transport(secrets, opts)
   local spy = setmetatable({ requests = 0, tokens = {} }, { __index = inner })
   function spy.request(_, req)
     spy.requests = spy.requests + 1
-    secrets.authorization(req.headers.Authorization)
+    for _, line in ipairs(req.headers) do
+      local value = line:match("^Authorization: (.*)$")
+      if value then secrets.authorization(value) end
+    end
     if req.body then
       local token = req.body:match("token=([^&]+)")
       if token then secrets.add("revoked token", url_decode(token)) end
@@ -899,7 +902,9 @@ describe("secrets", function()
           local transport = require("atlasrestore.transport.curl").new {}
           local request = transport.request
           transport.request = function(t, req)
-            if req.headers.Authorization then print("AUTH " .. req.headers.Authorization) end
+            for _, line in ipairs(req.headers) do
+              if line:find("^Authorization: ") then print("AUTH " .. line:sub(16)) end
+            end
             local res, err = request(t, req)
             if res and req.url:find("/api/oauth/token", 1, true) then
               print("TOKEN " .. res.body:match('"access_token"%%s*:%%s*"([^"]+)"'))

@@ -572,12 +572,13 @@ describe("core.encode", function()
   local encode = core.encode
   local array = function(t) return setmetatable(t, core.array_mt) end
 
-  -- Every refusal is nil plus a message, never a raised error.
+  -- Every refusal is nil, a message and a code, as core.decode's, never a raised error.
   local function refused(value, pattern, ...)
-    local ok, text, why = pcall(encode, value, ...)
+    local ok, text, why, code = pcall(encode, value, ...)
     assert(ok, "encode raised: " .. tostring(text))
     assert.is_nil(text)
     assert.is_string(why)
+    assert.equal("INVALID_ARGUMENT", code)
     assert.matches(pattern, why)
     return why
   end
