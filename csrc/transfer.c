@@ -155,8 +155,8 @@ void ar_transfer_start(ar_transfer *t, ar_request *r, ar_sockets *sockets) {
   curl_easy_setopt(e, CURLOPT_DEBUGDATA, t);
   curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, q->headers);
-  /* gzip, deflate, br, zstd as built in; the body limit counts decoded bytes. */
-  curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+  /* No decoding here: the pipeline asks for gzip and inflates the whole body
+   * (core.gunzip), the same way for both transports. */
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, ar_millis(q->timeout));
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, ar_millis(q->connect_timeout));
   /* A server that stalls or trickles is cut off by the low-speed rule. */

@@ -32,7 +32,7 @@ typedef struct ar_request {
   int post;                   /* else GET */
   struct curl_slist *headers; /* "Name: value" lines; wiped when freed (one is Authorization) */
   double timeout, connect_timeout, low_speed_time, low_speed_limit; /* seconds; bytes per second */
-  size_t max_body;                                                  /* decompressed bytes */
+  size_t max_body;                                                  /* body bytes as they came (never decoded here) */
 } ar_request;
 
 void ar_request_free(ar_request *r);

@@ -3,6 +3,7 @@
 local auth = require "atlasrestore.auth"
 local contract = require "atlasrestore.transport.contract"
 local core = require "atlasrestore.core"
+local endpoints = require "atlasrestore.endpoints"
 local errors = require "atlasrestore.errors"
 local events = require "atlasrestore.events"
 local listing = require "atlasrestore.listing"
@@ -10,6 +11,7 @@ local options = require "atlasrestore.options"
 local organisation = require "atlasrestore.organisation"
 local pipeline = require "atlasrestore.pipeline"
 local platform = require "atlasrestore.platform"
+local probe = require "atlasrestore.probe"
 local project = require "atlasrestore.project"
 local random = require "atlasrestore.random"
 local redact = require "atlasrestore.redact"
@@ -176,30 +178,17 @@ end
 -- Single pages
 ---------------------------------------------------------------------------
 
-local function one_page(self, fname, endpoint, group_id, name, query)
-  local st = open_state(self, fname)
-  local err = options.path(fname, group_id, name)
-  local query_string, qerr = options.query(fname, query)
+--- One page of the original (serverless) endpoint, exactly as Atlas serves it.
+function Client:list_restore_jobs(group_id, cluster_name, query)
+  local st = open_state(self, "list_restore_jobs")
+  local err = options.path("list_restore_jobs", group_id, cluster_name)
+  local query_string, qerr = options.query("list_restore_jobs", query)
   err = err or qerr
   if err then return st.pipe:fail(err, 0) end
-  local path, accept = routes.restore_jobs(endpoint, st.settings.api_version, group_id, name, query_string)
-  return st.pipe:get(st.pipe:context(), path, accept,
-    { include_count = query and query.include_count, envelope = query and query.envelope })
-end
-
---- One page of the serverless endpoint, exactly as Atlas serves it.
-function Client:list_restore_jobs(group_id, cluster_name, query)
-  return one_page(self, "list_restore_jobs", "serverless", group_id, cluster_name, query)
-end
-
---- One page of the Flex endpoint, Flex record shape.
-function Client:list_flex_restore_jobs(group_id, name, query)
-  return one_page(self, "list_flex_restore_jobs", "flex", group_id, name, query)
-end
-
---- One page of the dedicated (cloud backup) endpoint, its wire records.
-function Client:list_cluster_restore_jobs(group_id, cluster_name, query)
-  return one_page(self, "list_cluster_restore_jobs", "dedicated", group_id, cluster_name, query)
+  local endpoint = endpoints.ORIGINAL
+  local path, accept = routes.restore_jobs(endpoint, st.settings.api_version, group_id, cluster_name, query_string)
+  return st.pipe:get(st.pipe:context(), path, accept, { include_count = query and query.include_count,
+    envelope = query and query.envelope, notice = function(signals) probe.warn(st.pipe, endpoint, signals) end })
 end
 
 --- One page routed by `query.endpoint` (default the client's), in the unified
@@ -218,17 +207,17 @@ end
 ---------------------------------------------------------------------------
 
 -- A listing of one instance, or nil, err (its arguments checked first).
-local function start_listing(self, fname, group_id, name, opts, forced, lazy)
+local function start_listing(self, fname, group_id, name, opts, lazy)
   local st = open_state(self, fname)
   local err = options.path(fname, group_id, name)
-  local plan, perr = options.listing(fname, 3, opts, st.settings, forced)
+  local plan, perr = options.listing(fname, 3, opts, st.settings)
   err = err or perr
   if err then return nil, err end
   return listing.new {
     pipe = st.pipe, memory = st.memory, api_version = st.settings.api_version, max_pages = st.settings.max_pages,
     group_id = group_id, name = name, endpoint = plan.endpoint, per_page = plan.per_page,
     concurrency = plan.concurrency, lazy = lazy, owner = st,
-    unified = plan.endpoint == "auto", clock = st.clock, filter = plan.filter,
+    unified = plan.endpoint == endpoints.AUTO, clock = st.clock, filter = plan.filter,
   }
 end
 
@@ -236,12 +225,10 @@ end
 local PROGRESS_EVERY = 64
 
 -- An iterator over every job: one page (and the pages requested ahead) in memory.
-local function iterate(self, fname, group_id, name, opts, forced)
-  local source, err = start_listing(self, fname, group_id, name, opts, forced, true)
-  if not source then
-    local _, failed = state[self].pipe:fail(err, 0)
-    error(failed, 3)
-  end
+-- A failure raises the error value at the caller's line (errors.raise).
+local function iterate(self, fname, group_id, name, opts)
+  local source, err = start_listing(self, fname, group_id, name, opts, true)
+  if not source then errors.raise(select(2, state[self].pipe:fail(err, 0))) end
   local buffer, i = {}, 0
   return function()
     if source.owner.closed then errors.misuse("'%s' iterator used after its client was closed", fname) end
@@ -250,15 +237,15 @@ local function iterate(self, fname, group_id, name, opts, forced)
     while i > #buffer do
       local jobs, page_err = listing.take(source)
       if jobs == nil then return nil end
-      if jobs == false then error(page_err, 2) end
+      if jobs == false then errors.raise(page_err) end
       buffer, i = jobs, 1
     end
     return buffer[i]
   end
 end
 
-local function all(self, fname, group_id, name, opts, forced)
-  local source, err = start_listing(self, fname, group_id, name, opts, forced, false)
+local function all(self, fname, group_id, name, opts)
+  local source, err = start_listing(self, fname, group_id, name, opts, false)
   if not source then return state[self].pipe:fail(err, 0) end
   return listing.collect(source)
 end
@@ -275,34 +262,13 @@ function Client:all_restore_jobs(group_id, cluster_name, opts)
   return jobs, err
 end
 
-function Client:flex_restore_jobs(group_id, name, opts)
-  local iterator = iterate(self, "flex_restore_jobs", group_id, name, opts, "flex")
-  return iterator
-end
-
-function Client:all_flex_restore_jobs(group_id, name, opts)
-  local jobs, err = all(self, "all_flex_restore_jobs", group_id, name, opts, "flex")
-  return jobs, err
-end
-
---- Every job of a dedicated cluster, lazily, its wire records. Raises the error value on failure.
-function Client:cluster_restore_jobs(group_id, cluster_name, opts)
-  local iterator = iterate(self, "cluster_restore_jobs", group_id, cluster_name, opts, "dedicated")
-  return iterator
-end
-
-function Client:all_cluster_restore_jobs(group_id, cluster_name, opts)
-  local jobs, err = all(self, "all_cluster_restore_jobs", group_id, cluster_name, opts, "dedicated")
-  return jobs, err
-end
-
 --- Every job of every instance of a project that can have them: jobs, failures; or nil, err.
 -- With opts.on_instance(name, jobs): each instance's jobs as its listing completes,
 -- and the number of jobs instead of the jobs.
 function Client:project_restore_jobs(group_id, opts)
   local st = open_state(self, "project_restore_jobs")
   local err = options.group("project_restore_jobs", group_id)
-  local plan, perr = options.listing("project_restore_jobs", 2, opts, st.settings, "auto",
+  local plan, perr = options.listing("project_restore_jobs", 2, opts, st.settings, endpoints.AUTO,
     { on_instance = "function" })
   err = err or perr
   if err then return st.pipe:fail(err, 0) end

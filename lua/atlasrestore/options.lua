@@ -1,6 +1,7 @@
 --- Options and the environment: checks what a caller passes (misuse raises at
 -- the caller's line, a bad value is INVALID_ARGUMENT) and returns plain settings.
 local dates = require "atlasrestore.dates"
+local endpoints = require "atlasrestore.endpoints"
 local errors = require "atlasrestore.errors"
 local request = require "atlasrestore.request"
 local routes = require "atlasrestore.routes"
@@ -22,7 +23,7 @@ options.DEFAULTS = {
   max_pages = 10000,      -- 5 million jobs at 500 a page
   concurrency = 4,      -- pages in flight at once; see the README for why 4
   api_version = "v2",
-  endpoint = "serverless",
+  endpoint = endpoints.AUTO,
 }
 
 --- Environment names, as the Atlas CLI and the Terraform provider use them.
@@ -36,11 +37,18 @@ options.ENV = {
   base_url_cli = "MONGODB_ATLAS_OPS_MANAGER_URL",
 }
 
-local ENDPOINT_CHOICES = { serverless = true, flex = true, dedicated = true, auto = true }
-local ENDPOINT_LIST = '"serverless", "flex", "dedicated" or "auto"'
+-- A value a caller gave, quoted for a message: control characters and quotes
+-- escaped (the message stays one line), and cut after 100 characters.
+local function quoted(value)
+  local text = tostring(value)
+  local cut = #text > 100 and text:sub(1, 100) .. "..." or text
+  return '"' .. cut:gsub('[%c"\\]', function(c) return ("\\%d"):format(c:byte()) end) .. '"'
+end
 
 local function check_endpoint(endpoint)
-  if not ENDPOINT_CHOICES[endpoint] then return errors.invalid("endpoint must be " .. ENDPOINT_LIST) end
+  if not endpoints.valid(endpoint) then
+    return errors.invalid(("endpoint %s is not one of %s"):format(quoted(endpoint), endpoints.quoted_choices()))
+  end
 end
 
 local OPTION_TYPES = {
@@ -161,6 +169,14 @@ local function parse_base_url(url, allow_http)
     insecure = remote_http and host or nil }
 end
 
+-- A URL as a message may show it: no userinfo (user:password@), no query or fragment.
+local function without_secrets(url)
+  local scheme, rest = url:match("^(%a[%w+.-]*://)(.*)$")
+  if not scheme then scheme, rest = "", url end
+  rest = rest:gsub("^[^/?#]*@", "***@"):gsub("[?#].*$", "?...")
+  return scheme .. rest
+end
+
 --- The base URL and where it came from, for messages.
 local function base_url(opts, getenv)
   local sources = {
@@ -174,8 +190,7 @@ local function base_url(opts, getenv)
     if url then
       local base, problem = parse_base_url(url, opts.allow_http)
       if base then return base end
-      local shown = from == "base_url" and "base_url" or ("%s (%q)"):format(from, url)
-      return nil, errors.invalid(("%s %s"):format(shown, problem))
+      return nil, errors.invalid(("%s %s %s"):format(from, quoted(without_secrets(url)), problem))
     end
   end
 end
@@ -183,7 +198,8 @@ end
 local function check_proxy(proxy)
   if proxy == nil then return nil end
   if proxy:find("[%c%s]") or not proxy:match("^%a[%w+.-]*://[^/?#]+") then
-    return errors.invalid("proxy must be a URL such as http://proxy.example:3128")
+    return errors.invalid(("proxy %s must be a URL such as http://proxy.example:3128"):format(
+      quoted(without_secrets(proxy))))
   end
 end
 
@@ -224,7 +240,7 @@ function options.client(opts)
     end
   end
   if settings.api_version ~= "v2" and settings.api_version ~= "v1.0" then
-    return nil, errors.invalid('api_version must be "v2" or "v1.0"')
+    return nil, errors.invalid(('api_version %s is not one of "v2", "v1.0"'):format(quoted(settings.api_version)))
   end
   local err = check_endpoint(settings.endpoint) or check_proxy(opts.proxy) or check_ca_file(opts.ca_file)
   if err then return nil, err end
@@ -397,7 +413,7 @@ local ORGANISATION_TYPES = { org_id = "string", project_concurrency = "number", 
 -- plan plus org_id, project_concurrency (projects listed at once, default 4) and
 -- on_instance; or nil, err.
 function options.organisation(fname, opts, settings)
-  local plan, err = options.listing(fname, 1, opts, settings, "auto", ORGANISATION_TYPES)
+  local plan, err = options.listing(fname, 1, opts, settings, endpoints.AUTO, ORGANISATION_TYPES)
   if not plan then return nil, err end
   opts = opts or {}
   plan.org_id, plan.on_instance = opts.org_id, opts.on_instance

@@ -1,5 +1,6 @@
 --- The request pipeline: one authenticated GET with retries and backoff,
 -- within a call's deadline, returning a decoded document or an error value.
+local core = require "atlasrestore.core"
 local errors = require "atlasrestore.errors"
 local request = require "atlasrestore.request"
 local response = require "atlasrestore.response"
@@ -21,10 +22,8 @@ end
 
 --- A call's state: its deadline, and the rate-limit budget that every request
 -- of the call obeys (a 429 pauses them all), shared when given.
--- `routed`: the caller lists with endpoint = "auto".
-function Pipeline:context(budget, routed)
-  return { deadline = self.transport:now() + self.settings.deadline, budget = budget or { paused_until = 0 },
-    routed = routed }
+function Pipeline:context(budget)
+  return { deadline = self.transport:now() + self.settings.deadline, budget = budget or { paused_until = 0 } }
 end
 
 --- Hands `event` to the subscribers, if there are any.
@@ -37,6 +36,23 @@ function Pipeline:fail(err, attempts)
   err.attempts = attempts
   self.scrubber:deep(err)
   return nil, err
+end
+
+-- Bodies are inflated here, once, whichever transport carried them: both ask
+-- for gzip and hand over the bytes as they came (core.gunzip refuses a bomb
+-- from its trailer, before inflating). Returns res, or nil, err.
+local function inflated(res, max_body)
+  local coding = res.headers["content-encoding"]
+  coding = coding and coding:lower():match("^%s*(.-)%s*$")
+  if coding == nil or coding == "identity" or res.body == "" then return res end
+  if coding ~= "gzip" then
+    return nil, errors.new(errors.BAD_RESPONSE, { status = res.status,
+      message = ("a body in Content-Encoding %q, which was not asked for"):format(coding:sub(1, 40)) })
+  end
+  local body, message, code = core.gunzip(res.body, max_body)
+  if not body then return nil, errors.new(code, { status = res.status, message = message }) end
+  res.body = body
+  return res
 end
 
 --- Sends one HTTP request (path relative to the base URL) within the call's
@@ -70,7 +86,7 @@ function Pipeline:send(ctx, attempt, method, path, headers, body, purpose)
     self:emit { type = "response", method = method, path = path, attempt = attempt, purpose = purpose,
       elapsed = res.elapsed or 0, status = res.status, bytes = #res.body }
   end
-  return res
+  return inflated(res, s.max_body_size)
 end
 
 --- Sends a request that a strategy described ({ method, path, headers, body }), once.
@@ -148,7 +164,7 @@ end
 --- One authenticated exchange. A Digest challenge and its answer, or a token
 -- renewal after a 401, belong to the same attempt. Returns the last response.
 function Pipeline:exchange(ctx, attempt, path, accept)
-  local headers = { Accept = accept, ["User-Agent"] = self.user_agent }
+  local headers = { Accept = accept, ["Accept-Encoding"] = "gzip", ["User-Agent"] = self.user_agent }
   local strategy, exchange = self.strategy, {}
   local res, err
   for _ = 1, 3 do
@@ -170,26 +186,27 @@ function Pipeline:exchange(ctx, attempt, path, accept)
   return res
 end
 
---- Reports a deprecated or sunset endpoint once per client (per worker in nginx):
--- to on_warning and as a warning event. `path`: the request's; `endpoint`: its kind, when the caller knows it.
-function Pipeline:notice_deprecation(ctx, res, err, path, endpoint)
-  if self.once.warned then return end
-  local h = res.headers
-  local gone = err and err.errorCode == "VERSION_GONE"
-  if not (h.deprecation or h.sunset or gone) then return end
-  self.once.warned = true
-  local message
-  if gone then
-    message = "atlasrestore: warning: Atlas answered 410 VERSION_GONE: this endpoint version is past its sunset"
-  else
-    message = ("atlasrestore: warning: this endpoint is deprecated (Deprecation: %s; Sunset: %s)"):format(
-      h.deprecation or "-", h.sunset or "-")
-  end
-  if not ctx.routed then message = message .. '; list with endpoint = "auto" to follow migrated instances' end
+--- Gives a warning once per client (per worker in nginx) for each `key`: to
+-- on_warning, and as a warning event with `fields` (path, endpoint, deprecation, sunset).
+function Pipeline:warn(key, message, fields)
+  if self.once[key] then return end
+  self.once[key] = true
   message = self.scrubber:scrub(message)
   pcall(self.on_warning, message)
-  self:emit { type = "warning", message = message, path = path and path:match("^[^?]*"), endpoint = endpoint,
-    deprecation = h.deprecation, sunset = h.sunset }
+  local event = { type = "warning", message = message }
+  for k, v in pairs(fields or {}) do event[k] = v end
+  self:emit(event)
+end
+
+-- Hands an answer's deprecation signals (its Deprecation and Sunset headers, a
+-- 410 VERSION_GONE) to the request's `decode.notice`: the caller knows which
+-- endpoint it asked and whether the answer is used, so it decides the warning.
+local function notice_deprecation(decode, res, err, path)
+  local h = res.headers
+  local gone = err and err.errorCode == "VERSION_GONE" or nil
+  if decode.notice and (h.deprecation or h.sunset or gone) then
+    decode.notice { deprecation = h.deprecation, sunset = h.sunset, gone = gone, path = path:match("^[^?]*") }
+  end
 end
 
 -- Waits out a pause that another request of the call started.
@@ -199,7 +216,7 @@ local function obey_pause(self, ctx)
 end
 
 --- GETs one page with retries. decode: include_count, envelope; entity = true
--- for one record instead of a page.
+-- for one record instead of a page; notice, function(signals) (see notice_deprecation).
 function Pipeline:get(ctx, path, accept, decode)
   local s = self.settings
   decode.max_depth = s.max_depth
@@ -214,21 +231,21 @@ function Pipeline:get(ctx, path, accept, decode)
       local remaining = tonumber(res.headers["ratelimit-remaining"])
       if remaining then ctx.budget.remaining = remaining end
       if res.status >= 200 and res.status < 300 then
-        self:notice_deprecation(ctx, res, nil, path, decode.endpoint)
+        notice_deprecation(decode, res, nil, path)
         local doc
         doc, err = parse(res.status, res.body, decode)
         if doc then return doc end
         if err.limit then return self:fail(err, attempt) end
         -- A broken 2xx body is worth another try; an enveloped error only when its status is.
         if err.errorCode ~= errors.BAD_RESPONSE then
-          self:notice_deprecation(ctx, res, err, path, decode.endpoint)
+          notice_deprecation(decode, res, err, path)
           if not RETRY_STATUS[err.status] then return self:fail(err, attempt) end
           retry_after = response.retry_after(res.headers, err, os.time())
           err.retry_after = retry_after
         end
       else
         err = response.error(res.status, res.headers, res.body, decode)
-        self:notice_deprecation(ctx, res, err, path, decode.endpoint)
+        notice_deprecation(decode, res, err, path)
         if not RETRY_STATUS[res.status] then return self:fail(err, attempt) end
         retry_after = response.retry_after(res.headers, err, os.time())
         err.retry_after = retry_after

@@ -1,6 +1,7 @@
---- A project's restore jobs: its Flex clusters, serverless instances and dedicated
--- clusters from the project's instance lists, then each instance's jobs,
--- `concurrency` requests at a time under one deadline and one rate-limit budget.
+--- A project's restore jobs: its instances from the project's instance lists (one
+-- per kind of endpoint that has one), then each instance's jobs, `concurrency`
+-- requests at a time under one deadline and one rate-limit budget.
+local endpoints = require "atlasrestore.endpoints"
 local errors = require "atlasrestore.errors"
 local listing = require "atlasrestore.listing"
 local probe = require "atlasrestore.probe"
@@ -8,11 +9,6 @@ local response = require "atlasrestore.response"
 local routes = require "atlasrestore.routes"
 
 local project = {}
-
---- The instance lists, in the order of precedence: an instance named by two
--- lists (a migrated one is in the serverless and the Flex lists) is listed once,
--- from the first.
-project.LISTS = { "flex", "dedicated", "serverless" }
 
 local PER_PAGE = routes.MAX_ITEMS_PER_PAGE
 
@@ -51,30 +47,23 @@ function project.in_order(transport, k, n, work, emit)
   end
 end
 
---- True when an instance list's record says the instance cannot have restore
--- jobs: a dedicated-list cluster on the free tier (providerSettings
--- instanceSizeName M0, or the TENANT provider) or with providerBackupEnabled
--- false, or a Flex cluster whose backupSettings.enabled is false.
+--- True when an instance list's record of kind `kind` says the instance cannot
+-- have restore jobs (the kind's description says how: a free or backup-less cluster...).
 function project.cannot_have_jobs(kind, record)
-  if kind == "dedicated" then
-    local settings = type(record.providerSettings) == "table" and record.providerSettings or {}
-    return settings.instanceSizeName == "M0" or settings.providerName == "TENANT"
-      or record.providerBackupEnabled == false
-  elseif kind == "flex" then
-    return type(record.backupSettings) == "table" and record.backupSettings.enabled == false
-  end
-  return false
+  local rule = endpoints.of(kind).cannot_have_jobs
+  return rule ~= nil and rule(record) == true
 end
 
--- Every record of one instance list, or nil, err. After the sunset the
--- serverless list answers 404 or 410: no serverless instances.
+-- Every record of one instance list, or nil, err. A list whose description says
+-- `gone_is_empty` (the serverless one after its sunset) answers 404 or 410: none.
 local function list_instances(pipe, ctx, group_id, kind, max_pages)
   local records = {}
   for page_num = 1, max_pages do
     local path, accept = routes.instances(kind, group_id, routes.page_query(page_num, PER_PAGE, false))
     local page, err = pipe:get(ctx, path, accept, { include_count = false })
     if not page then
-      if kind == "serverless" and page_num == 1 and (err.status == 404 or err.status == 410) then return records end
+      local gone = endpoints.of(kind).instances.gone_is_empty and (err.status == 404 or err.status == 410)
+      if gone and page_num == 1 then return records end
       return nil, err
     end
     for _, record in ipairs(page.results) do
@@ -93,12 +82,16 @@ end
 -- The instances to list, by name: { name =, endpoint = }, or nil, err.
 local function instances(st, ctx, group_id, concurrency)
   local pipe = st.pipe
+  -- In the lists' precedence: an instance named by two lists (a migrated one is
+  -- in the serverless and the Flex lists) is listed once, from the first.
+  local kinds = {}
+  for i, kind in ipairs(endpoints.listed()) do kinds[i] = kind.name end
   local lists = {}
-  project.in_order(pipe.transport, concurrency, #project.LISTS, function(i)
-    return list_instances(pipe, ctx, group_id, project.LISTS[i], st.settings.max_pages)
+  project.in_order(pipe.transport, concurrency, #kinds, function(i)
+    return list_instances(pipe, ctx, group_id, kinds[i], st.settings.max_pages)
   end, function(i, records, err) lists[i] = { records, err } end)
   local out, seen = {}, {}
-  for i, kind in ipairs(project.LISTS) do
+  for i, kind in ipairs(kinds) do
     local records, err = lists[i][1], lists[i][2]
     if not records then return nil, err end
     for _, record in ipairs(records) do
@@ -121,7 +114,7 @@ end
 -- whose listing failed. Or nil, err when the instance lists failed.
 function project.list(st, group_id, plan, on_instance)
   local pipe, settings = st.pipe, st.settings
-  local ctx = pipe:context(nil, true)
+  local ctx = pipe:context()
   local todo, err = instances(st, ctx, group_id, plan.concurrency)
   if not todo then return nil, err end
   local jobs, count, failures = {}, 0, {}
@@ -129,7 +122,7 @@ function project.list(st, group_id, plan, on_instance)
     return listing.collect(listing.new {
       pipe = pipe, memory = st.memory, api_version = settings.api_version, max_pages = settings.max_pages,
       group_id = group_id, name = todo[i].name, endpoint = todo[i].endpoint, per_page = plan.per_page,
-      concurrency = 1, unified = true, clock = st.clock, filter = plan.filter, ctx = ctx, owner = st,
+      concurrency = 1, unified = true, routed = true, clock = st.clock, filter = plan.filter, ctx = ctx, owner = st,
     })
   end, function(i, found, failure)
     local inst = todo[i]

@@ -3,6 +3,7 @@
 local argparse = require "argparse"
 local atlasrestore = require "atlasrestore"
 local curl = require "atlasrestore.curl"
+local endpoints = require "atlasrestore.endpoints"
 local metrics = require "atlasrestore.metrics"
 local platform = require "atlasrestore.platform"
 local process = require "atlasrestore_cli.process"
@@ -64,11 +65,17 @@ end
 -- The arguments
 ---------------------------------------------------------------------------
 
+-- --endpoint's help: "auto" and each kind of endpoint, with a few words each.
+local function endpoint_help()
+  local parts = { endpoints.AUTO .. " (wherever the instance is now)" }
+  for _, kind in ipairs(endpoints.KINDS) do parts[#parts + 1] = ("%s (%s)"):format(kind.name, kind.help) end
+  return "Where the jobs are: " .. table.concat(parts, ", ") .. "."
+end
+
 -- The options of every command that talks to Atlas.
 local function connection_options(cmd)
   cmd:option("--projectId", "The project (group) id. Default: $" .. PROJECT_ENV .. "."):argname("<id>")
-  cmd:option("--endpoint", "Where the jobs are: auto (wherever the instance is now), serverless, flex or "
-    .. "dedicated.", "auto"):choices { "auto", "serverless", "flex", "dedicated" }
+  cmd:option("--endpoint", endpoint_help(), endpoints.AUTO):choices(endpoints.choices())
   cmd:option("-o --output", "The format: table, json, ndjson, csv or openmetrics (list only: Prometheus's text "
     .. "format, for node_exporter's textfile collector). Default: $" .. OUTPUT_ENV .. ", else table.",
     default_format()):choices(output.FORMATS):argname("<format>")
@@ -100,7 +107,7 @@ local function build_parser()
 
   local list = with_help(parser:command("list", "Lists the restore jobs of an instance, or of every instance of the "
     .. "project."), "atlasrestore list")
-  list:argument("name", "The instance (serverless instance, Flex or dedicated cluster). Without it: the whole "
+  list:argument("name", "The instance (" .. endpoints.listing("instance") .. "). Without it: the whole "
     .. "project, with an INSTANCE column."):args("?")
   connection_options(list)
   list:flag("--all-projects", "Lists every project the credentials can see (with --orgId, one organisation's), "
@@ -347,7 +354,7 @@ function Run:check_list_scope()
       usage_error(self.cmd, "-o openmetrics counts whole listings: --page and --limit print one page")
     end
     if args.fields then usage_error(self.cmd, "-o openmetrics has fixed metrics: --fields is for the other formats") end
-    if args.endpoint ~= "auto" then
+    if args.endpoint ~= endpoints.AUTO then
       usage_error(self.cmd, "-o openmetrics counts unified statuses, which --endpoint auto gives: drop --endpoint")
     end
     self.collector = metrics.collector(not args.all_projects and self:project() or nil, args.name)
@@ -359,7 +366,7 @@ function COMMANDS.list(self)
   self:check_list_scope()
   local paged = args.page or args.limit
   if paged and not args.name then usage_error(self.cmd, "--page and --limit need an instance NAME") end
-  if not args.name and args.endpoint ~= "auto" then
+  if not args.name and args.endpoint ~= endpoints.AUTO then
     usage_error(self.cmd, "a project listing finds each instance's endpoint itself: --endpoint needs an instance NAME")
   end
   if paged and (args.status or args.since or args["until"]) then

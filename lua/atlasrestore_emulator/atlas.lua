@@ -6,7 +6,7 @@
 --   /api/atlas/{v1.0|v2}/groups/{g}/clusters/{name}/backup/restoreJobs[/{id}]    2023-01-01
 --   /api/atlas/{v1.0|v2}/groups/{g}/serverless     2023-01-01, deprecated (serverless_list: 404/410)
 --   /api/atlas/v2/groups/{g}/flexClusters          2024-11-13
---   /api/atlas/{v1.0|v2}/groups/{g}/clusters       2023-01-01, 2023-02-01, 2024-08-05 (one record shape)
+--   /api/atlas/{v1.0|v2}/groups/{g}/clusters       2023-01-01, 2023-02-01 (legacy record), 2024-08-05
 --   /api/atlas/v2/groups                           2023-01-01, the projects (projects.visible)
 --   /api/atlas/v2/orgs/{o}/groups                  2023-01-01, one organisation's projects
 --
@@ -455,7 +455,7 @@ local function instance_list(cfg, r)
     elseif kind == "flex" then
       items[i] = projects.flex_record(p, d)
     else
-      items[i] = projects.cluster_record(p, d, base, r.version)
+      items[i] = projects.cluster_record(p, d, base, r.version, version)
     end
   end
   return { 200, list_body(q, base, total, has_next, items), ctype, headers }

@@ -292,43 +292,67 @@ function M.flex_record(p, d)
   })
 end
 
--- A cluster record, in the 2023-01-01 (legacy) shape whatever the version
--- asked: providerSettings.instanceSizeName is M0 for a free cluster (on the
--- TENANT provider) and M10 otherwise; backupEnabled (legacy backup) is
--- always false, providerBackupEnabled tells whether cloud backup is on.
-function M.cluster_record(p, d, base, version)
+-- A cluster record. Before 2024-08-05 (resource version `resource`), the
+-- 2023-01-01 (legacy) shape: providerSettings.instanceSizeName is M0 for a free
+-- cluster (on the TENANT provider) and M10 otherwise; backupEnabled (legacy
+-- backup) is always false, providerBackupEnabled tells whether cloud backup is on.
+-- From 2024-08-05 (ClusterDescription20240805): backupEnabled tells it, and each
+-- shard has a replicationSpecs entry whose regionConfigs carry the provider and
+-- electableSpecs.instanceSize.
+function M.cluster_record(p, d, base, version, resource)
   local g = p.group
   local c = d.cluster
   local free = c.tier == "free"
-  local settings
-  if free then
-    settings = obj{ { "backingProviderName", "AWS" }, { "instanceSizeName", "M0" }, { "providerName", "TENANT" },
-      { "regionName", "US_EAST_1" } }
-  else
-    settings = obj{ { "instanceSizeName", "M10" }, { "providerName", "AWS" }, { "regionName", "US_EAST_1" } }
-  end
-  return json.encode(obj{
-    { "backupEnabled", false },
+  local current = resource >= "2024-08-05"
+  local fields = {
+    { "backupEnabled", current and not free and c.backup ~= false },
     { "clusterType", c.shards and "SHARDED" or "REPLICASET" },
     { "connectionStrings", obj{ { "standardSrv", format("mongodb+srv://%s.%s.mongodb.emulator.invalid", d.name,
       host_tag(g, d.name)) } } },
     { "createDate", created(d) },
-    { "diskSizeGB", free and 0.5 or 10 },
-    { "groupId", g },
-    { "id", d.id },
-    { "links", { obj{ { "href", format("%s/api/atlas/%s/groups/%s/clusters/%s", base, version, g, d.name) },
-      { "rel", "self" } } } },
-    { "mongoDBVersion", "8.0.17" },
-    { "name", d.name },
-    { "numShards", c.shards or 1 },
-    { "paused", false },
-    { "pitEnabled", false },
-    { "providerBackupEnabled", not free and c.backup ~= false },
-    { "providerSettings", settings },
-    { "replicationFactor", 3 },
-    { "stateName", "IDLE" },
-    { "terminationProtectionEnabled", false },
-  })
+  }
+  local function add(k, v) fields[#fields + 1] = { k, v } end
+  if not current then add("diskSizeGB", free and 0.5 or 10) end
+  add("groupId", g)
+  add("id", d.id)
+  add("links", { obj{ { "href", format("%s/api/atlas/%s/groups/%s/clusters/%s", base, version, g, d.name) },
+    { "rel", "self" } } })
+  add("mongoDBVersion", "8.0.17")
+  add("name", d.name)
+  if current then
+    add("paused", false)
+    add("pitEnabled", false)
+    local specs = {}
+    for shard = 1, c.shards or 1 do
+      local region
+      if free then
+        region = obj{ { "backingProviderName", "AWS" }, { "electableSpecs", obj{ { "instanceSize", "M0" } } },
+          { "priority", 7 }, { "providerName", "TENANT" }, { "regionName", "US_EAST_1" } }
+      else
+        region = obj{ { "electableSpecs", obj{ { "diskSizeGB", 10 }, { "instanceSize", "M10" }, { "nodeCount", 3 } } },
+          { "priority", 7 }, { "providerName", "AWS" }, { "regionName", "US_EAST_1" } }
+      end
+      specs[shard] = obj{ { "regionConfigs", { region } }, { "zoneName", "Zone 1" } }
+    end
+    add("replicationSpecs", specs)
+  else
+    local settings
+    if free then
+      settings = obj{ { "backingProviderName", "AWS" }, { "instanceSizeName", "M0" }, { "providerName", "TENANT" },
+        { "regionName", "US_EAST_1" } }
+    else
+      settings = obj{ { "instanceSizeName", "M10" }, { "providerName", "AWS" }, { "regionName", "US_EAST_1" } }
+    end
+    add("numShards", c.shards or 1)
+    add("paused", false)
+    add("pitEnabled", false)
+    add("providerBackupEnabled", not free and c.backup ~= false)
+    add("providerSettings", settings)
+    add("replicationFactor", 3)
+  end
+  add("stateName", "IDLE")
+  add("terminationProtectionEnabled", false)
+  return json.encode(obj(fields))
 end
 
 return M

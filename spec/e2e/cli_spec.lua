@@ -585,6 +585,32 @@ describe("the atlasrestore command", function()
     end
   end)
 
+  describe("deprecation warnings", function()
+    local function warnings_of(err)
+      local out = {}
+      for _, l in ipairs(lines_of(err)) do if l:find("^atlasrestore: warning: ") then out[#out + 1] = l end end
+      return out
+    end
+
+    it("name the endpoint and its sunset, once per run", function()
+      local r = run("list demo -o csv --fields id --endpoint serverless --concurrency 4", key_env())
+      assert.equal(0, r.code, r.err)
+      local w = warnings_of(r.err)
+      assert.equal(1, #w, r.err)
+      assert.matches("^atlasrestore: warning: the serverless endpoint is deprecated, sunset 2026%-01%-22 ", w[1])
+    end)
+
+    it("say nothing for a probe's answer that is not used: not found, Flex, dedicated", function()
+      for _, name in ipairs { "nope", "flex-demo", "dedicated-0", "migrated-410" } do
+        local r = run("list " .. name .. " -o csv --fields id", key_env())
+        assert.same({}, warnings_of(r.err), name)
+      end
+      local r = run("list nope", key_env())
+      assert.equal(4, r.code)
+      assert.equal(1, #lines_of(r.err), r.err)
+    end)
+  end)
+
   describe("describe and watch", function()
     local sources = {
       { "serverless", "polling", POLL.serverless },

@@ -313,6 +313,7 @@ describe("secrets", function()
     local opts = {
       base_url = emu.base_url, on_warning = function(m) warnings[#warnings + 1] = m end,
       retry_base_delay = 0.01, debug = function(line) log[#log + 1] = line end, concurrency = 1,
+      endpoint = "serverless", -- the original endpoint, whose paths the logs are checked against
     }
     for k, v in pairs(extra or {}) do opts[k] = v end
     if opts.transport == nil then opts.transport = recording_transport(secrets, { ca_file = opts.ca_file }) end
@@ -517,7 +518,7 @@ describe("secrets", function()
     it("keep the secret, the token and the Basic value out of a listing and its close", function()
       local client, log, secrets, warnings = sa()
       assert(client:all_restore_jobs(emu.group_id, "jobs-501"))
-      assert(client:all_flex_restore_jobs(emu.group_id, "flex-demo"))
+      assert(client:all_restore_jobs(emu.group_id, "flex-demo", { endpoint = "flex" }))
       secrets.add("token held by the client", held_token(client))
       assert.is_nil(tostring(client):find(held_token(client), 1, true))
       assert(client:close())

@@ -65,6 +65,14 @@ describe("inside nginx, both transports", function()
         assert_no_secret(out, { emu.private_key })
       end)
 
+      it("asks for gzip and inflates each page once: 1,000 jobs in a fraction of their size on the wire", function()
+        local out = list(transport, { name = "jobs-1000", items_per_page = 500 })
+        assert.equal(1000, out.count)
+        assert.is_true(unique(out.ids))
+        -- Two pages of about 300 KB each as JSON; gzip makes them about 20 KB.
+        assert.truthy(out.wire_bytes > 0 and out.wire_bytes < 100000, out.wire_bytes)
+      end)
+
       it("lists with a service account's token, renewed once after a 401", function()
         local out, stats = list(transport, { kind = "sa" })
         assert.equal(7, out.count)
@@ -237,7 +245,8 @@ describe("inside nginx, the module's own log lines", function()
   it("go to nginx's error log: debug lines at notice, the deprecation warning at warn, once per worker", function()
     for _ = 1, 3 do assert.equal(7, select(2, host:json("/list?log=1")).count) end
     local log = host:error_log()
-    local _, warnings = log:gsub("%[warn%][^\n]*atlasrestore: warning: this endpoint is deprecated", "")
+    local _, warnings = log:gsub("%[warn%][^\n]*atlasrestore: warning: the serverless endpoint is deprecated, "
+      .. "sunset 2026%-01%-22", "")
     assert.equal(1, warnings)
     local _, debug = log:gsub("%[notice%][^\n]*atlasrestore: [<>] GET ", "")
     assert.equal(2 * 4, debug, "3 listings: a challenge and 3 pages, a line each way")

@@ -12,8 +12,9 @@ local QUERY = "?pageNum=1&itemsPerPage=500&includeCount=false"
 local function client_on(handler, opts)
   local t = fake.new(handler)
   local seen = {}
+  -- The original endpoint, whose paths these events are checked against.
   local o = { transport = t, base_url = "https://atlas.test", on_warning = function() end,
-    on_event = function(e) seen[#seen + 1] = e end }
+    on_event = function(e) seen[#seen + 1] = e end, endpoint = "serverless" }
   for k, v in pairs(opts or {}) do o[k] = v end
   return assert(atlasrestore.new(o)), seen, t
 end

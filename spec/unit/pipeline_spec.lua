@@ -358,7 +358,8 @@ describe("the deprecation warning", function()
     assert(list(client))
     assert(list(client))
     assert.equal(1, #warnings)
-    assert.matches('endpoint = "auto"', warnings[1], 1, true)
+    assert.equal('atlasrestore: warning: the serverless endpoint is deprecated, sunset 2026-01-22 (Deprecation: '
+      .. 'Wed, 10 Dec 2025; Sunset: Thu, 15 Jan 2026); endpoint "auto" follows the instances that moved', warnings[1])
     warnings = {}
     client = client_on(script { fake.api_error(404, "CLUSTER_NOT_FOUND"), DEPRECATED },
       { on_warning = function(m) warnings[#warnings + 1] = m end })

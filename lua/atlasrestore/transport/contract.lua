@@ -16,7 +16,8 @@
 --                 NUL, in a stable order; sent as they are,
 --       body = string | nil, timeout = seconds for the whole attempt,
 --       connect_timeout = seconds, stall_timeout = seconds under 64 bytes/s,
---       max_body = bytes (decompressed)
+--       max_body = bytes of the body as it came (the pipeline inflates gzip itself,
+--                  so a transport never decodes a Content-Encoding)
 --     res = { status = integer, headers = { [lower-case name] = value }, body = string,
 --             elapsed = seconds }
 --       Repeated headers are joined with ", ", except "www-authenticate", whose

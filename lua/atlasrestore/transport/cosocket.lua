@@ -258,13 +258,8 @@ end
 
 -- The body, read as the framing says: body, reusable, or nil, err.
 function Attempt:body()
-  local h, framing, max, parts = self.headers, self.framing, self.req.max_body, {}
+  local framing, max, parts = self.framing, self.req.max_body, {}
   if framing.body == "none" then return "", framing.persist end
-  local coding = h["content-encoding"]
-  if coding and not coding:lower():match("^%s*identity%s*$") then
-    return fail(self, errors.BAD_RESPONSE, ("a body in Content-Encoding %s, which was not asked for"):format(coding),
-      self.status)
-  end
   if framing.body == "chunked" then
     local ok, err = self:chunked(parts, max)
     if not ok then return nil, err end
