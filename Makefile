@@ -62,7 +62,7 @@ MODFLAGS  = $(CFLAGS) $(WARNINGS) -fPIC -fvisibility=hidden -I$(LUA_INCDIR)
 
 # The response head parser, the framing rules, the table-field readers and the wipe go into both modules.
 SHARED_SRC = csrc/head.c csrc/framing.c csrc/luahead.c csrc/luafield.c csrc/wipe.c
-CORE_SRC  = csrc/lcore.c csrc/json.c csrc/digest.c csrc/hash.c csrc/md5.c csrc/sha256.c csrc/challenge.c csrc/base64.c csrc/gzip.c csrc/idset.c csrc/lidset.c $(SHARED_SRC)
+CORE_SRC  = csrc/lcore.c csrc/json.c csrc/encode.c csrc/digest.c csrc/hash.c csrc/md5.c csrc/sha256.c csrc/challenge.c csrc/base64.c csrc/gzip.c csrc/idset.c csrc/lidset.c $(SHARED_SRC)
 CURL_SRC  = csrc/lcurl.c csrc/lmulti.c csrc/request.c csrc/transfer.c csrc/sockets.c csrc/buf.c $(SHARED_SRC)
 PROCESS_SRC = csrc/lprocess.c
 HEADERS   = $(wildcard csrc/*.h)

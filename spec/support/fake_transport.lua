@@ -14,7 +14,6 @@
 --
 -- A handler returns a response { status, headers, body, latency } or a failure
 -- { code = "TIMEOUT", message = ..., latency = ... }; latency is virtual seconds.
-local cjson = require "cjson"
 local core = require "atlasrestore.core"
 local errors = require "atlasrestore.errors"
 local scheduler = require "atlasrestore.scheduler"
@@ -23,8 +22,11 @@ local fake = {}
 
 --- A JSON response; `headers` keys are lower case, as the contract says.
 function fake.json(status, doc, headers, latency)
-  -- lua-cjson 2.1.0 writes an empty table as {}: an empty results array is [].
-  local body = cjson.encode(doc):gsub('"results":{}', '"results":[]')
+  -- A page's results are an array even when empty: core.encode writes an unmarked {} as an object.
+  if type(doc) == "table" and type(doc.results) == "table" and getmetatable(doc.results) == nil then
+    setmetatable(doc.results, core.array_mt)
+  end
+  local body = assert(core.encode(doc))
   return { status = status, headers = headers or {}, body = body, latency = latency }
 end
 
