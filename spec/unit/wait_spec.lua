@@ -89,6 +89,20 @@ describe("wait_restore_job", function()
     assert.is_true(#t.log > 4)
   end)
 
+  it("times out as WAIT_TIMEOUT when the wait's end cuts a slow poll short", function()
+    local polls = 0
+    local client = client_on(function()
+      polls = polls + 1
+      if polls == 1 then return RUNNING end
+      -- Every later answer would come after the wait's end.
+      return { status = 200, headers = RUNNING.headers, body = RUNNING.body, latency = 100 }
+    end)
+    local job, err = wait(client, { timeout = 30, interval = 5 })
+    assert.is_nil(job)
+    assert.equal("WAIT_TIMEOUT", err.errorCode)
+    assert.equal(JOB, err.job.id)
+  end)
+
   it("ends at a lasting failure even with tolerate_failures", function()
     local client, t = client_on(script { RUNNING, fake.api_error(401, "NOT_AUTHORIZED") },
       { access_token = "ready-token-0001" })
