@@ -17,6 +17,10 @@
 #include <math.h>
 #include <string.h>
 
+#if defined(__SSE2__) && defined(__GNUC__)
+#include <emmintrin.h>
+#endif
+
 #include "lua.h"
 #include "lauxlib.h"
 
@@ -97,9 +101,23 @@ static const unsigned char *ar_json_fail_char(
   return NULL;
 }
 
-/* Skips plain string bytes (class 0), eight at a time while possible: a word
- * is plain when it has no '"', no '\\', no byte < 0x20 and none >= 0x80. */
+/* Skips plain string bytes (class 0): sixteen at a time with SSE2 (every
+ * x86-64 has it), else eight at a time. A block is plain when it has no '"',
+ * no '\\', no byte < 0x20 and none >= 0x80. */
 static const unsigned char *ar_json_skip_plain(const unsigned char *q, const unsigned char *end) {
+#if defined(__SSE2__) && defined(__GNUC__)
+  const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
+
+  while (end - q >= 16) {
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)q);
+    /* Signed: bytes >= 0x80 are negative, so "less than 0x20" catches them too. */
+    __m128i stop =
+      _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, backslash)), _mm_cmplt_epi8(x, space));
+    int mask = _mm_movemask_epi8(stop);
+    if (mask) return q + __builtin_ctz((unsigned)mask);
+    q += 16;
+  }
+#else
   const uint64_t ones = UINT64_C(0x0101010101010101), high = UINT64_C(0x8080808080808080);
 
   while (end - q >= 8) {
@@ -112,6 +130,7 @@ static const unsigned char *ar_json_skip_plain(const unsigned char *q, const uns
     if ((((x - ones * 0x20) & ~x) | ((xq - ones) & ~xq) | ((xb - ones) & ~xb) | x) & high) break;
     q += 8;
   }
+#endif
   while (q < end && ar_json_strclass[*q] == 0) q++;
   return q;
 }
