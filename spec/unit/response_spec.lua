@@ -55,14 +55,14 @@ describe("response.page with hostile bodies", function()
   end
 
   it("names the job and the field that are wrong", function()
-    local cases = {
+    local wrong = {
       { page_of(JOB .. ",42"), "results%[2%] is a number, not an object" },
       { page_of(JOB .. "," .. JOB .. ",[1]"), "results%[3%] is a array, not an object" },
       { page_of(JOB .. ',{"id":"b","oplogInc":1.5}'), "results%[2%]%.oplogInc is not an? " },
       { page_of('{"id":"a","desiredTimestamp":[]}'), "results%[1%]%.desiredTimestamp is not an object" },
-      { page_of('{"id":"a","desiredTimestamp":{"increment":"1"}}'), "results%[1%]%.desiredTimestamp%.increment is not" },
+      { page_of('{"id":"a","desiredTimestamp":{"increment":"1"}}'), "results%[1%]%.desiredTimestamp%.increment is" },
     }
-    for _, case in ipairs(cases) do
+    for _, case in ipairs(wrong) do
       local page, err = response.page(200, case[1], {})
       assert.is_nil(page, case[2])
       assert.matches(case[2], err.message)
