@@ -29,6 +29,9 @@ PREFIX         ?= /usr/local
 LIBDIR         ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
 LUADIR         ?= $(PREFIX)/share/lua/$(LUA_VERSION)
 BINDIR         ?= $(PREFIX)/bin
+MANDIR         ?= $(PREFIX)/share/man
+BASHCOMPDIR    ?= $(PREFIX)/share/bash-completion/completions
+HELP2MAN       ?= help2man
 DESTDIR        ?=
 CURL_CFLAGS    ?= $(shell pkg-config --cflags libcurl 2>/dev/null)
 CURL_LIBS      ?= $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
@@ -57,10 +60,10 @@ NGINX_TIMEOUT    ?= 600
 WARNINGS  = -std=c99 -Wall -Wextra -pedantic -Wshadow -Wmissing-prototypes -Wstrict-prototypes
 MODFLAGS  = $(CFLAGS) $(WARNINGS) -fPIC -fvisibility=hidden -I$(LUA_INCDIR)
 
-# The response head parser and the table-field readers go into both modules.
-SHARED_SRC = csrc/head.c csrc/luahead.c csrc/luafield.c
+# The response head parser, the framing rules, the table-field readers and the wipe go into both modules.
+SHARED_SRC = csrc/head.c csrc/framing.c csrc/luahead.c csrc/luafield.c csrc/wipe.c
 CORE_SRC  = csrc/lcore.c csrc/json.c csrc/digest.c csrc/hash.c csrc/md5.c csrc/sha256.c csrc/challenge.c csrc/base64.c csrc/gzip.c csrc/idset.c csrc/lidset.c $(SHARED_SRC)
-CURL_SRC  = csrc/lcurl.c csrc/lmulti.c csrc/transfer.c csrc/sockets.c csrc/buf.c $(SHARED_SRC)
+CURL_SRC  = csrc/lcurl.c csrc/lmulti.c csrc/request.c csrc/transfer.c csrc/sockets.c csrc/buf.c $(SHARED_SRC)
 PROCESS_SRC = csrc/lprocess.c
 HEADERS   = $(wildcard csrc/*.h)
 LUA_SRC   = $(wildcard lua/*/*.lua lua/*/*/*.lua)
@@ -68,6 +71,7 @@ LUA_SRC   = $(wildcard lua/*/*.lua lua/*/*/*.lua)
 CORE_SO   = $(BUILD)/atlasrestore/core.so
 CURL_SO   = $(BUILD)/atlasrestore/curl.so
 PROCESS_SO = $(BUILD)/atlasrestore_cli/process.so
+CLI_PAGES = $(BUILD)/man/atlasrestore.1 $(BUILD)/completion/atlasrestore.bash
 ASAN_SOS  = $(ASAN_BUILD)/atlasrestore/core.so $(ASAN_BUILD)/atlasrestore/curl.so
 
 # The Luas that `make test` runs spec/unit, spec/contract and packaging on, each against
@@ -90,10 +94,16 @@ CONTRACT_FILES  = $(shell find $(CONTRACT_SPECS) -name '*_spec.lua' 2>/dev/null)
 # The interpreter and the cpath of the chosen build, explicitly: .busted names neither.
 BUSTED_HERE     = $(BUSTED) --ignore-lua --cpath='./$(BUILD)/?.so'
 
-.PHONY: all test check deps deps-run unit contract e2e nginx-specs matrix lint lint-lua lint-c run install clean asan \
-  valgrind fuzz soak rock bench packaging
+.PHONY: all lib cli emulator test check deps deps-run unit contract e2e nginx-specs matrix lint lint-lua lint-c run \
+  install install-lib install-cli install-emulator clean asan valgrind fuzz soak rock bench packaging
 
-all: $(CORE_SO) $(CURL_SO) $(PROCESS_SO)
+# The three packages, each built and installed alone (and by its rockspec): the library
+# (atlasrestore), the command (atlasrestore-cli) and the emulator (atlasrestore-emulator).
+# `all` builds the modules; the command's man page and completion are built for its install.
+all: lib $(PROCESS_SO)
+lib: $(CORE_SO) $(CURL_SO)
+cli: $(PROCESS_SO) $(CLI_PAGES)
+emulator:
 
 # The module never links liblua: the host process (lua, nginx) provides it.
 # The same two rules build the sanitizer variant under $(ASAN_BUILD).
@@ -213,41 +223,88 @@ run: deps-run all
 
 # The command's first line names the interpreter of this build (a bare name through
 # env, a path as it is); another names where the module went, unless LAUNCHER_PATHS=no
-# (luarocks, whose own wrapper sets the paths of its tree).
+# (luarocks: the launcher then finds the tree it was installed into from its own path).
 SHEBANG = $(if $(findstring /,$(LUA)),$(LUA),/usr/bin/env $(LUA))
 
-install: all
-	install -d $(DESTDIR)$(LUADIR)/atlasrestore/transport $(DESTDIR)$(LUADIR)/atlasrestore_cli \
-	  $(DESTDIR)$(LUADIR)/atlasrestore_emulator $(DESTDIR)$(LIBDIR)/atlasrestore $(DESTDIR)$(LIBDIR)/atlasrestore_cli \
-	  $(DESTDIR)$(BINDIR)
+# The command run from this tree, for what the build derives from its --help: the
+# man page (help2man) and the completion scripts (argparse).
+HERE_CMD  = $(BUILD)/bin/atlasrestore
+$(HERE_CMD): bin/atlasrestore
+	@mkdir -p $(dir $@)
+	sed -e '1s|.*|#!$(SHEBANG)|' \
+	  -e 's|^local LUADIR, LIBDIR = nil, nil$$|local LUADIR, LIBDIR = "$(CURDIR)/lua", "$(CURDIR)/$(BUILD)"|' $< > $@
+	chmod 755 $@
+
+# The subcommands' --help go into the page as sections of their own (help2man's --include).
+# Without help2man (Debian's package of that name) the command is installed without its page.
+CLI_COMMANDS = list describe watch emulator completion
+$(BUILD)/man/atlasrestore.1: $(HERE_CMD) $(LUA_SRC) $(CORE_SO) $(CURL_SO) $(PROCESS_SO)
+	@mkdir -p $(dir $@)
+	@set -e; { echo '[COMMANDS IN DETAIL]'; for c in $(CLI_COMMANDS); do \
+	  echo ".SS atlasrestore $$c"; echo '.nf'; \
+	  $(HERE_CMD) $$c --help | sed -e 's/\\/\\e/g' -e "s/^[.']/\\\\\&&/"; echo '.fi'; done; } > $@.include
+	@if command -v $(HELP2MAN) >/dev/null; then \
+	  $(HELP2MAN) --no-info --section=1 --include=$@.include --output=$@ \
+	    --name="list the restore jobs of MongoDB Atlas serverless instances and their successors" $(HERE_CMD); \
+	else echo "warning: no $(HELP2MAN): the man page atlasrestore(1) is not built" >&2; fi
+
+$(BUILD)/completion/atlasrestore.bash: $(HERE_CMD) $(LUA_SRC) $(CORE_SO) $(CURL_SO) $(PROCESS_SO)
+	@mkdir -p $(dir $@)
+	$(HERE_CMD) completion bash > $@
+
+# `make install` installs the three packages; install-lib, install-cli and install-emulator
+# each alone.  A LuaJIT build (the nginx set-up) installs the library and the emulator
+# only: the command in BINDIR stays the one a PUC Lua build installed.  To install a
+# LuaJIT command anyway, ask for it: `make install-cli LUAJIT=1`.
+install: install-lib $(if $(filter luajit,$(ABI)),,install-cli) install-emulator
+
+install-lib: lib
+	install -d $(DESTDIR)$(LUADIR)/atlasrestore/transport $(DESTDIR)$(LIBDIR)/atlasrestore
 	install -m 644 lua/atlasrestore/*.lua $(DESTDIR)$(LUADIR)/atlasrestore/
 	install -m 644 lua/atlasrestore/transport/*.lua $(DESTDIR)$(LUADIR)/atlasrestore/transport/
-	install -m 644 lua/atlasrestore_cli/*.lua $(DESTDIR)$(LUADIR)/atlasrestore_cli/
-	install -m 644 lua/atlasrestore_emulator/*.lua lua/atlasrestore_emulator/nginx.conf.in \
-	  $(DESTDIR)$(LUADIR)/atlasrestore_emulator/
 	install -m 755 $(CORE_SO) $(CURL_SO) $(DESTDIR)$(LIBDIR)/atlasrestore/
+
+install-cli: cli
+	install -d $(DESTDIR)$(LUADIR)/atlasrestore_cli $(DESTDIR)$(LIBDIR)/atlasrestore_cli $(DESTDIR)$(BINDIR) \
+	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR)
+	install -m 644 lua/atlasrestore_cli/*.lua $(DESTDIR)$(LUADIR)/atlasrestore_cli/
 	install -m 755 $(PROCESS_SO) $(DESTDIR)$(LIBDIR)/atlasrestore_cli/
 	sed -e '1s|.*|#!$(SHEBANG)|' $(if $(filter no,$(LAUNCHER_PATHS)),,-e 's|^local LUADIR, LIBDIR = nil, nil$$|local LUADIR, LIBDIR = "$(LUADIR)", "$(LIBDIR)"|') \
 	  bin/atlasrestore > $(DESTDIR)$(BINDIR)/atlasrestore
 	chmod 755 $(DESTDIR)$(BINDIR)/atlasrestore
+	if [ -f $(BUILD)/man/atlasrestore.1 ]; then install -m 644 $(BUILD)/man/atlasrestore.1 $(DESTDIR)$(MANDIR)/man1/; fi
+	install -m 644 $(BUILD)/completion/atlasrestore.bash $(DESTDIR)$(BASHCOMPDIR)/atlasrestore
 
+install-emulator:
+	install -d $(DESTDIR)$(LUADIR)/atlasrestore_emulator
+	install -m 644 lua/atlasrestore_emulator/*.lua lua/atlasrestore_emulator/nginx.conf.in \
+	  $(DESTDIR)$(LUADIR)/atlasrestore_emulator/
+
+ROCKSPECS = atlasrestore-scm-1.rockspec atlasrestore-cli-scm-1.rockspec atlasrestore-emulator-scm-1.rockspec
 rock:
-	luarocks --lua-version=$(LUA_VERSION) make --deps-mode=none atlasrestore-scm-1.rockspec
+	for r in $(ROCKSPECS); do luarocks --lua-version=$(LUA_VERSION) make --deps-mode=none $$r || exit 1; done
 
-# Both ways of installing, into throwaway trees, then a listing through each, with
-# $(LUA).  luarocks builds through this Makefile (the rockspec's type is "make"), so
+# Each package alone, both ways (make and luarocks), into a throwaway tree of its own,
+# with $(LUA); then, in each tree, its modules load from that tree and its declared
+# dependencies cover every require (spec/support/installed.lua), and the whole set lists
+# the emulator's demo instance.  luarocks builds through this Makefile (type "make"), so
 # its products land in $(BUILD) too: nothing may appear beside the sources.
 PACKAGING = build/packaging/$(ABI)
+PACKAGES  = lib cli emulator
 packaging: all
 	rm -rf $(PACKAGING)
-	$(MAKE) install PREFIX=$(CURDIR)/$(PACKAGING)/make
-	luarocks --lua-version=$(LUA_VERSION) --tree $(CURDIR)/$(PACKAGING)/rocks make --deps-mode=none \
-	  atlasrestore-scm-1.rockspec LUA=$(LUA) LUA_INCDIR=$(LUA_INCDIR)
+	@set -e; for p in $(PACKAGES); do \
+	  $(MAKE) -s install-$$p PREFIX=$(CURDIR)/$(PACKAGING)/make-$$p; \
+	  luarocks --lua-version=$(LUA_VERSION) --tree $(CURDIR)/$(PACKAGING)/rocks-$$p make --deps-mode=none \
+	    $$(case $$p in lib) echo atlasrestore-scm-1.rockspec;; *) echo atlasrestore-$$p-scm-1.rockspec;; esac) \
+	    LUA=$(LUA) LUA_INCDIR=$(LUA_INCDIR) >$(CURDIR)/$(PACKAGING)/rocks-$$p.log 2>&1 \
+	    || { cat $(CURDIR)/$(PACKAGING)/rocks-$$p.log >&2; exit 1; }; \
+	done
 	@strays="$$(find . -path ./build -prune -o -path ./.git -prune -o \( -name '*.o' -o -name '*.so' \) -print)"; \
 	  if [ -n "$$strays" ] || [ -e atlasrestore ]; then \
 	    echo "build products outside build/: $$strays $$(ls -d atlasrestore 2>/dev/null)" >&2; exit 1; fi
-	$(LUA) spec/support/installed.lua $(CURDIR)/$(PACKAGING)/make
-	$(LUA) spec/support/installed.lua $(CURDIR)/$(PACKAGING)/rocks
+	$(LUA) spec/support/installed.lua $(foreach p,$(PACKAGES),$(p)=$(CURDIR)/$(PACKAGING)/make-$(p))
+	$(LUA) spec/support/installed.lua $(foreach p,$(PACKAGES),$(p)=$(CURDIR)/$(PACKAGING)/rocks-$(p))
 
 # This module against lua-cjson and the plain peers (curl + jq, Python's urllib,
 # luasocket), every figure from one run; the tables also go to build/bench.md.

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "wipe.h"
 
 void ar_buf_init(ar_buf *b, size_t limit) {
   b->data = NULL;
@@ -22,7 +23,7 @@ int ar_buf_append(ar_buf *b, const char *data, size_t len) {
     if (!grown) return -1;
     if (b->wipe && b->data) {
       memcpy(grown, b->data, b->len);
-      memset(b->data, 0, b->cap);
+      ar_wipe(b->data, b->cap);
       free(b->data);
     }
     b->data = grown;
@@ -34,12 +35,12 @@ int ar_buf_append(ar_buf *b, const char *data, size_t len) {
 }
 
 void ar_buf_clear(ar_buf *b) {
-  if (b->wipe && b->data) memset(b->data, 0, b->len);
+  if (b->wipe && b->data) ar_wipe(b->data, b->len);
   b->len = 0;
 }
 
 void ar_buf_free(ar_buf *b) {
-  if (b->wipe && b->data) memset(b->data, 0, b->cap);
+  if (b->wipe && b->data) ar_wipe(b->data, b->cap);
   free(b->data);
   b->data = NULL;
   b->len = b->cap = 0;

@@ -5,6 +5,7 @@
 
 #include "digest.h"
 #include "hash.h"
+#include "wipe.h"
 
 /* The algorithms RFC 7616 defines that this module answers (not SHA-512-256). */
 static const struct ar_digest_algorithm {
@@ -45,6 +46,9 @@ static void ar_digest_hash(int sha256, char hex[AR_DIGEST_HEX_SIZE], const char 
     hex[2 * i + 1] = digits[raw[i] & 15];
   }
   hex[8 * h.words] = '\0';
+  /* The context held the password (or HA1), the raw digest a hash of it. */
+  ar_wipe(&h, sizeof h);
+  ar_wipe(raw, sizeof raw);
 }
 
 const char *ar_digest_response(const ar_digest_input *in, char response[AR_DIGEST_HEX_SIZE]) {
@@ -93,5 +97,8 @@ const char *ar_digest_response(const ar_digest_input *in, char response[AR_DIGES
     parts[2] = ha2;
     ar_digest_hash(alg->sha256, response, parts, 3);
   }
+  /* HA1 stands for the password: it must not outlive the answer. */
+  ar_wipe(ha1, sizeof ha1);
+  ar_wipe(ha2, sizeof ha2);
   return NULL;
 }

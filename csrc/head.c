@@ -25,15 +25,18 @@ static int ar_head_digit(char c) {
 }
 
 /* status-line = HTTP-version SP 3DIGIT [SP reason-phrase]. HTTP-version is
- * "HTTP/" DIGIT "." DIGIT, or "HTTP/" DIGIT as libcurl writes HTTP/2 and 3. */
-static int ar_head_status_line(const char *p, const char *end) {
+ * "HTTP/" DIGIT "." DIGIT, or "HTTP/" DIGIT as libcurl writes HTTP/2 and 3;
+ * *version is 10 * major + minor. */
+static int ar_head_status_line(const char *p, const char *end, int *version) {
   int status;
   if (end - p < 5 || memcmp(p, "HTTP/", 5) != 0) return 0;
   p += 5;
   if (p == end || !ar_head_digit(*p)) return 0;
+  *version = 10 * (*p - '0');
   p++;
   if (p < end && *p == '.') {
     if (end - p < 2 || !ar_head_digit(p[1])) return 0;
+    *version += p[1] - '0';
     p += 2;
   }
   if (end - p < 4 || *p != ' ' || !ar_head_digit(p[1]) || !ar_head_digit(p[2]) || !ar_head_digit(p[3])) return 0;
@@ -42,6 +45,10 @@ static int ar_head_status_line(const char *p, const char *end) {
   p += 4;
   if (p < end && *p != ' ') return 0;
   return ar_head_text(p, end) ? status : 0;
+}
+
+int ar_head_interim(int status) {
+  return status >= 100 && status < 200 && status != 101;
 }
 
 static void ar_head_trim(const char **p, const char **end) {
@@ -58,6 +65,7 @@ ar_head_result ar_head_parse(const char *data, size_t len, ar_head *head, const 
   const char *p = data, *end = data + len;
   int in_head = 0; /* a status line was read, its empty line not yet */
   head->status = 0;
+  head->version = 0;
   head->count = 0;
   if (len > AR_HEAD_MAX_BYTES) return ar_head_fail(why, AR_HEAD_TOO_LARGE, "the response head is larger than 256 KiB");
   if (len == 0) return ar_head_fail(why, AR_HEAD_MALFORMED, "the response head is empty");
@@ -67,7 +75,10 @@ ar_head_result ar_head_parse(const char *data, size_t len, ar_head *head, const 
     if (!eol) return ar_head_fail(why, AR_HEAD_MALFORMED, "the response head ends inside a line");
     line_end = eol > p && eol[-1] == '\r' ? eol - 1 : eol;
     if (!in_head) {
-      head->status = ar_head_status_line(p, line_end);
+      /* Only an interim (1xx) response may come before another one. */
+      if (head->status && !ar_head_interim(head->status))
+        return ar_head_fail(why, AR_HEAD_MALFORMED, "a response head after a final one");
+      head->status = ar_head_status_line(p, line_end, &head->version);
       if (!head->status) return ar_head_fail(why, AR_HEAD_MALFORMED, "malformed status line");
       head->count = 0;
       in_head = 1;

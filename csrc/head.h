@@ -3,9 +3,11 @@
  *
  * The input is one or more heads, each a status line, field lines and an
  * empty line; the empty line of the last head may be missing. Only the last
- * head counts: a new status line (after 100 Continue, or after a proxy's
- * answer to CONNECT) starts over. Lines end in CRLF or a bare LF. An obs-fold
- * (a line starting with SP or HTAB) continues the field above it.
+ * head counts, and only interim (1xx but 101) heads may come before it: a
+ * head after a final one is malformed (a response the request did not ask
+ * for). Lines end in CRLF or a bare LF (RFC 9112 2.2), as everywhere in this
+ * module's framing; a CR anywhere else is malformed. An obs-fold (a line
+ * starting with SP or HTAB) continues the field above it.
  *
  * Limits: AR_HEAD_MAX_BYTES of input in all (one field line may use all of
  * it) and AR_HEAD_MAX_FIELDS field lines in the last head. */
@@ -25,7 +27,8 @@ typedef struct ar_head_field {
 } ar_head_field;
 
 typedef struct ar_head {
-  int status; /* 100..999 */
+  int status;  /* 100..999 */
+  int version; /* 10 * major + minor: 10 for HTTP/1.0, 11 for HTTP/1.1 */
   size_t count;
   ar_head_field fields[AR_HEAD_MAX_FIELDS];
 } ar_head;
@@ -41,6 +44,9 @@ int ar_head_tchar(unsigned char c);
 /* Whether c is a control character that no field value may hold (CTL but HTAB:
  * CR, LF and NUL among them). */
 int ar_head_ctl(unsigned char c);
+
+/* Whether a status is an interim response's (1xx, but 101, which is final). */
+int ar_head_interim(int status);
 
 /* Fills *head from data[0..len). On failure *why is a static message. */
 ar_head_result ar_head_parse(const char *data, size_t len, ar_head *head, const char **why);

@@ -19,7 +19,10 @@
 
 #define AR_DEFAULT_MAX_DEPTH 64
 
-/* core.decode(body [, max_depth]) -> value | nil, message */
+/* Every function here that can fail on its input gives nil, message, code:
+ * code "BAD_RESPONSE" (the input came from a server) or "RESPONSE_TOO_LARGE". */
+
+/* core.decode(body [, max_depth]) -> value | nil, message, "BAD_RESPONSE" */
 static int ar_core_decode(lua_State *L) {
   size_t len;
   const char *body = luaL_checklstring(L, 1, &len);
@@ -34,7 +37,8 @@ static int ar_core_decode(lua_State *L) {
   if (ar_json_decode(L, body, len, &opts, &err)) return 1;
   lua_pushnil(L);
   lua_pushfstring(L, "invalid JSON at byte %d: %s", (int)err.offset, err.message);
-  return 2;
+  lua_pushliteral(L, "BAD_RESPONSE");
+  return 3;
 }
 
 /* A string field of the digest_authorization table. Nothing a server sent may
@@ -58,7 +62,7 @@ static void ar_core_add_quoted(luaL_Buffer *b, const char *name, const char *val
 }
 
 /* core.digest_authorization{username=, password=, realm=, nonce=, method=, uri=,
- *   qop=, nc=, cnonce=, algorithm=, opaque=} -> "Digest ..." | nil, message */
+ *   qop=, nc=, cnonce=, algorithm=, opaque=} -> "Digest ..." | nil, message, "BAD_RESPONSE" */
 static int ar_core_digest_authorization(lua_State *L) {
   ar_digest_input in;
   const char *opaque, *problem, *bad = NULL;
@@ -80,13 +84,15 @@ static int ar_core_digest_authorization(lua_State *L) {
   if (bad) {
     lua_pushnil(L);
     lua_pushfstring(L, "%s holds CR, LF or NUL", bad);
-    return 2;
+    lua_pushliteral(L, "BAD_RESPONSE");
+    return 3;
   }
   problem = ar_digest_response(&in, response);
   if (problem) {
     lua_pushnil(L);
     lua_pushstring(L, problem);
-    return 2;
+    lua_pushliteral(L, "BAD_RESPONSE");
+    return 3;
   }
   luaL_buffinit(L, &b);
   luaL_addstring(&b, "Digest ");
@@ -136,7 +142,7 @@ static int ar_core_base64(lua_State *L) {
   return 1;
 }
 
-/* core.parse_head(bytes) -> status, headers | nil, code, message (see luahead.h) */
+/* core.parse_head(bytes) -> status, headers, framing | nil, message, code (see luahead.h) */
 static int ar_core_parse_head(lua_State *L) {
   size_t len;
   const char *bytes = luaL_checklstring(L, 1, &len);
@@ -206,7 +212,7 @@ static const char *ar_core_digest_value(lua_State *L, const char *value, size_t 
 }
 
 /* core.parse_digest_challenges{www-authenticate values} -> { challenge... }
- *   | nil, "BAD_RESPONSE", message
+ *   | nil, message, "BAD_RESPONSE"
  * Each challenge: its parameters, lowercase names, values unquoted. Other
  * schemes (Basic, Bearer...) are skipped but must be well-formed too. */
 static int ar_core_parse_digest_challenges(lua_State *L) {
@@ -224,8 +230,8 @@ static int ar_core_parse_digest_challenges(lua_State *L) {
     problem = ar_core_digest_value(L, value, len, &offset);
     if (problem) {
       lua_pushnil(L);
-      lua_pushliteral(L, "BAD_RESPONSE");
       lua_pushfstring(L, "WWW-Authenticate header %d, byte %d: %s", i, (int)offset + 1, problem);
+      lua_pushliteral(L, "BAD_RESPONSE");
       return 3;
     }
     lua_settop(L, 2);
@@ -233,7 +239,7 @@ static int ar_core_parse_digest_challenges(lua_State *L) {
   return 1;
 }
 
-/* core.gunzip(body, max_size) -> string | nil, code, message
+/* core.gunzip(body, max_size) -> string | nil, message, code
  * code: "BAD_RESPONSE" (not gzip, corrupt, a CRC or size mismatch, bytes after
  * the member) or "RESPONSE_TOO_LARGE" (the trailer promises more than max_size
  * bytes, or more than it said). The output is a userdata until it is complete,
@@ -247,14 +253,14 @@ static int ar_core_gunzip(lua_State *L) {
   size = ar_gzip_promised_size(in, len);
   lua_pushnil(L);
   if (size == (size_t)-1) {
-    lua_pushliteral(L, "BAD_RESPONSE");
     lua_pushliteral(L, "the gzip body is too short or has no gzip header");
+    lua_pushliteral(L, "BAD_RESPONSE");
     return 3;
   }
   if ((lua_Number)size > max) {
-    lua_pushliteral(L, "RESPONSE_TOO_LARGE");
     lua_pushfstring(
       L, "the gzip body inflates to %d bytes, past max_body_size", (int)(size > 0x7fffffff ? 0x7fffffff : size));
+    lua_pushliteral(L, "RESPONSE_TOO_LARGE");
     return 3;
   }
   out = (unsigned char *)lua_newuserdata(L, size ? size : 1);
@@ -265,9 +271,9 @@ static int ar_core_gunzip(lua_State *L) {
   }
   if (rc == AR_GZIP_NO_MEMORY) return luaL_error(L, "not enough memory");
   lua_settop(L, 3);
-  lua_pushstring(L, rc == AR_GZIP_TOO_LARGE ? "RESPONSE_TOO_LARGE" : "BAD_RESPONSE");
   lua_pushstring(L, rc == AR_GZIP_TOO_LARGE ? "the gzip body inflates to more than its trailer says"
                                             : "the gzip body is corrupt (bad data, CRC-32 or length)");
+  lua_pushstring(L, rc == AR_GZIP_TOO_LARGE ? "RESPONSE_TOO_LARGE" : "BAD_RESPONSE");
   return 3;
 }
 
@@ -280,6 +286,7 @@ static const luaL_Reg ar_core_funcs[] = {
   { "gunzip", ar_core_gunzip },
   { "digest_authorization", ar_core_digest_authorization },
   { "parse_head", ar_core_parse_head },
+  { "parse_chunk_size", ar_lua_chunk_size },
   { "parse_digest_challenges", ar_core_parse_digest_challenges },
   { NULL, NULL },
 };

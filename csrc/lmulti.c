@@ -2,7 +2,7 @@
  * handle, for a scheduler (Lua coroutines) that waits on all of them.
  *
  *   m = curl.multi{ max_connections = k }   -- at most k connections, kept for re-use
- *   id = m:add(req)                         -- req: see ar_request_read (lcurl.h), read now
+ *   id = m:add(req)                         -- req: see ar_request_read (request.h), read now
  *   done = m:perform(max_wait_seconds)      -- { {id=, status=, headers=, body=, elapsed=}
  *                                           --   or {id=, code=, message=, status=, elapsed=}, ... }
  *   m:remove(id) -> true | false            -- cancels a transfer (or drops an unreported result)
@@ -21,7 +21,8 @@
 #include "lauxlib.h"
 
 #include "compat.h"
-#include "lcurl.h"
+#include "lmulti.h"
+#include "request.h"
 #include "luafield.h"
 
 #define AR_MULTI_MT "atlasrestore.curl.Multi"

@@ -5,6 +5,7 @@
 #include "lauxlib.h"
 
 #include "compat.h"
+#include "framing.h"
 #include "head.h"
 #include "luahead.h"
 
@@ -70,19 +71,50 @@ static void ar_lua_add_field(lua_State *L, const ar_head_field *f) {
   lua_rawset(L, -3);
 }
 
+void ar_lua_push_headers(lua_State *L, const ar_head *head) {
+  size_t i;
+  lua_createtable(L, 0, (int)head->count);
+  for (i = 0; i < head->count; i++) ar_lua_add_field(L, &head->fields[i]);
+}
+
+static const char *const ar_lua_bodies[] = { "none", "length", "chunked", "close" };
+
 int ar_lua_head(lua_State *L, const char *data, size_t len) {
   ar_head head;
+  ar_framing framing;
   const char *why = NULL;
-  size_t i;
   ar_head_result result = ar_head_parse(data, len, &head, &why);
-  if (result != AR_HEAD_OK) {
+  if (result == AR_HEAD_OK && !ar_head_interim(head.status)) why = ar_framing_of(&head, &framing);
+  if (result != AR_HEAD_OK || why) {
     lua_pushnil(L);
-    lua_pushstring(L, result == AR_HEAD_TOO_LARGE ? "RESPONSE_TOO_LARGE" : "BAD_RESPONSE");
     lua_pushstring(L, why);
+    lua_pushstring(L, result == AR_HEAD_TOO_LARGE ? "RESPONSE_TOO_LARGE" : "BAD_RESPONSE");
     return 3;
   }
   lua_pushinteger(L, head.status);
-  lua_createtable(L, 0, (int)head.count);
-  for (i = 0; i < head.count; i++) ar_lua_add_field(L, &head.fields[i]);
-  return 2;
+  ar_lua_push_headers(L, &head);
+  if (ar_head_interim(head.status)) return 2;
+  lua_createtable(L, 0, 3);
+  lua_pushstring(L, ar_lua_bodies[framing.body]);
+  lua_setfield(L, -2, "body");
+  lua_pushinteger(L, (lua_Integer)framing.length);
+  lua_setfield(L, -2, "length");
+  lua_pushboolean(L, framing.persist);
+  lua_setfield(L, -2, "persist");
+  return 3;
+}
+
+int ar_lua_chunk_size(lua_State *L) {
+  size_t len;
+  uint64_t size;
+  const char *line = luaL_checklstring(L, 1, &len);
+  const char *why = ar_chunk_size(line, len, &size);
+  if (why) {
+    lua_pushnil(L);
+    lua_pushstring(L, why);
+    lua_pushliteral(L, "BAD_RESPONSE");
+    return 3;
+  }
+  lua_pushinteger(L, (lua_Integer)size);
+  return 1;
 }

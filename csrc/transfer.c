@@ -5,12 +5,13 @@
 
 #include "head.h"
 #include "transfer.h"
+#include "wipe.h"
 
 void ar_request_free(ar_request *r) {
   struct curl_slist *h;
-  for (h = r->headers; h; h = h->next) memset(h->data, 0, strlen(h->data));
+  for (h = r->headers; h; h = h->next) ar_wipe(h->data, strlen(h->data));
   curl_slist_free_all(r->headers);
-  if (r->strings) memset(r->strings, 0, r->strings_size);
+  ar_wipe(r->strings, r->strings_size);
   free(r->strings);
   memset(r, 0, sizeof *r);
 }
@@ -18,30 +19,72 @@ void ar_request_free(ar_request *r) {
 static size_t ar_transfer_on_body(char *data, size_t size, size_t nmemb, void *userdata) {
   ar_transfer *t = (ar_transfer *)userdata;
   size_t len = size * nmemb;
+  if (t->refused) return 0; /* makes libcurl stop with CURLE_WRITE_ERROR */
   if (ar_buf_append(&t->body, data, len) != 0) {
     t->body_overflow = 1;
-    return 0; /* makes libcurl stop with CURLE_WRITE_ERROR */
+    return 0;
   }
   return len;
+}
+
+static void ar_transfer_refuse(ar_transfer *t, const char *why, int too_large) {
+  if (t->refused) return;
+  t->refused = why;
+  t->refused_too_large = too_large;
+  curl_easy_setopt(t->easy, CURLOPT_FORBID_REUSE, 1L);
+}
+
+/* The heads so far end with an empty line: parses them, and for a final head
+ * applies the framing rules. Returns 0 when the response is refused. */
+static int ar_transfer_on_head(ar_transfer *t) {
+  const char *why = NULL;
+  ar_head_result result = ar_head_parse(t->headers.data, t->headers.len, &t->head, &why);
+  if (result != AR_HEAD_OK) {
+    ar_transfer_refuse(t, why, result == AR_HEAD_TOO_LARGE);
+    return 0;
+  }
+  if (ar_head_interim(t->head.status)) return 1;
+  t->final_head = 1;
+  why = ar_framing_of(&t->head, &t->framing);
+  if (why) {
+    ar_transfer_refuse(t, why, 0);
+    return 0;
+  }
+  if (!t->framing.persist) curl_easy_setopt(t->easy, CURLOPT_FORBID_REUSE, 1L);
+  if (t->framing.body == AR_BODY_CHUNKED) ar_chunked_init(&t->chunked);
+  return 1;
 }
 
 static size_t ar_transfer_on_header(char *data, size_t size, size_t nmemb, void *userdata) {
   ar_transfer *t = (ar_transfer *)userdata;
   size_t len = size * nmemb;
-  if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
-    /* A new response (after 100 Continue, or a proxy's CONNECT answer): the
-     * parser keeps only the last head, so the earlier ones can go. */
-    ar_buf_clear(&t->headers);
-    t->head_done = 0;
-  } else if (t->head_done) {
-    return len; /* a trailer after a chunked body: not part of the head */
-  }
+  if (t->final_head) return len; /* a trailer after a chunked body: not part of the head */
+  if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) t->head_done = 0; /* the next head after an interim one */
   if (ar_buf_append(&t->headers, data, len) != 0) {
     t->headers_overflow = 1;
     return 0;
   }
-  if (len <= 2 && (data[0] == '\r' || data[0] == '\n')) t->head_done = 1;
+  if (len <= 2 && (data[0] == '\r' || data[0] == '\n')) {
+    t->head_done = 1;
+    if (!ar_transfer_on_head(t)) return 0;
+  }
   return len;
+}
+
+/* CURLOPT_DEBUGFUNCTION: a chunked body's raw bytes, before libcurl decodes them. */
+static int ar_transfer_on_debug(CURL *easy, curl_infotype type, char *data, size_t size, void *userdata) {
+  ar_transfer *t = (ar_transfer *)userdata;
+  const char *why;
+  (void)easy;
+  if (type != CURLINFO_DATA_IN || !t->final_head || t->framing.body != AR_BODY_CHUNKED || t->refused) return 0;
+  why = ar_chunked_feed(&t->chunked, data, size);
+  if (why) {
+    ar_transfer_refuse(t, why, 0);
+  } else if (t->chunked.extra) {
+    /* Bytes after the response: they must not be read as the next one's. */
+    curl_easy_setopt(t->easy, CURLOPT_FORBID_REUSE, 1L);
+  }
+  return 0;
 }
 
 int ar_transfer_init(ar_transfer *t) {
@@ -80,7 +123,9 @@ void ar_transfer_start(ar_transfer *t, ar_request *r, ar_sockets *sockets) {
   /* Only the token endpoint is POSTed to, and its answer is a secret. */
   t->body.wipe = q->post;
   t->body.limit = q->max_body;
-  t->body_overflow = t->headers_overflow = t->head_done = 0;
+  t->body_overflow = t->headers_overflow = t->head_done = t->final_head = 0;
+  t->refused = NULL;
+  t->refused_too_large = 0;
   t->errbuf[0] = '\0';
   t->rc = CURLE_OK;
   t->status = 0;
@@ -102,9 +147,16 @@ void ar_transfer_start(ar_transfer *t, ar_request *r, ar_sockets *sockets) {
   curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, ar_transfer_on_header);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
+  /* A proxy's answer to CONNECT is not the response: only interim heads may
+   * come before that (head.h). */
+  curl_easy_setopt(e, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
+  /* The raw bytes of a chunked body, for its check; nothing else is kept. */
+  curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, ar_transfer_on_debug);
+  curl_easy_setopt(e, CURLOPT_DEBUGDATA, t);
+  curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, q->headers);
-  /* gzip, deflate, br, zstd as built in; the body limit counts decoded bytes. */
-  curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+  /* No decoding here: the pipeline asks for gzip and inflates the whole body
+   * (core.gunzip), the same way for both transports. */
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, ar_millis(q->timeout));
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, ar_millis(q->connect_timeout));
   /* A server that stalls or trickles is cut off by the low-speed rule. */
@@ -137,7 +189,18 @@ void ar_transfer_finish(ar_transfer *t, CURLcode rc) {
   curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
   curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, (char *)NULL);
   ar_request_free(&t->request);
-  if (rc != CURLE_OK) ar_buf_clear(&t->body);
+  /* A response that libcurl took whole but whose head was never seen complete. */
+  if (rc == CURLE_OK && !t->final_head && !t->refused)
+    ar_transfer_refuse(t, t->head_done ? "no final response head" : "the response head ends inside a line", 0);
+  if (ar_transfer_failed(t)) ar_buf_clear(&t->body);
+}
+
+int ar_transfer_failed(const ar_transfer *t) {
+  return t->rc != CURLE_OK || t->refused != NULL;
+}
+
+const ar_head *ar_transfer_head(const ar_transfer *t) {
+  return &t->head;
 }
 
 /* libcurl's own cap on one header line (100 KiB up to 8.x) fails a transfer
@@ -157,6 +220,7 @@ enum { AR_TOO_LARGE, AR_TIMEOUT, AR_CONNECT_FAILED, AR_TLS_FAILED, AR_NETWORK_ER
 const char *ar_transfer_error_code(const ar_transfer *t) {
   if (t->body_overflow || t->headers_overflow || t->rc == CURLE_FILESIZE_EXCEEDED || ar_transfer_head_too_large(t))
     return ar_transfer_codes[AR_TOO_LARGE];
+  if (t->refused) return ar_transfer_codes[t->refused_too_large ? AR_TOO_LARGE : AR_BAD_RESPONSE];
   switch (t->rc) {
     case CURLE_OPERATION_TIMEDOUT: return ar_transfer_codes[AR_TIMEOUT];
     case CURLE_COULDNT_CONNECT:
@@ -183,6 +247,7 @@ const char *ar_transfer_error_code(const ar_transfer *t) {
 
 const char *ar_transfer_error_message(const ar_transfer *t) {
   if (t->headers_overflow) return "the response head is larger than 256 KiB";
+  if (t->refused && !t->body_overflow) return t->refused;
   if (ar_transfer_head_too_large(t)) return "a response header line is larger than libcurl accepts";
   return t->errbuf[0] ? t->errbuf : curl_easy_strerror(t->rc);
 }

@@ -26,6 +26,9 @@
 --    this module at k = 1 against luasocket + lua-cjson, over the same
 --    emulator pages (skipped without valgrind).
 -- 5. The targets of the speed issues, each met or missed.
+-- 6. The operators' figures (spec/bench/operators.lua): a project listing's
+--    peak RSS in NDJSON against one instance of the same size, and an
+--    organisation listing against its critical path.
 package.path = "./lua/?.lua;./lua/?/init.lua;./spec/?.lua;" .. package.path
 package.cpath = "./build/5.4/?.so;./build/bench/?.so;" .. package.cpath
 
@@ -35,6 +38,7 @@ local core = require "atlasrestore.core"
 local options = require "atlasrestore.options"
 local emulator = require "support.emulator"
 local floors = require "bench.floors"
+local operators = require "bench.operators"
 
 local now = socket.gettime
 local q = emulator.sh_quote
@@ -699,6 +703,25 @@ local function curl_get(emu, url, compressed)
   return body, tonumber(size)
 end
 
+local function print_operators(emu)
+  local streaming = operators.streaming(emu, RUSAGE, work)
+  out("")
+  out("##### The command's NDJSON of 100,000 jobs (Digest, no added latency): peak RSS")
+  out("")
+  md_table({ "listing", "jobs", "wall s", "peak RSS MB" }, streaming.rows)
+  out("")
+  out(streaming.verdict)
+  if not streaming.ok then fail("operators: an NDJSON listing failed or missed jobs") end
+  local org = operators.organisation(emu)
+  out("")
+  out("##### An organisation, each project's bucket enforced (spec/bench/operators.lua)")
+  out("")
+  md_table({ "organisation", "projects", "wall s", "critical path s", "ratio", "429s", "requests" }, org.rows)
+  out("")
+  out(org.verdict)
+  if not org.ok then fail("operators: the organisation listing failed or missed jobs") end
+end
+
 local function main()
   local t_start = now()
   for _, tool in ipairs{ RUSAGE, "build/bench/floor.so" } do
@@ -730,6 +753,7 @@ local function main()
     local instructions = bench_instructions(emu)
     print_instructions(instructions)
     print_targets(decode, listings[1], memory, instructions)
+    print_operators(emu)
   end)
   emu:stop()
   os.execute(emulator.clean_env("rm -rf " .. q(work)))

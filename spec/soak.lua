@@ -62,7 +62,7 @@ end
 local function soak(emu)
   local client = assert(atlasrestore.new {
     base_url = emu.base_url, public_key = emu.public_key, private_key = emu.private_key,
-    retry_base_delay = 0.01, retry_max_delay = 0.05, on_warning = function() end,
+    retry_base_delay = 0.01, retry_max_delay = 0.05, on_warning = function() end, endpoint = "serverless",
   })
 
   -- A fault-free listing first: the ids must match before faults are on.

@@ -43,7 +43,7 @@ end
 -- the header around it) is malformed.
 function auth.parse_digest_challenge(values)
   if values == nil then return nil end
-  local challenges, code, message = core.parse_digest_challenges(values)
+  local challenges, message, code = core.parse_digest_challenges(values)
   if not challenges then return nil, code, message end
   local best, best_strength
   for _, challenge in ipairs(challenges) do
@@ -129,12 +129,13 @@ end
 
 -- What TokenStrategy asks of a token store: this cache (one client's), or
 -- atlasrestore.tokenstore inside nginx (every client of a worker, or of all
--- workers): basic(), current(now), obtain(fetch, pipe, ctx), forget_if(token),
--- refuse(now), throttled(now), accept(), revocable(revoke).
+-- workers): basic(), current(now), obtain(fetch, runner, ctx), forget_if(token),
+-- refuse(now), throttled(now), accept(), revocable(revoke). `runner` is the
+-- pipeline that runs the token request (its transport and settings).
 
 --- A new token from `fetch() -> token, expires_in | nil, err`, kept: token, or nil, err.
-function TokenCache:obtain(fetch, pipe)
-  local now = pipe.transport:now()
+function TokenCache:obtain(fetch, runner)
+  local now = runner.transport:now()
   local token, expires_in = fetch()
   if not token then return nil, expires_in end
   self:store(token, expires_in, now)
@@ -160,94 +161,104 @@ function TokenCache:accept() self.refused = false end
 function TokenCache:revocable() return self.token end
 
 ---------------------------------------------------------------------------
--- Strategies. Each has: label, secrets (for the scrubber), authorize(pipe,
--- ctx, method, uri) -> value | nil | nil, err, refused(pipe, res, exchange)
--- -> send again?, nil | err, accepted() after any answer but a 401, and
--- close(pipe, revoke) -> true | nil, err
--- (revoke: also a token that other clients share).
--- `exchange` is a table that lives for one authenticated exchange.
+-- Strategies. A strategy never sends anything itself: it turns a request into
+-- an Authorization value, says what a 401 means, and describes the requests
+-- that fetch and revoke tokens, which the pipeline runs on its behalf (same
+-- transport, scrubber, deadline and retry rules as any request). Each has:
+--   label, secrets (for the scrubber)
+--   authorize(method, uri, now) -> value, proof | nil (none yet) | nil, err |
+--     false (a token is needed first: see obtain). `proof`: a secret the value
+--     carries, which the scrubber must learn (a Digest response hash).
+--   refused(res, exchange, now) -> "challenge" (send again: a new challenge
+--     was adopted) | "renew" (send again with a new token) | false (give up) |
+--     nil, err. `exchange` is a table that lives for one authenticated exchange.
+--   accepted() after any answer but a 401
+-- and, for strategies that fetch tokens:
+--   token_request(user_agent) -> { method, path, headers, body }
+--   token_answer(res) -> token, expires_in | nil, err (the answer checked before any of it is used)
+--   obtain(fetch, runner, ctx) -> "Bearer ..." | nil, err, fetch() running token_request
+--   retiring() -> the token replaced by the next fetch, to revoke before it is forgotten, and why
+--   revocable(revoke) -> the token close() revokes, or nil (revoke: also a token that other clients share)
+--   revocation(token, user_agent) -> { method, path, headers, body }; revoked(token) once it succeeded
 ---------------------------------------------------------------------------
 
 local DigestStrategy = {}
 DigestStrategy.__index = DigestStrategy
 
-function DigestStrategy:authorize(pipe, _, method, uri)
+function DigestStrategy:authorize(method, uri)
   local value, problem = self.digest:authorization(method, uri)
   if problem then return nil, errors.new(errors.BAD_RESPONSE, { message = "Digest challenge: " .. problem }) end
   -- The response hash proves the key: scrubbed in every form, like a token.
-  if value then pipe.scrubber:add("digest response", value:match('response="(%x+)"')) end
-  return value
+  return value, value and value:match('response="(%x+)"')
 end
 
-function DigestStrategy:refused(_, res, exchange)
+function DigestStrategy:refused(res, exchange)
   local challenge, code, message = auth.parse_digest_challenge(res.headers["www-authenticate"])
-  if code then return false, errors.new(code, { status = res.status, message = "Digest challenge: " .. message }) end
+  if code then return nil, errors.new(code, { status = res.status, message = "Digest challenge: " .. message }) end
   -- Answer when we had no nonce, when ours went stale, or when a re-used one
   -- was refused; never twice for a fresh challenge (that is a wrong key).
   if challenge and (not exchange.authorization or challenge.stale == "true" or not exchange.challenged) then
     exchange.challenged = true
-    return self.digest:accept(challenge)
+    return self.digest:accept(challenge) and "challenge"
   end
   return false
 end
 
 function DigestStrategy.accepted() end
 
-function DigestStrategy.close() return true end
-
 local TokenStrategy = {}
 TokenStrategy.__index = TokenStrategy
 
-local function token_headers(tokens, user_agent)
+local function basic_headers(tokens, user_agent)
   return {
     Authorization = tokens:basic(),
     ["Content-Type"] = "application/x-www-form-urlencoded",
-    Accept = "application/json",
     ["User-Agent"] = user_agent,
   }
 end
 
--- One token request; the answer is checked before any of it is used.
-local function fetch_token(self, pipe, ctx)
-  return self.tokens:obtain(function()
-    local res, err = pipe:send(ctx, 1, "POST", routes.token(), token_headers(self.tokens, pipe.user_agent),
-      "grant_type=client_credentials")
-    if not res then return nil, err end
-    local got
-    got, err = response.token(res.status, res.headers, res.body, auth.MAX_TOKEN_SIZE)
-    if not got then
-      err.retry_after = response.retry_after(res.headers, err, os.time())
-      return nil, err
-    end
-    pipe.scrubber:add("token", got.access_token)
-    return got.access_token, got.expires_in
-  end, pipe, ctx)
+function TokenStrategy:token_request(user_agent)
+  local headers = basic_headers(self.tokens, user_agent)
+  headers.Accept = "application/json"
+  return { method = "POST", path = routes.token(), headers = headers, body = "grant_type=client_credentials" }
 end
 
---- The kept token, or one fetch that every concurrent request of a transport
--- waits for (tasks belong to their transport: inside nginx, to one request).
-function TokenStrategy:authorize(pipe, ctx)
-  local token = self.tokens:current(pipe.transport:now())
-  if token then return "Bearer " .. token end
-  local transport = pipe.transport
-  local pending = self.pending[transport]
-  if not pending then
-    pending = transport:spawn(fetch_token, self, pipe, ctx)
-    self.pending[transport] = pending
-  end
-  local ok, got, err = transport:wait(pending)
-  if self.pending[transport] == pending then self.pending[transport] = nil end
-  if not ok then error(got, 0) end
+function TokenStrategy.token_answer(_, res)
+  local got, err = response.token(res.status, res.headers, res.body, auth.MAX_TOKEN_SIZE)
   if not got then return nil, err end
-  return "Bearer " .. got
+  return got.access_token, got.expires_in
+end
+
+--- The kept token, or false: the pipeline then obtains one.
+function TokenStrategy:authorize(_, _, now)
+  local token = self.tokens:current(now)
+  if not token then return false end
+  self.held = token
+  return "Bearer " .. token
+end
+
+--- A token through the store (fetched here, or by another worker inside nginx).
+function TokenStrategy:obtain(fetch, runner, ctx)
+  local token, err = self.tokens:obtain(fetch, runner, ctx)
+  if not token then return nil, err end
+  self.held = token
+  return "Bearer " .. token
+end
+
+--- The token this strategy last used, which a fetch replaces: revoked first, so
+-- that no token is forgotten alive (Atlas allows 100 per account).
+function TokenStrategy:retiring()
+  local token, why = self.held, self.held == self.refused_token and "refused" or "renewal"
+  self.held, self.refused_token = nil, nil
+  return token, why
 end
 
 --- One new token and one retry per 401. When a new token is refused too, the
 -- account itself is refused (an access list, a role): from then on that
 -- happens at most once per twelfth of a token's lifetime, so that the
 -- account's 100 live tokens are never used up and a fixed account is noticed soon.
-function TokenStrategy:refused(pipe, _, exchange)
-  local tokens, now = self.tokens, pipe.transport:now()
+function TokenStrategy:refused(_, exchange, now)
+  local tokens = self.tokens
   if exchange.renewed then
     tokens:refuse(now)
     return false
@@ -256,26 +267,30 @@ function TokenStrategy:refused(pipe, _, exchange)
   -- Only the request that still holds the refused token forgets it: a
   -- concurrent one may already have renewed it.
   local held = exchange.authorization and exchange.authorization:match("^Bearer (.+)$")
-  if held then tokens:forget_if(held) end
+  if held then
+    tokens:forget_if(held)
+    if held == self.held then self.refused_token = held end
+  end
   exchange.renewed = true
-  return true
+  return "renew"
 end
 
 function TokenStrategy:accepted() self.tokens:accept() end
 
---- Revokes the token this client fetched. A token that other clients share
--- (inside nginx) is revoked only when `revoke` is true. A failed revocation
--- keeps the token, so that a second close() tries again.
-function TokenStrategy:close(pipe, revoke)
-  local token = self.tokens:revocable(revoke)
-  if not token then return true end
-  local headers = token_headers(self.tokens, pipe.user_agent)
-  headers.Accept = nil
-  local ok, err = pipe:post(routes.revoke(), headers,
-    "token=" .. routes.url_encode(token) .. "&token_type_hint=access_token")
-  if not ok then return nil, err end
+--- A token that other clients share (inside nginx) is revoked only when
+-- `revoke` is true; a client's own token always, also one just refused.
+function TokenStrategy:revocable(revoke)
+  return self.tokens:revocable(revoke) or (self.own and self.held) or nil
+end
+
+function TokenStrategy:revocation(token, user_agent)
+  return { method = "POST", path = routes.revoke(), headers = basic_headers(self.tokens, user_agent),
+    body = "token=" .. routes.url_encode(token) .. "&token_type_hint=access_token" }
+end
+
+function TokenStrategy:revoked(token)
   self.tokens:forget_if(token)
-  return true
+  if self.held == token then self.held = nil end
 end
 
 local StaticStrategy = {}
@@ -286,8 +301,6 @@ function StaticStrategy:authorize() return "Bearer " .. self.token end
 function StaticStrategy.refused() return false end
 
 function StaticStrategy.accepted() end
-
-function StaticStrategy.close() return true end
 
 --- The strategy for one kind of credentials (see options.client). `tokens`: the
 -- service account's token store, by default a cache of its own (auth.token_cache).
@@ -303,7 +316,7 @@ function auth.strategy(creds, random_hex, tokens)
       label = "service account " .. creds.client_id,
       secrets = { creds.client_secret, creds.client_id },
       tokens = tokens or auth.token_cache(creds.client_id, creds.client_secret),
-      pending = setmetatable({}, { __mode = "k" }), -- transport -> its token fetch in flight
+      own = tokens == nil,
     }, TokenStrategy)
   end
   return setmetatable({ label = "access token", secrets = { creds.access_token }, token = creds.access_token },

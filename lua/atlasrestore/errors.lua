@@ -43,7 +43,7 @@ local Error = { __name = "atlasrestore.Error" }
 Error.__index = Error
 
 function Error:__tostring()
-  local line = "atlasrestore: " .. tostring(self.errorCode)
+  local line = (self.where and self.where .. ": " or "") .. "atlasrestore: " .. tostring(self.errorCode)
   if self.status then line = line .. " (HTTP " .. tostring(self.status) .. ")" end
   local text = self.detail or self.message or self.reason
   if text then line = line .. ": " .. tostring(text) end
@@ -96,6 +96,16 @@ end
 --- Raises a misuse error ("bad argument #n to 'f' (...)") at the caller's line.
 function errors.misuse(fmt, ...)
   error(fmt:format(...), caller_level())
+end
+
+--- Raises the error value `err` from the caller's line, as misuse is: `err.where`
+-- becomes that line ("file:line"), which tostring(err) then begins with.
+function errors.raise(err)
+  local info = debug.getinfo(caller_level(), "Sl")
+  if info and info.currentline and info.currentline > 0 then
+    err.where = info.short_src .. ":" .. info.currentline
+  end
+  error(err, 0)
 end
 
 --- The standard message for a wrong type: argn, function name, what, expected, value.

@@ -2,12 +2,17 @@
 -- the clusters that replaced them. The public face: atlasrestore.new and the client's methods.
 local auth = require "atlasrestore.auth"
 local contract = require "atlasrestore.transport.contract"
+local endpoints = require "atlasrestore.endpoints"
 local errors = require "atlasrestore.errors"
+local events = require "atlasrestore.events"
 local listing = require "atlasrestore.listing"
 local options = require "atlasrestore.options"
+local organisation = require "atlasrestore.organisation"
 local pipeline = require "atlasrestore.pipeline"
 local platform = require "atlasrestore.platform"
+local probe = require "atlasrestore.probe"
 local project = require "atlasrestore.project"
+local random = require "atlasrestore.random"
 local redact = require "atlasrestore.redact"
 local routes = require "atlasrestore.routes"
 local shared = require "atlasrestore.shared"
@@ -24,25 +29,11 @@ Client.__index = Client
 -- sits on the object a caller holds.
 local state = setmetatable({}, { __mode = "k" })
 
-local function random_hex(n)
-  local f = io.open("/dev/urandom", "rb")
-  local bytes = f and f:read(math.ceil(n / 2))
-  if f then f:close() end
-  if not bytes then
-    local t = {}
-    for i = 1, math.ceil(n / 2) do t[i] = string.char(math.random(0, 255)) end
-    bytes = table.concat(t)
-  end
-  return (bytes:gsub(".", function(c) return ("%02x"):format(c:byte()) end)):sub(1, n)
-end
-
 -- Inside nginx, lines go to its error log: debug ones at notice, warnings at warn.
-local function logger(debug, ngx)
-  if debug == true then
-    if ngx then return function(line) ngx.log(ngx.NOTICE, line) end end
-    return function(line) io.stderr:write(line, "\n") end
-  end
-  return debug or nil
+local function debug_writer(debug, ngx)
+  if debug ~= true then return debug end
+  if ngx then return function(line) ngx.log(ngx.NOTICE, line) end end
+  return function(line) io.stderr:write(line, "\n") end
 end
 
 local function warner(on_warning, ngx)
@@ -107,7 +98,7 @@ local function lasting_state(opts, creds, base, ngx, phase)
         shared.key("token", base.url, creds.client_id, creds.client_secret),
         auth.token_cache(creds.client_id, creds.client_secret), scrubber)
     end
-    local strategy = auth.strategy(creds, random_hex, tokens)
+    local strategy = auth.strategy(creds, random.hex, tokens)
     scrubber:add("key", strategy.secrets[1], strategy.secrets[2])
     return { strategy = strategy, scrubber = scrubber, memory = {}, once = {} }
   end
@@ -131,6 +122,14 @@ function atlasrestore.new(opts)
     if transport ~= opts.transport then transport:close() end
     return nil, err
   end
+  local on_warning = warner(opts.on_warning, ngx)
+  if base.insecure then
+    on_warning(("atlasrestore: warning: plain http:// to %s, not a loopback host (allow_http): "
+      .. "the credentials and the restore jobs cross the network unencrypted"):format(base.insecure))
+  end
+  local emitter = events.emitter(lasting.scrubber, function(message) pcall(on_warning, message) end)
+  if opts.on_event then emitter:subscribe(opts.on_event, "on_event") end
+  if opts.debug then emitter:subscribe(events.debug_log(debug_writer(opts.debug, ngx), base.url), "debug") end
   local client = setmetatable({}, Client)
   state[client] = {
     settings = settings,
@@ -143,12 +142,11 @@ function atlasrestore.new(opts)
       strategy = lasting.strategy,
       scrubber = lasting.scrubber,
       once = lasting.once,
-      base_url = base.url,
-      base_path = base.path,
+      base = base,
       user_agent = ("atlasrestore/%s (%s; %s)"):format(atlasrestore._VERSION, platform.lua_name(), transport.version)
         .. (opts.user_agent and " " .. opts.user_agent or ""),
-      log = logger(opts.debug, ngx),
-      on_warning = warner(opts.on_warning, ngx),
+      events = emitter,
+      on_warning = on_warning,
     },
   }
   return client
@@ -166,37 +164,24 @@ end
 
 function Client:__tostring()
   local st = state[self]
-  return ("atlasrestore.Client (%s, %s)%s"):format(st.pipe.base_url, st.label, st.closed and " closed" or "")
+  return ("atlasrestore.Client (%s, %s)%s"):format(st.pipe.base.url, st.label, st.closed and " closed" or "")
 end
 
 ---------------------------------------------------------------------------
 -- Single pages
 ---------------------------------------------------------------------------
 
-local function one_page(self, fname, endpoint, group_id, name, query)
-  local st = open_state(self, fname)
-  local err = options.path(fname, group_id, name)
-  local query_string, qerr = options.query(fname, query)
+--- One page of the original (serverless) endpoint, exactly as Atlas serves it.
+function Client:list_restore_jobs(group_id, cluster_name, query)
+  local st = open_state(self, "list_restore_jobs")
+  local err = options.path("list_restore_jobs", group_id, cluster_name)
+  local query_string, qerr = options.query("list_restore_jobs", query)
   err = err or qerr
   if err then return st.pipe:fail(err, 0) end
-  local path, accept = routes.restore_jobs(endpoint, st.settings.api_version, group_id, name, query_string)
-  return st.pipe:get(st.pipe:context(), path, accept,
-    { include_count = query and query.include_count, envelope = query and query.envelope })
-end
-
---- One page of the serverless endpoint, exactly as Atlas serves it.
-function Client:list_restore_jobs(group_id, cluster_name, query)
-  return one_page(self, "list_restore_jobs", "serverless", group_id, cluster_name, query)
-end
-
---- One page of the Flex endpoint, Flex record shape.
-function Client:list_flex_restore_jobs(group_id, name, query)
-  return one_page(self, "list_flex_restore_jobs", "flex", group_id, name, query)
-end
-
---- One page of the dedicated (cloud backup) endpoint, its wire records.
-function Client:list_cluster_restore_jobs(group_id, cluster_name, query)
-  return one_page(self, "list_cluster_restore_jobs", "dedicated", group_id, cluster_name, query)
+  local endpoint = endpoints.ORIGINAL
+  local path, accept = routes.restore_jobs(endpoint, st.settings.api_version, group_id, cluster_name, query_string)
+  return st.pipe:get(st.pipe:context(), path, accept, { include_count = query and query.include_count,
+    envelope = query and query.envelope, notice = function(signals) probe.warn(st.pipe, endpoint, signals) end })
 end
 
 --- One page routed by `query.endpoint` (default the client's), in the unified
@@ -215,17 +200,17 @@ end
 ---------------------------------------------------------------------------
 
 -- A listing of one instance, or nil, err (its arguments checked first).
-local function start_listing(self, fname, group_id, name, opts, forced, lazy)
+local function start_listing(self, fname, group_id, name, opts, lazy)
   local st = open_state(self, fname)
   local err = options.path(fname, group_id, name)
-  local plan, perr = options.listing(fname, 3, opts, st.settings, forced)
+  local plan, perr = options.listing(fname, 3, opts, st.settings)
   err = err or perr
   if err then return nil, err end
   return listing.new {
     pipe = st.pipe, memory = st.memory, api_version = st.settings.api_version, max_pages = st.settings.max_pages,
     group_id = group_id, name = name, endpoint = plan.endpoint, per_page = plan.per_page,
     concurrency = plan.concurrency, lazy = lazy, owner = st,
-    unified = plan.endpoint == "auto", clock = st.clock, filter = plan.filter,
+    unified = plan.endpoint == endpoints.AUTO, clock = st.clock, filter = plan.filter,
   }
 end
 
@@ -233,12 +218,10 @@ end
 local PROGRESS_EVERY = 64
 
 -- An iterator over every job: one page (and the pages requested ahead) in memory.
-local function iterate(self, fname, group_id, name, opts, forced)
-  local source, err = start_listing(self, fname, group_id, name, opts, forced, true)
-  if not source then
-    local _, failed = state[self].pipe:fail(err, 0)
-    error(failed, 3)
-  end
+-- A failure raises the error value at the caller's line (errors.raise).
+local function iterate(self, fname, group_id, name, opts)
+  local source, err = start_listing(self, fname, group_id, name, opts, true)
+  if not source then errors.raise(select(2, state[self].pipe:fail(err, 0))) end
   local buffer, i = {}, 0
   return function()
     if source.owner.closed then errors.misuse("'%s' iterator used after its client was closed", fname) end
@@ -247,15 +230,15 @@ local function iterate(self, fname, group_id, name, opts, forced)
     while i > #buffer do
       local jobs, page_err = listing.take(source)
       if jobs == nil then return nil end
-      if jobs == false then error(page_err, 2) end
+      if jobs == false then errors.raise(page_err) end
       buffer, i = jobs, 1
     end
     return buffer[i]
   end
 end
 
-local function all(self, fname, group_id, name, opts, forced)
-  local source, err = start_listing(self, fname, group_id, name, opts, forced, false)
+local function all(self, fname, group_id, name, opts)
+  local source, err = start_listing(self, fname, group_id, name, opts, false)
   if not source then return state[self].pipe:fail(err, 0) end
   return listing.collect(source)
 end
@@ -272,35 +255,37 @@ function Client:all_restore_jobs(group_id, cluster_name, opts)
   return jobs, err
 end
 
-function Client:flex_restore_jobs(group_id, name, opts)
-  local iterator = iterate(self, "flex_restore_jobs", group_id, name, opts, "flex")
-  return iterator
-end
-
-function Client:all_flex_restore_jobs(group_id, name, opts)
-  local jobs, err = all(self, "all_flex_restore_jobs", group_id, name, opts, "flex")
-  return jobs, err
-end
-
---- Every job of a dedicated cluster, lazily, its wire records. Raises the error value on failure.
-function Client:cluster_restore_jobs(group_id, cluster_name, opts)
-  local iterator = iterate(self, "cluster_restore_jobs", group_id, cluster_name, opts, "dedicated")
-  return iterator
-end
-
-function Client:all_cluster_restore_jobs(group_id, cluster_name, opts)
-  local jobs, err = all(self, "all_cluster_restore_jobs", group_id, cluster_name, opts, "dedicated")
-  return jobs, err
-end
-
 --- Every job of every instance of a project that can have them: jobs, failures; or nil, err.
+-- With opts.on_instance(name, jobs): each instance's jobs as its listing completes,
+-- and the number of jobs instead of the jobs.
 function Client:project_restore_jobs(group_id, opts)
   local st = open_state(self, "project_restore_jobs")
   local err = options.group("project_restore_jobs", group_id)
-  local plan, perr = options.listing("project_restore_jobs", 2, opts, st.settings, "auto")
+  local plan, perr = options.listing("project_restore_jobs", 2, opts, st.settings, endpoints.AUTO,
+    { on_instance = "function" })
   err = err or perr
   if err then return st.pipe:fail(err, 0) end
-  return project.list(st, group_id, plan)
+  return project.list(st, group_id, plan, opts and opts.on_instance)
+end
+
+--- The projects the credentials see (opts.org_id: one organisation's), as Atlas
+-- describes them: { id, name, orgId, ... }; or nil, err.
+function Client:projects(opts)
+  local st = open_state(self, "projects")
+  local plan, err = options.projects("projects", opts)
+  if not plan then return st.pipe:fail(err, 0) end
+  return organisation.projects(st, plan.org_id, plan.per_page)
+end
+
+--- Every job of every project the credentials see (opts.org_id: of one
+-- organisation), each with `project` and `projectName`: jobs, failures, the
+-- project records; or nil, err. With opts.on_instance(name, jobs, project): handed out per instance, and
+-- the number of jobs instead of the jobs.
+function Client:organisation_restore_jobs(opts)
+  local st = open_state(self, "organisation_restore_jobs")
+  local plan, err = options.organisation("organisation_restore_jobs", opts, st.settings)
+  if not plan then return st.pipe:fail(err, 0) end
+  return organisation.list(st, plan)
 end
 
 ---------------------------------------------------------------------------
@@ -349,7 +334,7 @@ function Client:close(opts)
   if st.closed and not st.revoke_pending and not revoke then return true end
   st.closed = true
   local pipe = st.pipe
-  local ok, err = pipe.strategy:close(pipe, revoke)
+  local ok, err = pipe:close(revoke)
   st.revoke_pending = not ok
   if not ok then return nil, err end
   pipe.transport:close()

@@ -1,6 +1,7 @@
 --- The listing: pages requested up to `concurrency` at a time and released in
 -- Atlas's order, each job once by id, the stop rules, and "auto" resolution.
 local core = require "atlasrestore.core"
+local endpoints = require "atlasrestore.endpoints"
 local errors = require "atlasrestore.errors"
 local filter = require "atlasrestore.filter"
 local probe = require "atlasrestore.probe"
@@ -10,17 +11,20 @@ local shape = require "atlasrestore.shape"
 
 local listing = {}
 
---- Fetches one page of one endpoint: the page, or nil, err.
-local function fetch(self, ctx, endpoint, page_num, include_count)
+--- Fetches one page of one endpoint: the page, or nil, err. `notice`: the
+-- first page's (probe.route's); a later page's answer is used, so it warns.
+local function fetch(self, ctx, endpoint, page_num, include_count, notice)
   local path, accept = routes.restore_jobs(endpoint, self.api_version, self.group_id, self.name,
     routes.page_query(page_num, self.per_page, include_count))
-  return self.pipe:get(ctx, path, accept, { include_count = include_count })
+  return self.pipe:get(ctx, path, accept, { include_count = include_count, notice = notice or function(signals)
+    probe.warn(self.pipe, endpoint, signals, self.routed)
+  end })
 end
 
 --- The first page, routed (for "auto", through the probe table): page, endpoint or nil, err.
 local function first_page(self, ctx, include_count)
-  local function get(endpoint) return fetch(self, ctx, endpoint, 1, include_count) end
-  return probe.route(self.memory, self.group_id, self.name, self.endpoint, get, true)
+  local function get(endpoint, notice) return fetch(self, ctx, endpoint, 1, include_count, notice) end
+  return probe.route(self.pipe, self.memory, self.group_id, self.name, self.endpoint, get, true, self.routed)
 end
 
 local Listing = {}
@@ -30,20 +34,23 @@ Listing.__index = Listing
 -- group_id, name, endpoint, per_page, concurrency, max_pages, lazy (the caller
 -- sets the pace between pages, so the deadline is per page), unified (jobs in
 -- the unified shape), clock (shape.mapper's), filter (filter.keeps's), ctx (a
--- call's context to share, budget included).
+-- call's context to share, budget included), routed (the module chose the
+-- endpoint, as "auto" does: no advice to use "auto" in a warning).
 function listing.new(cfg)
   local self = setmetatable(cfg, Listing)
-  self.ctx = cfg.ctx or self.pipe:context({ paused_until = 0 }, self.endpoint == "auto")
+  self.routed = cfg.routed or self.endpoint == endpoints.AUTO
+  self.ctx = cfg.ctx or self.pipe:context { paused_until = 0 }
   self.budget = self.ctx.budget
   self.seen = core.idset()
   self.inflight = {} -- page number -> task, for the pages requested ahead
   self.released = 0  -- the last page handed out
   self.requested = 1 -- the last page requested
+  self.listed = 0    -- new jobs released so far
   return self
 end
 
 function Listing:context()
-  if self.lazy then return self.pipe:context(self.budget, self.endpoint == "auto") end
+  if self.lazy then return self.pipe:context(self.budget) end
   return self.ctx
 end
 
@@ -142,6 +149,8 @@ function Listing:next()
   if not jobs then
     return self:fail(errors.new(errors.BAD_RESPONSE, { status = 200, message = problem }), 1)
   end
+  self.listed = self.listed + #jobs
+  self.pipe:emit { type = "page", page = page_num, jobs = #page.results, total = self.listed, endpoint = self.resolved }
   if #page.results < self.per_page or not response.has_next(page) then
     self:stop()
   else

@@ -1,7 +1,9 @@
 --- Options and the environment: checks what a caller passes (misuse raises at
 -- the caller's line, a bad value is INVALID_ARGUMENT) and returns plain settings.
 local dates = require "atlasrestore.dates"
+local endpoints = require "atlasrestore.endpoints"
 local errors = require "atlasrestore.errors"
+local request = require "atlasrestore.request"
 local routes = require "atlasrestore.routes"
 local shape = require "atlasrestore.shape"
 
@@ -21,7 +23,7 @@ options.DEFAULTS = {
   max_pages = 10000,      -- 5 million jobs at 500 a page
   concurrency = 4,      -- pages in flight at once; see the README for why 4
   api_version = "v2",
-  endpoint = "serverless",
+  endpoint = endpoints.AUTO,
 }
 
 --- Environment names, as the Atlas CLI and the Terraform provider use them.
@@ -35,11 +37,18 @@ options.ENV = {
   base_url_cli = "MONGODB_ATLAS_OPS_MANAGER_URL",
 }
 
-local ENDPOINT_CHOICES = { serverless = true, flex = true, dedicated = true, auto = true }
-local ENDPOINT_LIST = '"serverless", "flex", "dedicated" or "auto"'
+-- A value a caller gave, quoted for a message: control characters and quotes
+-- escaped (the message stays one line), and cut after 100 characters.
+local function quoted(value)
+  local text = tostring(value)
+  local cut = #text > 100 and text:sub(1, 100) .. "..." or text
+  return '"' .. cut:gsub('[%c"\\]', function(c) return ("\\%d"):format(c:byte()) end) .. '"'
+end
 
 local function check_endpoint(endpoint)
-  if not ENDPOINT_CHOICES[endpoint] then return errors.invalid("endpoint must be " .. ENDPOINT_LIST) end
+  if not endpoints.valid(endpoint) then
+    return errors.invalid(("endpoint %s is not one of %s"):format(quoted(endpoint), endpoints.quoted_choices()))
+  end
 end
 
 local OPTION_TYPES = {
@@ -50,7 +59,7 @@ local OPTION_TYPES = {
   on_warning = "function", max_attempts = "number", deadline = "number", max_body_size = "number",
   max_depth = "number", max_pages = "number", concurrency = "number", retry_base_delay = "number",
   retry_max_delay = "number", allow_http = "boolean", getenv = "function", transport = "string or table",
-  shared_dict = "string", clock = "function",
+  shared_dict = "string", clock = "function", on_event = "function",
 }
 
 -- `expected` is a type name, or several joined by " or ".
@@ -150,11 +159,22 @@ local function parse_base_url(url, allow_http)
   local host, port = authority:match("^(%[[%x:.]+%])(.*)$")
   if not host then host, port = authority:match("^([%w.-]+)(.*)$") end
   if not host or not (port == "" or port:match("^:%d+$")) then return nil, "has no valid host[:port]" end
-  if scheme == "http" and not allow_http and not LOOPBACK[host:lower()] and not host:match("^127%.%d+%.%d+%.%d+$") then
+  local remote_http = scheme == "http" and not LOOPBACK[host:lower()] and not host:match("^127%.%d+%.%d+%.%d+$")
+  if remote_http and not allow_http then
     return nil, "uses plain http:// on a non-loopback host; use https:// or allow_http = true"
   end
   path = path:gsub("/+$", "")
-  return { url = scheme .. "://" .. authority .. path, path = path }
+  -- insecure: the host to which allow_http lets credentials travel unencrypted, for a warning.
+  return { url = scheme .. "://" .. authority .. path, path = path, target = request.base(scheme, authority, path),
+    insecure = remote_http and host or nil }
+end
+
+-- A URL as a message may show it: no userinfo (user:password@), no query or fragment.
+local function without_secrets(url)
+  local scheme, rest = url:match("^(%a[%w+.-]*://)(.*)$")
+  if not scheme then scheme, rest = "", url end
+  rest = rest:gsub("^[^/?#]*@", "***@"):gsub("[?#].*$", "?...")
+  return scheme .. rest
 end
 
 --- The base URL and where it came from, for messages.
@@ -170,8 +190,7 @@ local function base_url(opts, getenv)
     if url then
       local base, problem = parse_base_url(url, opts.allow_http)
       if base then return base end
-      local shown = from == "base_url" and "base_url" or ("%s (%q)"):format(from, url)
-      return nil, errors.invalid(("%s %s"):format(shown, problem))
+      return nil, errors.invalid(("%s %s %s"):format(from, quoted(without_secrets(url)), problem))
     end
   end
 end
@@ -179,7 +198,8 @@ end
 local function check_proxy(proxy)
   if proxy == nil then return nil end
   if proxy:find("[%c%s]") or not proxy:match("^%a[%w+.-]*://[^/?#]+") then
-    return errors.invalid("proxy must be a URL such as http://proxy.example:3128")
+    return errors.invalid(("proxy %s must be a URL such as http://proxy.example:3128"):format(
+      quoted(without_secrets(proxy))))
   end
 end
 
@@ -199,7 +219,7 @@ local POSITIVE = { "timeout", "connect_timeout", "stall_timeout", "deadline", "m
 local BOUNDED = { max_attempts = 100, max_depth = 1000, max_pages = 1000000, concurrency = 32 }
 
 --- Checks `atlasrestore.new`'s options. Returns the settings, the credentials and
--- the base URL ({url, path}), or nil, err.
+-- the base URL ({url, path, target = request.base's}), or nil, err.
 function options.client(opts)
   if opts ~= nil and type(opts) ~= "table" then errors.bad_type("new", 1, "table", opts) end
   opts = opts or {}
@@ -208,6 +228,8 @@ function options.client(opts)
   -- Only the tunables: credentials stay out of the settings table.
   local settings = {}
   for k, v in pairs(options.DEFAULTS) do settings[k] = opts[k] == nil and v or opts[k] end
+  -- A deadline of the caller's own is the retry budget (see the pipeline's retries).
+  settings.retry_until_deadline = opts.deadline ~= nil
   for _, k in ipairs(POSITIVE) do
     local v = settings[k]
     if not positive(v) then return nil, errors.invalid(k .. " must be a positive number") end
@@ -218,7 +240,7 @@ function options.client(opts)
     end
   end
   if settings.api_version ~= "v2" and settings.api_version ~= "v1.0" then
-    return nil, errors.invalid('api_version must be "v2" or "v1.0"')
+    return nil, errors.invalid(('api_version %s is not one of "v2", "v1.0"'):format(quoted(settings.api_version)))
   end
   local err = check_endpoint(settings.endpoint) or check_proxy(opts.proxy) or check_ca_file(opts.ca_file)
   if err then return nil, err end
@@ -349,11 +371,12 @@ local function listing_filter(fname, argn, opts)
 end
 
 --- Validates a listing's `opts` (argument `argn`) against the client's settings:
--- { per_page, endpoint, concurrency, filter } or nil, err. `forced` pins the endpoint.
-function options.listing(fname, argn, opts, settings, forced)
+-- { per_page, endpoint, concurrency, filter } or nil, err. `forced` pins the
+-- endpoint; `extra` adds option types that the caller checks itself.
+function options.listing(fname, argn, opts, settings, forced, extra)
   if opts ~= nil and type(opts) ~= "table" then errors.bad_type(fname, argn, "table", opts) end
   opts = opts or {}
-  local types = merged(LISTING_TYPES)
+  local types = merged(LISTING_TYPES, extra)
   if forced then types.endpoint = nil end
   check_table(fname, argn, opts, types)
   local plan = {
@@ -370,12 +393,44 @@ function options.listing(fname, argn, opts, settings, forced)
   return plan
 end
 
+local PROJECTS_TYPES = { org_id = "string", items_per_page = "number" }
+
+--- Validates the `opts` (argument #1) of a list of projects: { org_id, per_page } or nil, err.
+function options.projects(fname, opts)
+  if opts ~= nil and type(opts) ~= "table" then errors.bad_type(fname, 1, "table", opts) end
+  opts = opts or {}
+  check_table(fname, 1, opts, PROJECTS_TYPES)
+  local plan = { org_id = opts.org_id, per_page = opts.items_per_page or routes.MAX_ITEMS_PER_PAGE }
+  local err = (plan.org_id and check_id(plan.org_id, "org_id"))
+    or check_bound("items_per_page", plan.per_page, routes.MAX_ITEMS_PER_PAGE)
+  if err then return nil, err end
+  return plan
+end
+
+local ORGANISATION_TYPES = { org_id = "string", project_concurrency = "number", on_instance = "function" }
+
+--- Validates the `opts` (argument #1) of an organisation's listing: the listing's
+-- plan plus org_id, project_concurrency (projects listed at once, default 4) and
+-- on_instance; or nil, err.
+function options.organisation(fname, opts, settings)
+  local plan, err = options.listing(fname, 1, opts, settings, endpoints.AUTO, ORGANISATION_TYPES)
+  if not plan then return nil, err end
+  opts = opts or {}
+  plan.org_id, plan.on_instance = opts.org_id, opts.on_instance
+  plan.project_concurrency = opts.project_concurrency or 4
+  err = (plan.org_id and check_id(plan.org_id, "org_id"))
+    or check_bound("project_concurrency", plan.project_concurrency, BOUNDED.concurrency)
+  if err then return nil, err end
+  return plan
+end
+
 local JOB_TYPES = { endpoint = "string" }
-local WAIT_TYPES = { endpoint = "string", interval = "number", timeout = "number", on_change = "function" }
+local WAIT_TYPES = { endpoint = "string", interval = "number", timeout = "number", on_change = "function",
+  tolerate_failures = "boolean" }
 local WAIT_DEFAULTS = { interval = 10, timeout = 3600 }
 
 --- Validates the `opts` (argument #4) of restore_job, or of wait_restore_job
--- when `wait`: { endpoint, interval, timeout, on_change } or nil, err.
+-- when `wait`: { endpoint, interval, timeout, on_change, tolerate_failures } or nil, err.
 function options.job(fname, opts, settings, wait)
   if opts ~= nil and type(opts) ~= "table" then errors.bad_type(fname, 4, "table", opts) end
   opts = opts or {}
@@ -384,6 +439,7 @@ function options.job(fname, opts, settings, wait)
   local err = check_endpoint(plan.endpoint)
   if err then return nil, err end
   if wait then
+    plan.tolerate_failures = opts.tolerate_failures == true
     for key, default in pairs(WAIT_DEFAULTS) do
       local v = opts[key] or default
       if not positive(v) then return nil, errors.invalid(key .. " must be a positive number") end

@@ -1,6 +1,8 @@
 --- The request pipeline: one authenticated GET with retries and backoff,
 -- within a call's deadline, returning a decoded document or an error value.
+local core = require "atlasrestore.core"
 local errors = require "atlasrestore.errors"
+local request = require "atlasrestore.request"
 local response = require "atlasrestore.response"
 
 local pipeline = {}
@@ -12,23 +14,21 @@ local RETRY_STATUS = { [429] = true, [500] = true, [502] = true, [503] = true, [
 local RETRY_CODES = { CONNECT_FAILED = true, TIMEOUT = true, NETWORK_ERROR = true, BAD_RESPONSE = true }
 
 --- cfg: settings, transport, strategy (auth.strategy), scrubber, once (a table
--- for the notices given once: per client, or per nginx worker), base_url,
--- base_path, user_agent, log (function or nil), on_warning.
+-- for the notices given once: per client, or per nginx worker), base (the
+-- checked base URL: url, path, target), user_agent, events (events.emitter), on_warning.
 function pipeline.new(cfg)
   return setmetatable(cfg, Pipeline)
 end
 
 --- A call's state: its deadline, and the rate-limit budget that every request
 -- of the call obeys (a 429 pauses them all), shared when given.
--- `routed`: the caller lists with endpoint = "auto".
-function Pipeline:context(budget, routed)
-  return { deadline = self.transport:now() + self.settings.deadline, budget = budget or { paused_until = 0 },
-    routed = routed }
+function Pipeline:context(budget)
+  return { deadline = self.transport:now() + self.settings.deadline, budget = budget or { paused_until = 0 } }
 end
 
--- A hook that raises must not break a listing: its error is dropped.
-function Pipeline:debug(fmt, ...)
-  if self.log then pcall(self.log, self.scrubber:scrub("atlasrestore: " .. fmt:format(...))) end
+--- Hands `event` to the subscribers, if there are any.
+function Pipeline:emit(event)
+  if self.events:active() then self.events:emit(event) end
 end
 
 --- Finishes an error on its way out: attempts, and no secret in any field.
@@ -38,44 +38,138 @@ function Pipeline:fail(err, attempts)
   return nil, err
 end
 
+-- Bodies are inflated here, once, whichever transport carried them: both ask
+-- for gzip and hand over the bytes as they came (core.gunzip refuses a bomb
+-- from its trailer, before inflating). Returns res, or nil, err.
+local function inflated(res, max_body)
+  local coding = res.headers["content-encoding"]
+  coding = coding and coding:lower():match("^%s*(.-)%s*$")
+  if coding == nil or coding == "identity" or res.body == "" then return res end
+  if coding ~= "gzip" then
+    return nil, errors.new(errors.BAD_RESPONSE, { status = res.status,
+      message = ("a body in Content-Encoding %q, which was not asked for"):format(coding:sub(1, 40)) })
+  end
+  local body, message, code = core.gunzip(res.body, max_body)
+  if not body then return nil, errors.new(code, { status = res.status, message = message }) end
+  res.body = body
+  return res
+end
+
 --- Sends one HTTP request (path relative to the base URL) within the call's
--- deadline. Returns a response or nil, err.
-function Pipeline:send(ctx, attempt, method, path, headers, body)
+-- deadline. `purpose`: "token" or "revoke" for a strategy's request (see run).
+-- Returns a response or nil, err.
+function Pipeline:send(ctx, attempt, method, path, headers, body, purpose)
   local remaining = ctx.deadline - self.transport:now()
   if remaining < 0.001 then
     return nil, errors.new(errors.TIMEOUT, { message = "the call's deadline passed" })
   end
-  local url = self.base_url .. path
-  local scheme = headers.Authorization and headers.Authorization:match("^(%a+)") or "none"
-  self:debug("> %s %s (attempt %d, auth %s)", method, url, attempt, scheme)
+  local listened = self.events:active()
+  if listened then
+    purpose = purpose or "api"
+    self:emit { type = "request", method = method, path = path, attempt = attempt, purpose = purpose,
+      auth = headers.Authorization and headers.Authorization:match("^(%a+)") or "none" }
+  end
   local s = self.settings
-  local res, err = self.transport:request {
-    method = method, url = url, headers = headers, body = body,
-    timeout = math.min(s.timeout, remaining),
-    connect_timeout = math.min(s.connect_timeout, remaining),
-    stall_timeout = s.stall_timeout,
-    max_body = s.max_body_size,
-  }
+  local res, err = self.transport:request(request.new(self.base.target, method, path, headers, body, {
+    timeout = math.min(s.timeout, remaining), connect_timeout = math.min(s.connect_timeout, remaining),
+    stall_timeout = s.stall_timeout, max_body = s.max_body_size,
+  }))
   if not res then
-    self:debug("< %s %s failed: %s: %s (attempt %d, %.1f ms)", method, url, tostring(err.errorCode),
-      tostring(err.message), attempt, (err.elapsed or 0) * 1000)
+    if listened then
+      self:emit { type = "response", method = method, path = path, attempt = attempt, purpose = purpose,
+        elapsed = err.elapsed or 0, error = err.errorCode, message = err.message }
+    end
     err.elapsed = nil
     return nil, err
   end
-  self:debug("< %s %s -> %d (attempt %d, %.1f ms, %d bytes)", method, url, res.status, attempt,
-    (res.elapsed or 0) * 1000, #res.body)
-  return res
+  if listened then
+    self:emit { type = "response", method = method, path = path, attempt = attempt, purpose = purpose,
+      elapsed = res.elapsed or 0, status = res.status, bytes = #res.body }
+  end
+  return inflated(res, s.max_body_size)
+end
+
+--- Sends a request that a strategy described ({ method, path, headers, body }), once.
+function Pipeline:run(ctx, req, purpose)
+  return self:send(ctx, 1, req.method, req.path, req.headers, req.body, purpose)
+end
+
+--- Revokes `token` with the strategy's revocation request: true, or nil, err.
+-- `why`: "close", "refused" or "renewal", for the revoke event.
+function Pipeline:revoke(ctx, token, why)
+  local strategy = self.strategy
+  local res, err = self:run(ctx, strategy:revocation(token, self.user_agent), "revoke")
+  if res and res.status ~= 200 then err = response.error(res.status, res.headers, res.body) end
+  if err then
+    self:fail(err, 1)
+    self:emit { type = "revoke", ok = false, reason = why, error = err.errorCode, message = err.message }
+    return nil, err
+  end
+  strategy:revoked(token)
+  self:emit { type = "revoke", ok = true, reason = why }
+  return true
+end
+
+-- One token request: the token it replaces revoked first (best effort: that
+-- answer never stands for the fetch's), then the new one checked and scrubbed.
+local function fetch_token(self, ctx)
+  local strategy = self.strategy
+  local function fetch()
+    local old, why = strategy:retiring()
+    if old then self:revoke(ctx, old, why) end
+    local res, err = self:run(ctx, strategy:token_request(self.user_agent), "token")
+    if not res then return nil, err end
+    local token, expires_in = strategy:token_answer(res)
+    if not token then
+      err = expires_in
+      err.retry_after = response.retry_after(res.headers, err, os.time())
+      return nil, err
+    end
+    self.scrubber:add("token", token)
+    self:emit { type = "token", expires_in = expires_in }
+    return token, expires_in
+  end
+  return strategy:obtain(fetch, self, ctx)
+end
+
+--- The Authorization value for one request, or nil, err. A token is fetched
+-- once for every concurrent request of the transport: they all wait for it.
+function Pipeline:authorization(ctx, method, uri)
+  local strategy, transport = self.strategy, self.transport
+  local value, proof = strategy:authorize(method, uri, transport:now())
+  if value ~= false then
+    if not value then return nil, proof end -- none yet, or an error
+    if proof then self.scrubber:add("digest response", proof) end
+    return value
+  end
+  local pending = self.pending
+  if not pending then
+    pending = transport:spawn(fetch_token, self, ctx)
+    self.pending = pending
+  end
+  local ok, got, err = transport:wait(pending)
+  if self.pending == pending then self.pending = nil end
+  if not ok then error(got, 0) end
+  return got, err
+end
+
+--- Revokes what close() must: true, or nil, err (see Client:close).
+function Pipeline:close(revoke)
+  local strategy = self.strategy
+  local token = strategy.revocable and strategy:revocable(revoke)
+  if not token then return true end
+  return self:revoke(self:context(), token, "close")
 end
 
 --- One authenticated exchange. A Digest challenge and its answer, or a token
 -- renewal after a 401, belong to the same attempt. Returns the last response.
 function Pipeline:exchange(ctx, attempt, path, accept)
-  local headers = { Accept = accept, ["User-Agent"] = self.user_agent }
+  local headers = { Accept = accept, ["Accept-Encoding"] = "gzip", ["User-Agent"] = self.user_agent }
   local strategy, exchange = self.strategy, {}
   local res, err
   for _ = 1, 3 do
     local authorization
-    authorization, err = strategy:authorize(self, ctx, "GET", self.base_path .. path)
+    authorization, err = self:authorization(ctx, "GET", self.base.path .. path)
     if err then return nil, err end
     headers.Authorization, exchange.authorization = authorization, authorization
     res, err = self:send(ctx, attempt, "GET", path, headers)
@@ -84,30 +178,35 @@ function Pipeline:exchange(ctx, attempt, path, accept)
       strategy:accepted()
       return res
     end
-    local again
-    again, err = strategy:refused(self, res, exchange)
+    local verdict
+    verdict, err = strategy:refused(res, exchange, self.transport:now())
     if err then return nil, err end
-    if not again then return res end
+    if not verdict then return res end
   end
   return res
 end
 
---- Reports a deprecated or sunset endpoint once per client (per worker in nginx).
-function Pipeline:notice_deprecation(ctx, res, err)
-  if self.once.warned then return end
+--- Gives a warning once per client (per worker in nginx) for each `key`: to
+-- on_warning, and as a warning event with `fields` (path, endpoint, deprecation, sunset).
+function Pipeline:warn(key, message, fields)
+  if self.once[key] then return end
+  self.once[key] = true
+  message = self.scrubber:scrub(message)
+  pcall(self.on_warning, message)
+  local event = { type = "warning", message = message }
+  for k, v in pairs(fields or {}) do event[k] = v end
+  self:emit(event)
+end
+
+-- Hands an answer's deprecation signals (its Deprecation and Sunset headers, a
+-- 410 VERSION_GONE) to the request's `decode.notice`: the caller knows which
+-- endpoint it asked and whether the answer is used, so it decides the warning.
+local function notice_deprecation(decode, res, err, path)
   local h = res.headers
-  local gone = err and err.errorCode == "VERSION_GONE"
-  if not (h.deprecation or h.sunset or gone) then return end
-  self.once.warned = true
-  local message
-  if gone then
-    message = "atlasrestore: warning: Atlas answered 410 VERSION_GONE: this endpoint version is past its sunset"
-  else
-    message = ("atlasrestore: warning: this endpoint is deprecated (Deprecation: %s; Sunset: %s)"):format(
-      h.deprecation or "-", h.sunset or "-")
+  local gone = err and err.errorCode == "VERSION_GONE" or nil
+  if decode.notice and (h.deprecation or h.sunset or gone) then
+    decode.notice { deprecation = h.deprecation, sunset = h.sunset, gone = gone, path = path:match("^[^?]*") }
   end
-  if not ctx.routed then message = message .. '; list with endpoint = "auto" to follow migrated instances' end
-  pcall(self.on_warning, self.scrubber:scrub(message))
 end
 
 -- Waits out a pause that another request of the call started.
@@ -117,7 +216,7 @@ local function obey_pause(self, ctx)
 end
 
 --- GETs one page with retries. decode: include_count, envelope; entity = true
--- for one record instead of a page.
+-- for one record instead of a page; notice, function(signals) (see notice_deprecation).
 function Pipeline:get(ctx, path, accept, decode)
   local s = self.settings
   decode.max_depth = s.max_depth
@@ -132,21 +231,21 @@ function Pipeline:get(ctx, path, accept, decode)
       local remaining = tonumber(res.headers["ratelimit-remaining"])
       if remaining then ctx.budget.remaining = remaining end
       if res.status >= 200 and res.status < 300 then
-        self:notice_deprecation(ctx, res)
+        notice_deprecation(decode, res, nil, path)
         local doc
         doc, err = parse(res.status, res.body, decode)
         if doc then return doc end
         if err.limit then return self:fail(err, attempt) end
         -- A broken 2xx body is worth another try; an enveloped error only when its status is.
         if err.errorCode ~= errors.BAD_RESPONSE then
-          self:notice_deprecation(ctx, res, err)
+          notice_deprecation(decode, res, err, path)
           if not RETRY_STATUS[err.status] then return self:fail(err, attempt) end
           retry_after = response.retry_after(res.headers, err, os.time())
           err.retry_after = retry_after
         end
       else
         err = response.error(res.status, res.headers, res.body, decode)
-        self:notice_deprecation(ctx, res, err)
+        notice_deprecation(decode, res, err, path)
         if not RETRY_STATUS[res.status] then return self:fail(err, attempt) end
         retry_after = response.retry_after(res.headers, err, os.time())
         err.retry_after = retry_after
@@ -156,7 +255,9 @@ function Pipeline:get(ctx, path, accept, decode)
     else
       return self:fail(err, attempt)
     end
-    if attempt >= s.max_attempts then return self:fail(err, attempt) end
+    -- The retry budget: max_attempts attempts, or, when the caller gave a deadline, as
+    -- many as it leaves room for (an outage shorter than the deadline is ridden out).
+    if attempt >= s.max_attempts and not s.retry_until_deadline then return self:fail(err, attempt) end
     -- Full jitter: a random wait up to the exponential bound; Retry-After is a floor.
     local wait = math.random() * math.min(s.retry_max_delay, s.retry_base_delay * 2 ^ (attempt - 1))
     local now = self.transport:now()
@@ -166,17 +267,10 @@ function Pipeline:get(ctx, path, accept, decode)
       if err.status == 429 then ctx.budget.paused_until = math.max(ctx.budget.paused_until, now + retry_after) end
     end
     if now + wait >= ctx.deadline then return self:fail(err, attempt) end
-    self:debug("retrying in %.2f s after %s", wait, tostring(err.errorCode))
-    self.transport:sleep(wait)
+    self:emit { type = "retry", why = err.errorCode, wait = wait, attempt = attempt }
+    -- A wait of nothing is no wait (inside nginx, ngx.sleep(0) logs a warning).
+    if wait > 0 then self.transport:sleep(wait) end
   end
-end
-
---- POSTs a form with Basic credentials (token revocation). Returns true or nil, err.
-function Pipeline:post(path, headers, body)
-  local res, err = self:send(self:context(), 1, "POST", path, headers, body)
-  if res and res.status ~= 200 then err = response.error(res.status, res.headers, res.body) end
-  if err then return self:fail(err, 1) end
-  return true
 end
 
 return pipeline

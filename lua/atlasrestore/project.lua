@@ -1,6 +1,7 @@
---- A project's restore jobs: its Flex clusters, serverless instances and dedicated
--- clusters from the project's instance lists, then each instance's jobs,
--- `concurrency` requests at a time under one deadline and one rate-limit budget.
+--- A project's restore jobs: its instances from the project's instance lists (one
+-- per kind of endpoint that has one), then each instance's jobs, `concurrency`
+-- requests at a time under one deadline and one rate-limit budget.
+local endpoints = require "atlasrestore.endpoints"
 local errors = require "atlasrestore.errors"
 local listing = require "atlasrestore.listing"
 local probe = require "atlasrestore.probe"
@@ -9,59 +10,60 @@ local routes = require "atlasrestore.routes"
 
 local project = {}
 
---- The instance lists, in the order of precedence: an instance named by two
--- lists (a migrated one is in the serverless and the Flex lists) is listed once,
--- from the first.
-project.LISTS = { "flex", "dedicated", "serverless" }
-
 local PER_PAGE = routes.MAX_ITEMS_PER_PAGE
 
--- Runs work(i) for i = 1..n as tasks, at most k at once: { {work(1)'s results}, ... }.
-local function fan_out(transport, k, n, work)
-  local results, taken = {}, 0
-  local function worker()
-    while taken < n do
-      taken = taken + 1
-      local i = taken
-      results[i] = { work(i) }
+local unpack = rawget(table, "unpack") or rawget(_G, "unpack") -- 5.2+, or 5.1 and LuaJIT
+
+local function pack(...) return { n = select("#", ...), ... } end
+
+-- Runs work(i) for i = 1..n as tasks, at most k at once, and hands each one's
+-- results to emit(i, ...) in the order of i, as soon as it and those before it
+-- are done: at most k results are held at once, whatever n is.
+function project.in_order(transport, k, n, work, emit)
+  local tasks, spawned = {}, 0
+  local function spawn_up_to(last)
+    while spawned < math.min(n, last) do
+      spawned = spawned + 1
+      tasks[spawned] = transport:spawn(work, spawned)
     end
   end
-  local tasks = {}
-  for w = 1, math.min(k, n) do tasks[w] = transport:spawn(worker) end
-  for w = 1, #tasks do
-    local ok, why = transport:wait(tasks[w])
+  local function cancel_after(i)
+    for rest = i + 1, spawned do transport:cancel(tasks[rest]) end
+  end
+  spawn_up_to(k)
+  for i = 1, n do
+    local results = pack(transport:wait(tasks[i]))
+    tasks[i] = nil
+    if not results[1] then
+      cancel_after(i)
+      error(results[2], 0)
+    end
+    spawn_up_to(i + k) -- the next instance's requests go out while the caller takes these jobs
+    local ok, why = pcall(emit, i, unpack(results, 2, results.n))
     if not ok then
-      for rest = w + 1, #tasks do transport:cancel(tasks[rest]) end
+      cancel_after(i)
       error(why, 0)
     end
   end
-  return results
 end
 
---- True when an instance list's record says the instance cannot have restore
--- jobs: a dedicated-list cluster on the free tier (providerSettings
--- instanceSizeName M0, or the TENANT provider) or with providerBackupEnabled
--- false, or a Flex cluster whose backupSettings.enabled is false.
+--- True when an instance list's record of kind `kind` says the instance cannot
+-- have restore jobs (the kind's description says how: a free or backup-less cluster...).
 function project.cannot_have_jobs(kind, record)
-  if kind == "dedicated" then
-    local settings = type(record.providerSettings) == "table" and record.providerSettings or {}
-    return settings.instanceSizeName == "M0" or settings.providerName == "TENANT"
-      or record.providerBackupEnabled == false
-  elseif kind == "flex" then
-    return type(record.backupSettings) == "table" and record.backupSettings.enabled == false
-  end
-  return false
+  local rule = endpoints.of(kind).cannot_have_jobs
+  return rule ~= nil and rule(record) == true
 end
 
--- Every record of one instance list, or nil, err. After the sunset the
--- serverless list answers 404 or 410: no serverless instances.
+-- Every record of one instance list, or nil, err. A list whose description says
+-- `gone_is_empty` (the serverless one after its sunset) answers 404 or 410: none.
 local function list_instances(pipe, ctx, group_id, kind, max_pages)
   local records = {}
   for page_num = 1, max_pages do
     local path, accept = routes.instances(kind, group_id, routes.page_query(page_num, PER_PAGE, false))
     local page, err = pipe:get(ctx, path, accept, { include_count = false })
     if not page then
-      if kind == "serverless" and page_num == 1 and (err.status == 404 or err.status == 410) then return records end
+      local gone = endpoints.of(kind).instances.gone_is_empty and (err.status == 404 or err.status == 410)
+      if gone and page_num == 1 then return records end
       return nil, err
     end
     for _, record in ipairs(page.results) do
@@ -80,11 +82,16 @@ end
 -- The instances to list, by name: { name =, endpoint = }, or nil, err.
 local function instances(st, ctx, group_id, concurrency)
   local pipe = st.pipe
-  local lists = fan_out(pipe.transport, concurrency, #project.LISTS, function(i)
-    return list_instances(pipe, ctx, group_id, project.LISTS[i], st.settings.max_pages)
-  end)
+  -- In the lists' precedence: an instance named by two lists (a migrated one is
+  -- in the serverless and the Flex lists) is listed once, from the first.
+  local kinds = {}
+  for i, kind in ipairs(endpoints.listed()) do kinds[i] = kind.name end
+  local lists = {}
+  project.in_order(pipe.transport, concurrency, #kinds, function(i)
+    return list_instances(pipe, ctx, group_id, kinds[i], st.settings.max_pages)
+  end, function(i, records, err) lists[i] = { records, err } end)
   local out, seen = {}, {}
-  for i, kind in ipairs(project.LISTS) do
+  for i, kind in ipairs(kinds) do
     local records, err = lists[i][1], lists[i][2]
     if not records then return nil, err end
     for _, record in ipairs(records) do
@@ -98,34 +105,41 @@ local function instances(st, ctx, group_id, concurrency)
   return out
 end
 
---- jobs, failures or nil, err. plan: per_page, concurrency, filter (options.listing's).
--- jobs: unified jobs with `instance`, by instance name, then in Atlas's order;
--- failures: { instance =, endpoint =, error = } for each instance whose listing failed.
-function project.list(st, group_id, plan)
+--- Lists a project's instances. plan: per_page, concurrency, filter
+-- (options.listing's). on_instance(name, jobs), when given, receives each
+-- instance's jobs as its listing completes, in the order of instance names, and
+-- the call returns the number of jobs handed out; without it, the call returns
+-- every job (unified, with `instance`, by instance name, then in Atlas's order).
+-- Either comes with failures: { instance =, endpoint =, error = } for each instance
+-- whose listing failed. Or nil, err when the instance lists failed.
+function project.list(st, group_id, plan, on_instance)
   local pipe, settings = st.pipe, st.settings
-  local ctx = pipe:context(nil, true)
+  local ctx = pipe:context()
   local todo, err = instances(st, ctx, group_id, plan.concurrency)
   if not todo then return nil, err end
-  local listed = fan_out(pipe.transport, plan.concurrency, #todo, function(i)
+  local jobs, count, failures = {}, 0, {}
+  project.in_order(pipe.transport, plan.concurrency, #todo, function(i)
     return listing.collect(listing.new {
       pipe = pipe, memory = st.memory, api_version = settings.api_version, max_pages = settings.max_pages,
       group_id = group_id, name = todo[i].name, endpoint = todo[i].endpoint, per_page = plan.per_page,
-      concurrency = 1, unified = true, clock = st.clock, filter = plan.filter, ctx = ctx, owner = st,
+      concurrency = 1, unified = true, routed = true, clock = st.clock, filter = plan.filter, ctx = ctx, owner = st,
     })
-  end)
-  local jobs, failures = {}, {}
-  for i, inst in ipairs(todo) do
-    local found, failure = listed[i][1], listed[i][2]
-    if found then
-      probe.remember(st.memory, group_id, inst.name, inst.endpoint)
-      for _, job in ipairs(found) do
-        job.instance = inst.name
-        jobs[#jobs + 1] = job
-      end
-    else
+  end, function(i, found, failure)
+    local inst = todo[i]
+    if not found then
       failures[#failures + 1] = { instance = inst.name, endpoint = inst.endpoint, error = failure }
+      return
     end
-  end
+    probe.remember(st.memory, group_id, inst.name, inst.endpoint)
+    for _, job in ipairs(found) do job.instance = inst.name end
+    if on_instance then
+      count = count + #found
+      on_instance(inst.name, found)
+    else
+      for _, job in ipairs(found) do jobs[#jobs + 1] = job end
+    end
+  end)
+  if on_instance then return count, failures end
   return jobs, failures
 end
 

@@ -1,11 +1,13 @@
---- Runs several requests at once outside nginx: each task is a coroutine that
--- yields to this scheduler when it sends a request, sleeps or waits for another
--- task; a driver moves the bytes (libcurl, or a fake with a virtual clock).
+--- The task runner of a transport outside nginx: each task is a coroutine that
+-- yields to it when it sends a request, sleeps or waits for another task; a
+-- driver moves the bytes (libcurl, or the specs' fake with a virtual clock).
+-- A runner is that transport's request, now, sleep, spawn, wait, cancel,
+-- progress and close (transport/contract.lua): the transport adds its version.
 --
 -- A driver has: now() -> seconds; submit(req) -> handle; poll(max_wait) ->
 -- array of { handle = h, res = response or nil, err = error or nil };
 -- cancel(handle); pending() -> transfers in flight; idle(seconds), a wait
--- with nothing in flight.
+-- with nothing in flight; close(), once the runner's tasks are cancelled.
 --
 -- Only the caller that is not a task drives (the main thread, or a coroutine
 -- of the caller's own). Tasks yield with plain coroutine.yield from Lua
@@ -186,11 +188,12 @@ function Scheduler:sleep(seconds)
   self:wait(self:spawn(function() return coroutine.yield(YIELD, "sleep", seconds) end))
 end
 
---- Cancels whatever is still running (a client that closes).
-function Scheduler:cancel_all()
+--- Cancels whatever is still running, then lets the driver free its connections.
+function Scheduler:close()
   for _, task in pairs(self.transfers) do self:cancel(task) end
   while self.timers[1] do self:cancel(self.timers[1].task) end
   self.ready = {}
+  self.driver:close()
 end
 
 return scheduler

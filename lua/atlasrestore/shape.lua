@@ -4,11 +4,12 @@
 -- for every source), `source` and `raw` (the wire record, untouched).
 local core = require "atlasrestore.core"
 local dates = require "atlasrestore.dates"
+local endpoints = require "atlasrestore.endpoints"
 local errors = require "atlasrestore.errors"
 
 local shape = {}
 
---- The unified statuses; the last four are final.
+--- The unified statuses (the command's --status vocabulary too); the last four are final.
 shape.STATUSES = { "PENDING", "QUEUED", "RUNNING", "COMPLETED", "FAILED", "CANCELLED", "EXPIRED" }
 shape.FINAL = { COMPLETED = true, FAILED = true, CANCELLED = true, EXPIRED = true }
 
@@ -40,9 +41,11 @@ function shape.flex_expired(job, now)
   return at ~= nil and at <= now
 end
 
--- The module's own fields are set last: a wire field of the same name never
--- replaces them (the wire value stays in `raw`).
-local function from_booleans(job, source)
+--- A serverless or dedicated (cloud backup) wire record of `source`, unified:
+-- it already carries the seed's names (a dedicated one also `components` on
+-- sharded clusters). The module's own fields are set last: a wire field of the
+-- same name never replaces them (the wire value stays in `raw`).
+function shape.from_booleans(job, _, source)
   local record = {}
   for k, v in pairs(job) do record[k] = v end
   record.cancelled, record.failed, record.expired = job.cancelled == true, job.failed == true, job.expired == true
@@ -50,12 +53,8 @@ local function from_booleans(job, source)
   return record
 end
 
-function shape.from_serverless(job) return from_booleans(job, "serverless") end
-
---- Dedicated (cloud backup) jobs already carry the seed's names, and `components` on sharded clusters.
-function shape.from_dedicated(job) return from_booleans(job, "dedicated") end
-
-function shape.from_flex(job, now)
+--- A Flex wire record of `source`, unified; `now` (Unix seconds or nil) decides its expiry.
+function shape.from_flex(job, now, source)
   local record = {}
   for k, v in pairs(job) do record[shape.RENAMED[k] or k] = v end
   if job.snapshotUrl ~= nil then
@@ -69,21 +68,20 @@ function shape.from_flex(job, now)
   record.cancelled = false -- Flex has no cancelled status
   record.expired = shape.flex_expired(job, now)
   if record.expired then record.status = "EXPIRED" end
-  record.source, record.raw = "flex", job
+  record.source, record.raw = source, job
   return record
 end
 
-local FROM = { serverless = shape.from_serverless, flex = shape.from_flex, dedicated = shape.from_dedicated }
-
---- A function(job) -> unified job for wire records of `source`. `clock()` gives
--- the Unix time that Flex's expiry rule compares with; it is read once, here.
+--- A function(job) -> unified job for wire records of the kind `source`
+-- (endpoints.lua names its mapper). `clock()` gives the Unix time that Flex's
+-- expiry rule compares with; it is read once, here.
 function shape.mapper(source, clock)
-  local from = FROM[source]
+  local from = shape[endpoints.of(source).record]
   local now = clock and clock()
   if now ~= nil and type(now) ~= "number" then
     errors.misuse("the clock option returned a %s, not a number", type(now))
   end
-  return function(job) return from(job, now) end
+  return function(job) return from(job, now, source) end
 end
 
 return shape

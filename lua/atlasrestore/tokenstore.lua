@@ -11,7 +11,28 @@ local tokenstore = {}
 local FAILURE_TTL = 1       -- seconds every worker gets a failed token request's answer
 local MAX_FAILURE_TTL = 60  -- ... or the Retry-After of that answer, up to this
 local FIRST_WAIT, MAX_WAIT = 0.005, 0.05 -- seconds between looks at another worker's request
+local LOCK_MARGIN = 1       -- seconds a lock outlives its holder's token request
 local SEP = "\31"
+local ESRCH = 3             -- kill(2): no such process (Linux and the BSDs alike)
+
+-- Whether process `pid` still runs. A worker that nginx's master saw die is reaped at
+-- once, so it leaves no zombie behind for long. Without LuaJIT's FFI it cannot be told:
+-- every holder counts as alive, and its lock's expiry alone frees the lock.
+local process_alive = function() return true end
+do
+  local has_ffi, ffi = pcall(require, "ffi")
+  if has_ffi and pcall(ffi.cdef, "int kill(int pid, int sig);") then
+    process_alive = function(pid)
+      return ffi.C.kill(pid, 0) == 0 or ffi.errno() ~= ESRCH
+    end
+  end
+end
+
+-- This worker's pid; 0 where ngx has no workers (a stand-in).
+local function worker_pid()
+  local worker = ngx.worker
+  return worker and worker.pid and worker.pid() or 0
+end
 
 ---------------------------------------------------------------------------
 -- What a lua_shared_dict offers (get, set, add, delete), for one worker, in a table
@@ -131,9 +152,48 @@ local function fetch_locked(self, fetch)
   return got
 end
 
+---------------------------------------------------------------------------
+-- The renewal lock. Its value names its holder: "pid expires serial", where
+-- `expires` ends the holder's token request (its timeout, cut at its deadline)
+-- plus LOCK_MARGIN. A lock whose holder's process is gone, or whose time is up,
+-- is taken over by one waiter.
+---------------------------------------------------------------------------
+
+local lock_serial = 0
+
+local function lock_value(ttl)
+  lock_serial = lock_serial + 1
+  return ("%d %.3f %d"):format(worker_pid(), ngx.now() + ttl, lock_serial)
+end
+
+local function abandoned(held)
+  local pid, expires = tostring(held):match("^(%d+) (%S+) ")
+  if not pid then return false end -- not a lock of this kind: its TTL frees it
+  if tonumber(expires) <= ngx.now() then return true end
+  pid = tonumber(pid)
+  return pid > 0 and pid ~= worker_pid() and not process_alive(pid)
+end
+
+-- Only one waiter wins the `add` on a key named after the abandoned value.
+local function take_over(self, held, mine, ttl)
+  if not self.dict:add(self.lock .. ":over:" .. held, true, ttl) then return false end
+  if self.dict:get(self.lock) ~= held then return false end
+  self.dict:set(self.lock, mine, ttl)
+  return true
+end
+
+-- A holder slower than its lock may have been taken over: it leaves its successor's lock alone.
+local function release(self, mine)
+  if self.dict:get(self.lock) == mine then self.dict:delete(self.lock) end
+end
+
+local function timeout()
+  return nil, errors.new(errors.TIMEOUT, { message = "another worker's token request outlasted the deadline" })
+end
+
 --- A new token through `fetch() -> token, expires_in | nil, err`, fetched by this
 -- worker under the lock, or by another one that this one waits for, until the
--- call's deadline. Returns the token, or nil, err.
+-- call's deadline (then TIMEOUT). Returns the token, or nil, err.
 function Store:obtain(fetch, pipe, ctx)
   local transport, dict, wait = pipe.transport, self.dict, FIRST_WAIT
   while true do
@@ -141,21 +201,29 @@ function Store:obtain(fetch, pipe, ctx)
     if token then return token end
     local failed = dict:get(self.failed)
     if failed then return nil, decode_failure(failed) end
-    -- The lock outlives the token request's timeout, should its worker die (or its
-    -- request raise: no pcall here, which a task that yields could not cross on Lua 5.1).
-    local locked, why = dict:add(self.lock, true, pipe.settings.timeout + 1)
+    local left = ctx.deadline - transport:now()
+    if left <= 0 then return timeout() end
+    -- The lock lasts as long as the holder's requests may: the old token's
+    -- revocation, then the new token's request (no pcall here, which a task that
+    -- yields could not cross on Lua 5.1: a request that raises leaves it to expire).
+    local ttl = math.min(2 * pipe.settings.timeout, left) + LOCK_MARGIN
+    local mine = lock_value(ttl)
+    local locked, why = dict:add(self.lock, mine, ttl)
+    if not locked then
+      if why ~= "exists" then
+        return nil, errors.new(errors.NETWORK_ERROR, { message = "the token lock: " .. tostring(why) })
+      end
+      local held = dict:get(self.lock)
+      locked = held ~= nil and abandoned(held) and take_over(self, held, mine, ttl)
+    end
     if locked then
       local got, err = fetch_locked(self, fetch)
-      dict:delete(self.lock)
+      release(self, mine)
       return got, err
     end
-    if why ~= "exists" then
-      return nil, errors.new(errors.NETWORK_ERROR, { message = "the token lock: " .. tostring(why) })
-    end
-    if transport:now() + wait >= ctx.deadline then
-      return nil, errors.new(errors.TIMEOUT, { message = "another worker's token request outlasted the deadline" })
-    end
-    transport:sleep(wait)
+    left = ctx.deadline - transport:now()
+    if left <= 0 then return timeout() end
+    transport:sleep(math.min(wait, left))
     wait = math.min(MAX_WAIT, wait * 2)
   end
 end

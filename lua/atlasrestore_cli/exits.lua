@@ -14,6 +14,7 @@ local exits = {
   WATCH_TIMEOUT = 11,
   PARTIAL = 12,
   -- A run ended by a signal, as a shell reports it: 128 + the signal's number.
+  SIGHUP = 129,
   SIGINT = 130,
   SIGTERM = 143,
 }
@@ -44,9 +45,9 @@ local BY_STATUS = {
   EXPIRED = exits.JOB_EXPIRED,
 }
 
---- The exit code of `watch` for the job it ended with.
-function exits.of_job(job)
-  return BY_STATUS[job.status] or exits.FAILURE
+--- The exit code of `watch` for the unified status the job ended with.
+function exits.of_status(status)
+  return BY_STATUS[status] or exits.FAILURE
 end
 
 return exits

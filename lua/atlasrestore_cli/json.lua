@@ -2,6 +2,7 @@
 -- (integers as integers, other numbers so that they read back the same) and an empty array stays `[]`.
 local cjson = require("cjson").new()
 local core = require "atlasrestore.core"
+local random = require "atlasrestore.random"
 
 local json = {}
 
@@ -13,14 +14,7 @@ local array_mt, sparse_array_mt = core.array_mt, core.sparse_array_mt
 -- empty arrays are handed to it as marker strings, replaced in its output. The markers
 -- start with \1, which cjson always escapes, and carry a per-run nonce: no string
 -- value a server sends can pass for one.
-local function nonce()
-  local f = io.open("/dev/urandom", "rb")
-  local bytes = f and f:read(8)
-  if f then f:close() end
-  if not bytes or #bytes < 8 then return ("%08x%08x"):format(math.random(0, 0x7fffffff), os.time() % 0x7fffffff) end
-  return (bytes:gsub(".", function(c) return ("%02x"):format(c:byte()) end))
-end
-local NONCE = nonce()
+local NONCE = random.hex(16)
 local MARK = "\1" .. NONCE
 local ENCODED_MARK = "\\u0001" .. NONCE
 local EMPTY_ARRAY = MARK .. "A"

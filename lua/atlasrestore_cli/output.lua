@@ -4,13 +4,13 @@ local json = require "atlasrestore_cli.json"
 
 local output = {}
 
-output.FORMATS = { "table", "json", "ndjson", "csv" }
+output.FORMATS = { "table", "json", "ndjson", "csv", "openmetrics" }
 
 -- The columns when --fields is not given, as the Atlas CLI names them in its table.
 local DEFAULT_FIELDS = { "id", "snapshotId", "targetClusterName", "deliveryType", "status", "finishedAt" }
 local LABELS = {
-  instance = "INSTANCE", id = "ID", snapshotId = "SNAPSHOT", targetClusterName = "CLUSTER", deliveryType = "TYPE",
-  status = "STATUS", finishedAt = "FINISHED",
+  project = "PROJECT", instance = "INSTANCE", id = "ID", snapshotId = "SNAPSHOT", targetClusterName = "CLUSTER",
+  deliveryType = "TYPE", status = "STATUS", finishedAt = "FINISHED",
 }
 
 local function field(path)
@@ -28,11 +28,12 @@ local function valid_path(path)
 end
 
 --- The columns of `--fields a,b.c` (nil for the default ones, `instance` first when
--- `with_instance`), or nil, message.
-function output.fields(text, with_instance)
+-- `with_instance`, `project` before it when `with_project`), or nil, message.
+function output.fields(text, with_instance, with_project)
   local list = {}
   if text == nil then
-    if with_instance then list[1] = field("instance") end
+    if with_project then list[1] = field("project") end
+    if with_instance then list[#list + 1] = field("instance") end
     for _, path in ipairs(DEFAULT_FIELDS) do list[#list + 1] = field(path) end
     return list, false
   end
@@ -151,7 +152,12 @@ function ROW.csv(self, job)
   emit(self.stream, table.concat(cells, ",") .. "\r\n")
 end
 
+-- openmetrics: jobs counted into the collector, rendered at the end.
+function ROW.openmetrics(self, job) self.collector:add(job) end
+
 local FINISH = {}
+
+function FINISH.openmetrics(self) emit(self.stream, self.collector:render()) end
 
 function FINISH.table(self)
   local lines = {}
@@ -184,11 +190,12 @@ function FINISH.csv() end
 
 --- A writer of `format` on `stream`: w:row(job) for each job, then w:finish().
 -- cfg: columns (from output.fields), chosen (true when --fields named them), one
--- (a single job: JSON prints an object, not an array), before_row (called before each job).
+-- (a single job: JSON prints an object, not an array), before_row (called before each job),
+-- collector (openmetrics: an atlasrestore.metrics collector).
 function output.writer(format, stream, cfg)
   local self = setmetatable({
     format = format, stream = stream, columns = cfg.columns, chosen = cfg.chosen, one = cfg.one,
-    before_row = cfg.before_row,
+    before_row = cfg.before_row, collector = cfg.collector,
     rows = {}, widths = {},
   }, Writer)
   for i, f in ipairs(self.columns) do self.widths[i] = width(f.label) end

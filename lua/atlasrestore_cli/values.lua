@@ -1,9 +1,11 @@
 --- The command's argument values, as lua-argparse converters: each returns the value, or
 -- nil and the message argparse shows (a usage error).
+local shape = require "atlasrestore.shape"
+
 local values = {}
 
 --- The unified statuses, the vocabulary of --status.
-values.STATUSES = { "PENDING", "QUEUED", "RUNNING", "FAILED", "COMPLETED", "CANCELLED", "EXPIRED" }
+values.STATUSES = shape.STATUSES
 
 local UNITS = { s = 1, m = 60, h = 3600, d = 86400, w = 604800 }
 

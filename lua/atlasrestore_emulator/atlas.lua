@@ -6,7 +6,9 @@
 --   /api/atlas/{v1.0|v2}/groups/{g}/clusters/{name}/backup/restoreJobs[/{id}]    2023-01-01
 --   /api/atlas/{v1.0|v2}/groups/{g}/serverless     2023-01-01, deprecated (serverless_list: 404/410)
 --   /api/atlas/v2/groups/{g}/flexClusters          2024-11-13
---   /api/atlas/{v1.0|v2}/groups/{g}/clusters       2023-01-01, 2023-02-01, 2024-08-05 (one record shape)
+--   /api/atlas/{v1.0|v2}/groups/{g}/clusters       2023-01-01, 2023-02-01 (legacy record), 2024-08-05
+--   /api/atlas/v2/groups                           2023-01-01, the projects (projects.visible)
+--   /api/atlas/v2/orgs/{o}/groups                  2023-01-01, one organisation's projects
 --
 -- Order of checks, first failure wins:
 --   auth (401 + Digest challenge) -> route (404 RESOURCE_NOT_FOUND) -> method (405)
@@ -17,6 +19,7 @@
 --     -> query parameters (400 VALIDATION_ERROR) -> restoreJobId format (400 VALIDATION_ERROR)
 --     -> instance (404 / 400 / 410 / 500) -> job (404 RESTORE_JOB_NOT_FOUND) -> 200
 --   instance lists: -> serverless_list (404 / 410) -> query parameters -> 200
+--   project lists: -> org id format (400 INVALID_ORG_ID) -> org (404 ORG_NOT_FOUND) -> query parameters -> 200
 -- Codes no recording shows, so guessed: INVALID_GROUP_ID, VALIDATION_ERROR for a
 -- restoreJobId, RESTORE_JOB_NOT_FOUND, TENANT_CLUSTER_BACKUP_UNSUPPORTED (free
 -- cluster), CLUSTER_BACKUP_NOT_ENABLED (no cloud backup),
@@ -58,7 +61,7 @@ local SERVERLESS_VERSION, FLEX_VERSION = "2023-01-01", "2024-11-13"
 -- Resource versions each kind of route has, oldest first.
 local VERSIONS = {
   serverless = { "2023-01-01" }, flex = { "2024-11-13" }, dedicated = { "2023-01-01" },
-  clusters = { "2023-01-01", "2023-02-01", "2024-08-05" },
+  clusters = { "2023-01-01", "2023-02-01", "2024-08-05" }, groups = { "2023-01-01" },
 }
 
 local KIND_OF = { serverless = "serverless", flexClusters = "flex", clusters = "dedicated" }
@@ -156,12 +159,12 @@ local function negotiate(kind, version, headers)
 end
 
 -- The project, or nil and an error response.
-local function project(group, headers)
+local function project(cfg, group, headers)
   if not ngx.re.find(group, "^[a-f0-9]{24}$", "jo") then
     return nil, error_response(headers, 400, "INVALID_GROUP_ID", "An invalid group ID " .. group .. " was specified.",
       { group })
   end
-  local p = projects.get(group)
+  local p = projects.get(group, cfg)
   if not p then
     -- Recorded GROUP_NOT_FOUND responses carry no rate-limit headers.
     return nil, error_response(headers, 404, "GROUP_NOT_FOUND", "No group with ID " .. group .. " exists.", { group })
@@ -370,7 +373,7 @@ local function restore_jobs(cfg, r)
   end
   local version, ctype = negotiate(kind, r.version, headers)
   if not version then return ctype end
-  local p, perr = project(r.group, headers)
+  local p, perr = project(cfg, r.group, headers)
   if not p then return perr end
 
   local ok, limit, remaining, retry = limits.take(cfg, r.group)
@@ -427,7 +430,7 @@ local function instance_list(cfg, r)
     headers["Deprecation"] = CLUSTER_DEPRECATION
     headers["Sunset"] = CLUSTER_SUNSET
   end
-  local p, perr = project(r.group, headers)
+  local p, perr = project(cfg, r.group, headers)
   if not p then return perr end
   if kind == "serverless" then
     local gone = tostring(cfg.serverless_list)
@@ -452,9 +455,32 @@ local function instance_list(cfg, r)
     elseif kind == "flex" then
       items[i] = projects.flex_record(p, d)
     else
-      items[i] = projects.cluster_record(p, d, base, r.version)
+      items[i] = projects.cluster_record(p, d, base, r.version, version)
     end
   end
+  return { 200, list_body(q, base, total, has_next, items), ctype, headers }
+end
+
+-- GET /groups or /orgs/{o}/groups: the projects the credentials see.
+local function project_list(cfg, r)
+  local headers = {}
+  local version, ctype = negotiate("groups", r.version, headers)
+  if not version then return ctype end
+  local org = r.org
+  if org then
+    if not ngx.re.find(org, "^[a-f0-9]{24}$", "jo") then
+      return error_response(headers, 400, "INVALID_ORG_ID", "An invalid organization ID " .. org .. " was specified.",
+        { org })
+    elseif not projects.org_exists(org) then
+      return error_response(headers, 404, "ORG_NOT_FOUND", "No organization with ID " .. org .. " exists.", { org })
+    end
+  end
+  local q, bad = parse_query(false)
+  if not q then return query_error(headers, bad) end
+  local base = base_url()
+  local total, has_next, page = slice(projects.visible(cfg, org), q.pageNum, q.itemsPerPage)
+  local items = {}
+  for i, p in ipairs(page) do items[i] = projects.project_record(p, base) end
   return { 200, list_body(q, base, total, has_next, items), ctype, headers }
 end
 
@@ -466,6 +492,9 @@ local ROUTES = {
     counter = "job_requests", handler = restore_jobs },
   { re = [[^/api/atlas/(v1\.0|v2)/groups/([^/]+)/(serverless|flexClusters|clusters)/?$]],
     counter = "instance_list_requests", handler = instance_list },
+  { re = [[^/api/atlas/(v2)/groups/?$]], counter = "project_list_requests", handler = project_list },
+  { re = [[^/api/atlas/(v2)/orgs/([^/]+)/groups/?$]], counter = "project_list_requests", handler = project_list,
+    org = true },
 }
 
 local LIST_KIND = { serverless = "serverless", flexClusters = "flex", clusters = "clusters" }
@@ -473,7 +502,9 @@ local LIST_KIND = { serverless = "serverless", flexClusters = "flex", clusters =
 local function route(uri)
   for _, rt in ipairs(ROUTES) do
     local m = ngx.re.match(uri, rt.re, "jo")
-    if m then
+    if m and rt.org then
+      return rt, { version = m[1], org = m[2] }
+    elseif m then
       return rt, { version = m[1], group = m[2], kind = KIND_OF[m[3]], list_kind = LIST_KIND[m[3]], name = m[4],
         job_id = m[5] or nil }
     end
@@ -584,7 +615,7 @@ local function admin(uri)
     return send(status, body, "application/json", { ["Cache-Control"] = "no-store" })
   end
   if uri == "/__emulator/stats" and method == "GET" then
-    return reply(200, state.stats_json())
+    return reply(200, state.stats_json { live_tokens = auth.live_tokens() })
   elseif uri == "/__emulator/config" and method == "GET" then
     return reply(200, state.config_text())
   elseif uri == "/__emulator/reset" and method == "POST" then

@@ -1,14 +1,11 @@
 -- Authentication as Atlas does it: HTTP Digest (API keys, RFC 7616 with
 -- MD5 + qop=auth), OAuth 2 client credentials (service accounts) and Bearer.
 local state = require "atlasrestore_emulator.state"
+local credentials = require("atlasrestore_emulator.ids").credentials
 
 local M = {}
 
 M.REALM = "MMS Public API"
-M.PUBLIC_KEY = "emupublic"
-M.PRIVATE_KEY = "emu-private-7d0c2e6b-secret"
-M.CLIENT_ID = "mdb_sa_id_emu0001"
-M.CLIENT_SECRET = "mdb_sa_sk_emu-secret-91f2"
 
 local nonces = ngx.shared.emu_nonces
 local tokens = ngx.shared.emu_tokens
@@ -90,7 +87,7 @@ end
 
 local function check_digest(cfg, header)
   local p = parse_params(header:gsub("^%s*%a+%s*", "", 1))
-  if p.username ~= M.PUBLIC_KEY or p.realm ~= M.REALM or not p.nonce or not p.response then
+  if p.username ~= credentials.public_key or p.realm ~= M.REALM or not p.nonce or not p.response then
     return false, false
   end
   if p.algorithm and p.algorithm:upper() ~= "MD5" then return false, false end
@@ -98,7 +95,7 @@ local function check_digest(cfg, header)
   if p.uri ~= ngx.var.request_uri then return false, false end
   local issued = nonces:get(p.nonce)
   if not issued then return false, false end
-  local ha1 = md5(p.username .. ":" .. M.REALM .. ":" .. M.PRIVATE_KEY)
+  local ha1 = md5(p.username .. ":" .. M.REALM .. ":" .. credentials.private_key)
   local ha2 = md5(ngx.req.get_method() .. ":" .. p.uri)
   local expect = md5(table.concat({ ha1, p.nonce, p.nc, p.cnonce, p.qop, ha2 }, ":"))
   if expect ~= p.response:lower() then return false, false end
@@ -151,10 +148,12 @@ function M.check_client()
   if not plain then return false end
   local id, secret = plain:match("^([^:]*):(.*)$")
   -- RFC 6749 2.3.1: both parts are form-urlencoded before Base64.
-  return id ~= nil and ngx.unescape_uri(id) == M.CLIENT_ID and ngx.unescape_uri(secret) == M.CLIENT_SECRET
+  return id ~= nil and ngx.unescape_uri(id) == credentials.client_id
+    and ngx.unescape_uri(secret) == credentials.client_secret
 end
 
-local function live_tokens()
+--- The tokens issued and neither revoked, expired nor expired by expire_tokens.
+function M.live_tokens()
   local n = 0
   local gen = state.get("token_gen") or 0
   for _, k in ipairs(tokens:get_keys(0)) do
@@ -166,7 +165,7 @@ end
 
 -- Returns the token, or nil when the configured max_tokens are all alive.
 function M.issue_token(cfg)
-  if (cfg.max_tokens or 0) > 0 and live_tokens() >= cfg.max_tokens then return nil end
+  if (cfg.max_tokens or 0) > 0 and M.live_tokens() >= cfg.max_tokens then return nil end
   local token = "emu_at_" .. ngx.encode_base64(random_bytes(30)):gsub("[+/=]", { ["+"] = "-", ["/"] = "_", ["="] = "" })
   local ttl = cfg.token_ttl
   tokens:set(token, string.format("%d:%.3f", state.get("token_gen") or 0, ngx.now() + ttl), ttl + 60)

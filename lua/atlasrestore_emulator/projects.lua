@@ -15,6 +15,7 @@
 -- A migrated instance has a serverless and a Flex side, so it appears in both lists.
 local json = require "atlasrestore_emulator.json"
 local data = require "atlasrestore_emulator.data"
+local ids = require "atlasrestore_emulator.ids"
 
 local M = {}
 
@@ -25,6 +26,8 @@ M.GROUP_ID = "65a1b2c3d4e5f60718293a4b"
 M.MIXED_GROUP_ID = "65a1b2c3d4e5f60718293a4c"
 M.EMPTY_GROUP_ID = "65a1b2c3d4e5f60718293a4d"
 M.BIG_GROUP_ID = "65a1b2c3d4e5f60718293a5b"
+M.ORGS = ids.orgs
+local TEAM = ids.team_projects
 
 local DEFS = {
   [M.GROUP_ID] = {
@@ -76,11 +79,34 @@ local DEFS = {
   [M.BIG_GROUP_ID] = {
     { name = "jobs-100000", serverless = { count = 100000 } },
   },
+  -- The team organisation's two projects: every status, and an instance that fails.
+  [TEAM.alpha] = {
+    { name = "orders", serverless = { demo = true } },
+    { name = "reports", flex = { demo = true } },
+  },
+  [TEAM.beta] = {
+    { name = "archive", serverless = { count = 30 } },
+    { name = "ledger", cluster = { count = 3 } },
+    { name = "ledger-broken", cluster = { count = 2, broken = true } },
+  },
 }
 
-local projects = {}
-for group, list in pairs(DEFS) do
-  local p = { group = group, list = list, serverless = {}, flex = {}, clusters = {} }
+-- Each project's organisation and name (GET /groups, /orgs/{o}/groups), in the
+-- order those lists give them. `unlisted`: left out of GET /groups.
+local META = {
+  { group = M.GROUP_ID, org = M.ORGS.main, name = "atlasrestore-demo" },
+  { group = M.MIXED_GROUP_ID, org = M.ORGS.main, name = "mixed" },
+  { group = M.EMPTY_GROUP_ID, org = M.ORGS.main, name = "empty" },
+  { group = TEAM.alpha, org = M.ORGS.team, name = "team-alpha" },
+  { group = TEAM.beta, org = M.ORGS.team, name = "team-beta" },
+  { group = M.BIG_GROUP_ID, org = M.ORGS.bench, name = "big", unlisted = true },
+}
+
+local CREATED_PROJECTS = data.epoch("2025-05-01T09:00:00Z")
+
+local function new_project(group, list, meta)
+  local p = { group = group, list = list, serverless = {}, flex = {}, clusters = {}, org = meta.org,
+    name = meta.name, ordinal = meta.ordinal }
   for i, d in ipairs(list) do
     d.ordinal = i
     d.id = data.hash("instance:" .. group) .. format("%016x", i)
@@ -88,12 +114,76 @@ for group, list in pairs(DEFS) do
     if d.flex then p.flex[d.name] = d.flex end
     if d.cluster then p.clusters[d.name] = d.cluster end
   end
-  projects[group] = p
+  return p
+end
+
+local projects = {}
+for i, meta in ipairs(META) do
+  meta.ordinal = i
+  projects[meta.group] = new_project(meta.group, DEFS[meta.group], meta)
+end
+
+-- The fleet setting's projects ({ projects = n, instances = m, jobs = j }: n projects
+-- of m Flex clusters of j generated jobs each), built once per setting.
+local fleet = { key = nil, list = {}, by_group = {} }
+
+local function fleet_projects(cfg)
+  local f = cfg.fleet
+  if not f then return fleet.list, fleet.by_group end
+  local key = format("%d:%d:%d", f.projects, f.instances, f.jobs)
+  if fleet.key ~= key then
+    local list, by_group = {}, {}
+    for i = 1, f.projects do
+      local group = ids.fleet_prefix .. format("%08x", i)
+      local instances = {}
+      for k = 1, f.instances do instances[k] = { name = format("fleet-%d", k), flex = { count = f.jobs } } end
+      list[i] = new_project(group, instances, { org = M.ORGS.fleet, name = format("fleet-%03d", i),
+        ordinal = #META + i })
+      by_group[group] = list[i]
+    end
+    fleet = { key = key, list = list, by_group = by_group }
+  end
+  return fleet.list, fleet.by_group
 end
 
 -- The project, or nil.
-function M.get(group)
-  return projects[group]
+function M.get(group, cfg)
+  return projects[group] or select(2, fleet_projects(cfg))[group]
+end
+
+-- True when `org` is one of the emulated organisations.
+function M.org_exists(org)
+  for _, id in pairs(M.ORGS) do
+    if id == org then return true end
+  end
+  return false
+end
+
+-- The projects of GET /groups (org = nil: every listed one) or of GET
+-- /orgs/{org}/groups (unlisted ones too), in a fixed order.
+function M.visible(cfg, org)
+  local out = {}
+  for _, meta in ipairs(META) do
+    if (org == nil and not meta.unlisted) or meta.org == org then out[#out + 1] = projects[meta.group] end
+  end
+  if org == nil or org == M.ORGS.fleet then
+    for _, p in ipairs((fleet_projects(cfg))) do out[#out + 1] = p end
+  end
+  return out
+end
+
+-- A project record (listGroups / getOrgGroups; not recorded: atlas-api.md section 9's fields).
+function M.project_record(p, base)
+  local clusters = 0
+  for _ in pairs(p.clusters) do clusters = clusters + 1 end
+  return json.encode(obj{
+    { "clusterCount", clusters },
+    { "created", data.iso(CREATED_PROJECTS + p.ordinal * 86400) },
+    { "id", p.group },
+    { "links", { obj{ { "href", format("%s/api/atlas/v2/groups/%s", base, p.group) }, { "rel", "self" } } } },
+    { "name", p.name },
+    { "orgId", p.org },
+  })
 end
 
 local CREATED = data.epoch("2025-06-02T10:00:00Z")
@@ -202,43 +292,67 @@ function M.flex_record(p, d)
   })
 end
 
--- A cluster record, in the 2023-01-01 (legacy) shape whatever the version
--- asked: providerSettings.instanceSizeName is M0 for a free cluster (on the
--- TENANT provider) and M10 otherwise; backupEnabled (legacy backup) is
--- always false, providerBackupEnabled tells whether cloud backup is on.
-function M.cluster_record(p, d, base, version)
+-- A cluster record. Before 2024-08-05 (resource version `resource`), the
+-- 2023-01-01 (legacy) shape: providerSettings.instanceSizeName is M0 for a free
+-- cluster (on the TENANT provider) and M10 otherwise; backupEnabled (legacy
+-- backup) is always false, providerBackupEnabled tells whether cloud backup is on.
+-- From 2024-08-05 (ClusterDescription20240805): backupEnabled tells it, and each
+-- shard has a replicationSpecs entry whose regionConfigs carry the provider and
+-- electableSpecs.instanceSize.
+function M.cluster_record(p, d, base, version, resource)
   local g = p.group
   local c = d.cluster
   local free = c.tier == "free"
-  local settings
-  if free then
-    settings = obj{ { "backingProviderName", "AWS" }, { "instanceSizeName", "M0" }, { "providerName", "TENANT" },
-      { "regionName", "US_EAST_1" } }
-  else
-    settings = obj{ { "instanceSizeName", "M10" }, { "providerName", "AWS" }, { "regionName", "US_EAST_1" } }
-  end
-  return json.encode(obj{
-    { "backupEnabled", false },
+  local current = resource >= "2024-08-05"
+  local fields = {
+    { "backupEnabled", current and not free and c.backup ~= false },
     { "clusterType", c.shards and "SHARDED" or "REPLICASET" },
     { "connectionStrings", obj{ { "standardSrv", format("mongodb+srv://%s.%s.mongodb.emulator.invalid", d.name,
       host_tag(g, d.name)) } } },
     { "createDate", created(d) },
-    { "diskSizeGB", free and 0.5 or 10 },
-    { "groupId", g },
-    { "id", d.id },
-    { "links", { obj{ { "href", format("%s/api/atlas/%s/groups/%s/clusters/%s", base, version, g, d.name) },
-      { "rel", "self" } } } },
-    { "mongoDBVersion", "8.0.17" },
-    { "name", d.name },
-    { "numShards", c.shards or 1 },
-    { "paused", false },
-    { "pitEnabled", false },
-    { "providerBackupEnabled", not free and c.backup ~= false },
-    { "providerSettings", settings },
-    { "replicationFactor", 3 },
-    { "stateName", "IDLE" },
-    { "terminationProtectionEnabled", false },
-  })
+  }
+  local function add(k, v) fields[#fields + 1] = { k, v } end
+  if not current then add("diskSizeGB", free and 0.5 or 10) end
+  add("groupId", g)
+  add("id", d.id)
+  add("links", { obj{ { "href", format("%s/api/atlas/%s/groups/%s/clusters/%s", base, version, g, d.name) },
+    { "rel", "self" } } })
+  add("mongoDBVersion", "8.0.17")
+  add("name", d.name)
+  if current then
+    add("paused", false)
+    add("pitEnabled", false)
+    local specs = {}
+    for shard = 1, c.shards or 1 do
+      local region
+      if free then
+        region = obj{ { "backingProviderName", "AWS" }, { "electableSpecs", obj{ { "instanceSize", "M0" } } },
+          { "priority", 7 }, { "providerName", "TENANT" }, { "regionName", "US_EAST_1" } }
+      else
+        region = obj{ { "electableSpecs", obj{ { "diskSizeGB", 10 }, { "instanceSize", "M10" }, { "nodeCount", 3 } } },
+          { "priority", 7 }, { "providerName", "AWS" }, { "regionName", "US_EAST_1" } }
+      end
+      specs[shard] = obj{ { "regionConfigs", { region } }, { "zoneName", "Zone 1" } }
+    end
+    add("replicationSpecs", specs)
+  else
+    local settings
+    if free then
+      settings = obj{ { "backingProviderName", "AWS" }, { "instanceSizeName", "M0" }, { "providerName", "TENANT" },
+        { "regionName", "US_EAST_1" } }
+    else
+      settings = obj{ { "instanceSizeName", "M10" }, { "providerName", "AWS" }, { "regionName", "US_EAST_1" } }
+    end
+    add("numShards", c.shards or 1)
+    add("paused", false)
+    add("pitEnabled", false)
+    add("providerBackupEnabled", not free and c.backup ~= false)
+    add("providerSettings", settings)
+    add("replicationFactor", 3)
+  end
+  add("stateName", "IDLE")
+  add("terminationProtectionEnabled", false)
+  return json.encode(obj(fields))
 end
 
 return M

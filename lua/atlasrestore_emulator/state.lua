@@ -45,6 +45,9 @@ local function defaults()
     -- false, or a number of jobs: the first project gets a Flex cluster `sandbox`
     -- with that many generated jobs (`atlasrestore emulator --jobs`).
     sandbox_jobs = false,
+    -- false, or { projects = n, instances = m, jobs = j }: n more projects in the
+    -- fleet organisation, each with m Flex clusters of j generated jobs (make bench).
+    fleet = false,
     faults = {
       seed = 0,
       rate = 0,
@@ -119,6 +122,15 @@ local function validate(cfg)
     ok, err = num("sandbox_jobs", cfg.sandbox_jobs, 0, 1000000)
     if ok and cfg.sandbox_jobs ~= math.floor(cfg.sandbox_jobs) then ok, err = nil, "sandbox_jobs must be an integer" end
     if not ok then return nil, err end
+  end
+  local fl = cfg.fleet
+  if fl ~= false then
+    if type(fl) ~= "table" or is_array(fl) then return nil, "fleet must be false or an object" end
+    for _, key in ipairs { "projects", "instances", "jobs" } do
+      ok, err = num("fleet." .. key, fl[key], key == "jobs" and 0 or 1, 100000)
+      if ok and fl[key] ~= math.floor(fl[key]) then ok, err = nil, "fleet." .. key .. " must be an integer" end
+      if not ok then return nil, err end
+    end
   end
   local f = cfg.faults
   if type(f) ~= "table" then return nil, "faults must be an object" end
@@ -206,7 +218,8 @@ end
 
 -- Returns the stats document as JSON text; log entries are stored encoded
 -- and are spliced in as they are.
-function M.stats_json()
+--- `extra`: counters kept elsewhere (the live tokens, from auth.lua).
+function M.stats_json(extra)
   local entries = {}
   local n = logd:get("n") or 0
   for i = math.max(1, n - LOG_MAX + 1), n do
@@ -228,12 +241,14 @@ function M.stats_json()
     list_requests = state:get("list_requests") or 0,
     job_requests = state:get("job_requests") or 0,
     instance_list_requests = state:get("instance_list_requests") or 0,
+    project_list_requests = state:get("project_list_requests") or 0,
     rate_limited = state:get("rate_limited") or 0,
     connections = state:get("connections") or 0,
     in_flight = state:get("in_flight") or 0,
     max_in_flight = state:get("max_in_flight") or 0,
     trap_log = trap_log,
   }
+  for k, v in pairs(extra or {}) do counters[k] = v end
   local head = json.encode_plain(counters)
   return head:sub(1, -2) .. ',"log":[' .. table.concat(entries, ",") .. "]}"
 end

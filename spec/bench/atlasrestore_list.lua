@@ -24,7 +24,8 @@ local function vm_hwm()
 end
 
 local t0 = os.clock()
-local client = assert(atlasrestore.new { on_warning = function() end })
+-- The original endpoint, as the other clients measured here list it (no probe request).
+local client = assert(atlasrestore.new { on_warning = function() end, endpoint = "serverless" })
 if mode == "all" then
   local jobs = assert(client:all_restore_jobs(group, name, opts))
   assert(client:close())

@@ -22,13 +22,16 @@ describe("the libcurl transport", function()
       emu:reset()
       if case.config then emu:config(case.config) end
       local redirect = case.redirect and rawserver.start("redirect", emu.trap_url)
-      env.redirect = redirect and redirect.base_url
+      local hostile = case.hostile and rawserver.start("hostile", case.hostile)
+      env.redirect, env.hostile = redirect and redirect.base_url, hostile and hostile.base_url
       local transport = curl_transport.new {}
       local ok, obs = pcall(case.run, transport, env)
       transport:close()
+      local hostile_stats = hostile and hostile.stats()
       if redirect then redirect.stop() end
+      if hostile then hostile.stop() end
       assert(ok, obs)
-      case.check(obs, emu:stats())
+      case.check(obs, emu:stats(), hostile_stats)
     end)
   end
 
@@ -42,8 +45,8 @@ describe("the libcurl transport", function()
   it("gives TLS_FAILED for a certificate it cannot verify, and verifies with the CA", function()
     local tls = emulator.start { tls = true }
     local function token(t)
-      return t:request { method = "POST", url = tls.base_url .. "/api/oauth/token", body = "", headers = {},
-        timeout = 5, connect_timeout = 5, stall_timeout = 5, max_body = 65536 }
+      return t:request(contract.request(tls.base_url .. "/api/oauth/token", { method = "POST", body = "",
+        headers = {}, timeout = 5, connect_timeout = 5, stall_timeout = 5, max_body = 65536 }))
     end
     local plain, trusting = curl_transport.new {}, curl_transport.new { ca_file = tls.ca_file }
     local res, err = token(plain)

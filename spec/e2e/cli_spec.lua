@@ -140,10 +140,19 @@ local function alive(pid)
   return st ~= nil and st ~= "Z" and st ~= "X"
 end
 
+-- A loopback port nothing listens on.
+local function free_port()
+  local s = require("socket").bind("127.0.0.1", 0)
+  local _, port = s:getsockname()
+  s:close()
+  return port
+end
+
 describe("the atlasrestore command", function()
   lazy_setup(function()
     assert(sh("mkdir -p " .. q(WORK)))
-    local make_vars = ABI == "luajit" and "LUAJIT=1" or "LUA_VERSION=" .. ABI
+    -- A LuaJIT install leaves the command out unless asked for (install-cli).
+    local make_vars = ABI == "luajit" and "install-cli LUAJIT=1" or "LUA_VERSION=" .. ABI
     local ok = sh("cd " .. q(ROOT) .. " && env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS make -s install PREFIX=" ..
       q(PREFIX) .. " " .. make_vars .. " >" .. q(WORK .. "/install.log") .. " 2>&1")
     assert(ok, read_file(WORK .. "/install.log"))
@@ -414,13 +423,6 @@ describe("the atlasrestore command", function()
   end)
 
   describe("exit codes", function()
-    local function free_port()
-      local s = require("socket").bind("127.0.0.1", 0)
-      local _, port = s:getsockname()
-      s:close()
-      return port
-    end
-
     local cases = {
       { 3, "a wrong key", function() return "list demo", key_env { MONGODB_ATLAS_PRIVATE_API_KEY = "wrong" } end,
         "UNEXPECTED_ERROR" },
@@ -457,6 +459,32 @@ describe("the atlasrestore command", function()
         assert.matches(case[4], errors[1], 1, true)
       end)
     end
+  end)
+
+  describe("deprecation warnings", function()
+    local function warnings_of(err)
+      local out = {}
+      for _, l in ipairs(lines_of(err)) do if l:find("^atlasrestore: warning: ") then out[#out + 1] = l end end
+      return out
+    end
+
+    it("name the endpoint and its sunset, once per run", function()
+      local r = run("list demo -o csv --fields id --endpoint serverless --concurrency 4", key_env())
+      assert.equal(0, r.code, r.err)
+      local w = warnings_of(r.err)
+      assert.equal(1, #w, r.err)
+      assert.matches("^atlasrestore: warning: the serverless endpoint is deprecated, sunset 2026%-01%-22 ", w[1])
+    end)
+
+    it("say nothing for a probe's answer that is not used: not found, Flex, dedicated", function()
+      for _, name in ipairs { "nope", "flex-demo", "dedicated-0", "migrated-410" } do
+        local r = run("list " .. name .. " -o csv --fields id", key_env())
+        assert.same({}, warnings_of(r.err), name)
+      end
+      local r = run("list nope", key_env())
+      assert.equal(4, r.code)
+      assert.equal(1, #lines_of(r.err), r.err)
+    end)
   end)
 
   describe("describe and watch", function()
@@ -501,10 +529,57 @@ describe("the atlasrestore command", function()
       r = run("watch polling " .. POLL.serverless.expired .. " --interval 0.05", key_env())
       assert.equal(10, r.code, r.err)
       emu:config { job_polls = 1000 }
-      r = run("watch polling " .. POLL.serverless.completes .. " --interval 0.1 --watch-timeout 0.5", key_env())
+      r = run("watch polling " .. POLL.serverless.completes .. " --interval 0.1 --watch-timeout 0.5 -o json",
+        key_env())
       assert.equal(11, r.code, r.err)
       assert.matches("WAIT_TIMEOUT", r.err, 1, true)
-      assert.equal("", r.out)
+      local last = cjson.decode(r.out)
+      assert.equal(POLL.serverless.completes, last.id, "the last state seen")
+      assert.equal("RUNNING", last.status)
+    end)
+
+    it("watch --endpoint serverless reports the unified status: RUNNING then COMPLETED (0) or FAILED (8)", function()
+      for _, case in ipairs { { POLL.serverless.completes, 0, "COMPLETED" }, { POLL.serverless.fails, 8, "FAILED" } } do
+        local r = run("watch polling " .. case[1] .. " --endpoint serverless --interval 0.05 -o json", key_env())
+        assert.equal(case[2], r.code, r.err)
+        assert.equal(case[1], cjson.decode(r.out).id)
+        assert.matches(case[1] .. " RUNNING\n.*" .. case[1] .. " " .. case[3] .. "\n$", r.err)
+        assert.is_nil(r.err:find("nil", 1, true), r.err)
+      end
+    end)
+
+    -- Each poll gets 2 attempts: the watch ends after the first poll, not at its hour.
+    local storms = {
+      { 6, "a dead host", function() return "--base-url http://127.0.0.1:" .. free_port() end, "CONNECT_FAILED" },
+      { 5, "a 429 storm", function()
+        emu:config { faults = { rate = 1, kinds = { "429" }, retry_after = 0 } }
+        return ""
+      end, "HTTP 429" },
+      { 7, "a 5xx storm", function()
+        emu:config { faults = { rate = 1, kinds = { "503" }, retry_after = 0 } }
+        return ""
+      end, "HTTP 503" },
+    }
+    for _, storm in ipairs(storms) do
+      it("watch exits " .. storm[1] .. " for " .. storm[2] .. " within its retry budget", function()
+        local started = socket.gettime()
+        local r = run("watch polling " .. POLL.serverless.completes .. " --interval 0.05 --max-attempts 2 "
+          .. storm[3](), key_env())
+        local took = socket.gettime() - started
+        assert.equal(storm[1], r.code, r.err)
+        assert.matches(storm[4], r.err, 1, true)
+        assert.is_nil(r.err:find("WAIT_TIMEOUT", 1, true), r.err)
+        assert.is_true(took < 10, ("the watch took %.1f s"):format(took))
+      end)
+    end
+
+    it("watch --tolerate-failures polls on through a 5xx storm until its timeout (11)", function()
+      emu:config { faults = { rate = 1, kinds = { "503" }, retry_after = 0 } }
+      local r = run("watch polling " .. POLL.serverless.completes .. " --interval 0.05 --max-attempts 2 "
+        .. "--watch-timeout 0.5 --tolerate-failures", key_env())
+      assert.equal(11, r.code, r.err)
+      assert.matches("WAIT_TIMEOUT", r.err, 1, true)
+      assert.is_true(emu:stats().requests >= 4, "more than one poll")
     end)
   end)
 
@@ -526,6 +601,24 @@ describe("the atlasrestore command", function()
       stats = emu:stats()
       assert.equal(3, stats.tokens)
       assert.equal(3, stats.revokes)
+      assert.equal(0, stats.live_tokens)
+    end)
+
+    it("revokes a refused token before it asks for another: two refused runs leave room for a third", function()
+      emu:config { refuse_bearer = true, max_tokens = 2 }
+      for _ = 1, 2 do
+        local r = run("list demo", sa_env())
+        assert.equal(3, r.code, r.err)
+        assert.matches("401", r.err, 1, true)
+        assert.equal(0, emu:stats().live_tokens)
+      end
+      emu:config { refuse_bearer = false }
+      local r = run("list demo", sa_env())
+      assert.equal(0, r.code, r.err)
+      local stats = emu:stats()
+      assert.equal(2 + 2 + 1, stats.tokens)
+      assert.equal(stats.tokens, stats.revokes)
+      assert.equal(0, stats.live_tokens)
     end)
   end)
 
@@ -539,7 +632,37 @@ describe("the atlasrestore command", function()
       local stats = emu:stats()
       assert.equal(1, stats.tokens)
       assert.equal(1, stats.revokes)
+      assert.equal(0, stats.live_tokens)
       assert.is_nil((read_file(base .. ".err") or ""):find("traceback", 1, true))
+    end)
+
+    for _, case in ipairs { { "HUP", "129" }, { "INT", "130" } } do
+      it("SIG" .. case[1] .. " during a listing ends it with " .. case[2] .. ", no token left alive", function()
+        emu:config { latency = { request = 0.2 } }
+        local base = background("sig" .. case[1], "list jobs-10000 -o ndjson", sa_env())
+        assert.truthy(wait_for(10, function() return (read_file(base .. ".out") or "") ~= "" end))
+        assert.equal(1, emu:stats().live_tokens)
+        signal(base, case[1])
+        assert.equal(case[2], wait_for(10, function() return (read_file(base .. ".code") or ""):match("%d+") end))
+        local stats = emu:stats()
+        assert.equal(1, stats.tokens)
+        assert.equal(1, stats.revokes)
+        assert.equal(0, stats.live_tokens)
+        assert.is_nil((read_file(base .. ".err") or ""):find("traceback", 1, true))
+      end)
+    end
+
+    it("that comes while the token is being fetched waits for it, and the token is revoked", function()
+      emu:config { latency = { request = 1 } } -- the token request takes a second
+      local base = background("sigtoken", "list demo -o ndjson", sa_env())
+      assert.truthy(wait_for(10, function() return emu:stats().in_flight > 0 end))
+      signal(base, "TERM")
+      assert.equal("143", wait_for(10, function() return (read_file(base .. ".code") or ""):match("%d+") end))
+      local stats = emu:stats()
+      assert.equal(1, stats.tokens, "the token request was answered")
+      assert.equal(0, stats.list_requests, "and no listing started after the signal")
+      assert.equal(1, stats.revokes)
+      assert.equal(0, stats.live_tokens)
     end)
   end)
 

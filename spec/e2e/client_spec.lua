@@ -10,7 +10,12 @@ describe("atlasrestore against the emulator", function()
   lazy_teardown(function() if emu then emu:stop() end end)
   before_each(function() emu:reset() end)
 
-  local function new_client(extra) return emu:client(extra) end
+  -- The original endpoint's behaviour: pinned, now that the default is "auto".
+  local function new_client(extra)
+    local opts = { endpoint = "serverless" }
+    for k, v in pairs(extra or {}) do opts[k] = v end
+    return emu:client(opts)
+  end
 
   local function service_account(extra)
     local opts = { client_id = emu.client_id, client_secret = emu.client_secret }
@@ -368,8 +373,10 @@ describe("atlasrestore against the emulator", function()
       assert.equal(7, #page.results)
       local stats = emu:stats()
       assert.equal(2, stats.tokens)
-      assert.equal(2 + 3, stats.requests)
-      client:close()
+      assert.equal(2 + 4, stats.requests, "token and page; the refused page, its token revoked, a new one, the page")
+      assert.equal(1, stats.revokes, "the refused token")
+      assert.is_true(client:close())
+      assert.equal(2, emu:stats().revokes)
     end)
 
     it("stops minting tokens when the account itself is refused, and notices the fix", function()
@@ -391,6 +398,28 @@ describe("atlasrestore against the emulator", function()
       client:close()
     end)
 
+    it("revokes each refused token before it fetches another: refused runs leave no live token", function()
+      emu:config { refuse_bearer = true, max_tokens = 2 } -- an IP access list, and room for two tokens
+      for run = 1, 2 do
+        local client = service_account()
+        local page, err = client:list_restore_jobs(emu.group_id, "demo")
+        assert.is_nil(page)
+        assert.equal(401, err.status, "run " .. run)
+        assert.is_true(client:close())
+        local stats = emu:stats()
+        assert.equal(2 * run, stats.tokens, "the first token and one renewal, run " .. run)
+        assert.equal(2 * run, stats.revokes, "both revoked, run " .. run)
+        assert.equal(0, stats.live_tokens)
+      end
+      emu:config { refuse_bearer = false }
+      local client = service_account()
+      local page = assert(client:list_restore_jobs(emu.group_id, "demo"))
+      assert.equal(7, #page.results)
+      assert.equal(1, emu:stats().live_tokens)
+      assert.is_true(client:close())
+      assert.equal(0, emu:stats().live_tokens)
+    end)
+
     it("renews a token shortly before it expires", function()
       emu:config { token_ttl = 2 }
       local client = service_account()
@@ -404,12 +433,11 @@ describe("atlasrestore against the emulator", function()
     end)
 
     it("lists with a ready access token", function()
-      local res = assert(require("atlasrestore.transport.curl").new {}:request {
-        method = "POST", url = emu.base_url .. "/api/oauth/token", body = "grant_type=client_credentials",
-        headers = { Authorization = "Basic " .. require("atlasrestore.core").base64(emu.client_id .. ":"
-          .. emu.client_secret), ["Content-Type"] = "application/x-www-form-urlencoded" },
-        timeout = 10, connect_timeout = 10, stall_timeout = 10, max_body = 65536,
-      })
+      local res = assert(require("atlasrestore.transport.curl").new {}:request(require("support.transport_contract")
+        .request(emu.base_url .. "/api/oauth/token", { method = "POST", body = "grant_type=client_credentials",
+          headers = { Authorization = "Basic " .. require("atlasrestore.core").base64(emu.client_id .. ":"
+            .. emu.client_secret), ["Content-Type"] = "application/x-www-form-urlencoded" },
+          timeout = 10, connect_timeout = 10, stall_timeout = 10, max_body = 65536 })))
       assert.equal(200, res.status)
       local token = require("cjson").decode(res.body).access_token
       local client = new_client { access_token = token }

@@ -1146,21 +1146,33 @@ describe("Atlas emulator", function()
       assert.same({ "dedicated-0", "dedicated-sharded", "dedicated-1200", "free-0", "nobackup-0" }, names(r.json))
       local by = {}
       for _, c in ipairs(r.json.results) do by[c.name] = c end
+      -- 2024-08-05: backupEnabled is Cloud Backup; a replication spec per shard, each with its region configs
+      local function region(c, shard) return c.replicationSpecs[shard or 1].regionConfigs[1] end
+      assert.equal("M0", region(by["free-0"]).electableSpecs.instanceSize)
+      assert.equal("TENANT", region(by["free-0"]).providerName)
+      assert.is_false(by["free-0"].backupEnabled)
+      assert.is_false(by["nobackup-0"].backupEnabled)
+      assert.equal("M10", region(by["nobackup-0"]).electableSpecs.instanceSize)
+      assert.is_true(by["dedicated-0"].backupEnabled)
+      assert.equal("SHARDED", by["dedicated-sharded"].clusterType)
+      assert.equal(2, #by["dedicated-sharded"].replicationSpecs)
+      assert.equal("AWS", region(by["dedicated-sharded"], 2).providerName)
+      assert.equal("REPLICASET", by["dedicated-0"].clusterType)
+      for _, c in pairs(by) do assert.is_nil(c.providerSettings) end
+      r = list("clusters", nil, nil, V2_SERVERLESS)
+      assert.equal("application/vnd.atlas.2023-01-01+json;charset=utf-8", r.headers["content-type"])
+      -- a deprecated version: the headers recorded on the cluster API, and the legacy record
+      assert.equal("Mon, 5 Aug 2024 00:00:00 GMT", r.headers["deprecation"])
+      assert.equal("Thu, 1 Jul 2027 00:00:00 GMT", r.headers["sunset"])
+      by = {}
+      for _, c in ipairs(r.json.results) do by[c.name] = c end
       assert.equal("M0", by["free-0"].providerSettings.instanceSizeName)
       assert.equal("TENANT", by["free-0"].providerSettings.providerName)
       assert.is_false(by["free-0"].providerBackupEnabled)
       assert.is_false(by["nobackup-0"].providerBackupEnabled)
-      assert.equal("M10", by["nobackup-0"].providerSettings.instanceSizeName)
       assert.is_true(by["dedicated-0"].providerBackupEnabled)
-      assert.equal("SHARDED", by["dedicated-sharded"].clusterType)
       assert.equal(2, by["dedicated-sharded"].numShards)
-      assert.equal("REPLICASET", by["dedicated-0"].clusterType)
       for _, c in pairs(by) do assert.is_false(c.backupEnabled) end
-      r = list("clusters", nil, nil, V2_SERVERLESS)
-      assert.equal("application/vnd.atlas.2023-01-01+json;charset=utf-8", r.headers["content-type"])
-      -- a deprecated version: the headers recorded on the cluster API
-      assert.equal("Mon, 5 Aug 2024 00:00:00 GMT", r.headers["deprecation"])
-      assert.equal("Thu, 1 Jul 2027 00:00:00 GMT", r.headers["sunset"])
       r = list("clusters", nil, nil, "application/vnd.atlas.2023-06-30+json")
       assert.equal("application/vnd.atlas.2023-02-01+json;charset=utf-8", r.headers["content-type"])
       r = list("clusters", nil, nil, "application/vnd.atlas.2026-01-01+json")

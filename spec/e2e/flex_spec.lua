@@ -40,13 +40,15 @@ describe("Flex", function()
     return emu:client(opts)
   end
 
-  describe("the Flex methods", function()
-    it("list one page in the Flex shape, with the Flex media type whatever api_version says", function()
+  describe("endpoint = 'flex'", function()
+    it("lists one page of Flex records, with the Flex media type whatever api_version says", function()
       local client = new_client { api_version = "v1.0" }
-      local page = assert(client:list_flex_restore_jobs(emu.group_id, "flex-demo", { include_count = true }))
+      local page = assert(client:restore_jobs_page(emu.group_id, "flex-demo", { endpoint = "flex",
+        include_count = true }))
       assert.is_true(#page.results >= 5)
       local statuses, types = {}, {}
-      for _, job in ipairs(page.results) do
+      for _, unified in ipairs(page.results) do
+        local job = unified.raw
         statuses[job.status] = true
         types[job.deliveryType] = true
         assert.is_nil(job.targetClusterName)
@@ -62,40 +64,36 @@ describe("Flex", function()
       client:close()
     end)
 
-    it("list every job across pages with the same costs", function()
-      local client = new_client()
-      local jobs = assert(client:all_flex_restore_jobs(emu.group_id, "flex-1200"))
+    it("lists every job across pages with the same costs", function()
+      local client = new_client { endpoint = "flex" }
+      local jobs = assert(client:all_restore_jobs(emu.group_id, "flex-1200"))
       assert.equal(1200, #jobs)
       assert.equal(3 + 1, emu:stats().requests)
       local n = 0
-      for _ in client:flex_restore_jobs(emu.group_id, "flex-1200", { items_per_page = 400 }) do n = n + 1 end
+      for _ in client:restore_jobs(emu.group_id, "flex-1200", { items_per_page = 400 }) do n = n + 1 end
       assert.equal(1200, n)
       client:close()
     end)
 
-    it("report a dedicated cluster as CANNOT_USE_NON_FLEX_CLUSTER_IN_FLEX_API", function()
+    it("reports a dedicated cluster as CANNOT_USE_NON_FLEX_CLUSTER_IN_FLEX_API", function()
       local client = new_client()
-      local jobs, err = client:all_flex_restore_jobs(emu.group_id, "dedicated-0")
+      local jobs, err = client:all_restore_jobs(emu.group_id, "dedicated-0", { endpoint = "flex" })
       assert.is_nil(jobs)
       assert.equal("CANNOT_USE_NON_FLEX_CLUSTER_IN_FLEX_API", err.errorCode)
       assert.equal(400, err.status)
       client:close()
     end)
 
-    it("take no endpoint option", function()
-      local client = new_client()
-      assert.has_error(function() client:all_flex_restore_jobs(emu.group_id, "flex-demo", { endpoint = "auto" }) end)
-      client:close()
-    end)
   end)
 
   describe("endpoint routing", function()
-    it("keeps serverless as the default, and shows why that misleads after the migration", function()
+    it("defaults to auto; serverless, kept for the original behaviour, misleads after the migration", function()
       local client = new_client()
-      local jobs = assert(client:all_restore_jobs(emu.group_id, "migrated-empty"))
-      assert.equal(0, #jobs)
-      local found = assert(client:all_restore_jobs(emu.group_id, "migrated-empty", { endpoint = "auto" }))
+      local found = assert(client:all_restore_jobs(emu.group_id, "migrated-empty"))
       assert.is_true(#found > 0)
+      assert.equal("flex", found[1].source)
+      local jobs = assert(client:all_restore_jobs(emu.group_id, "migrated-empty", { endpoint = "serverless" }))
+      assert.equal(0, #jobs)
       client:close()
     end)
 
@@ -292,12 +290,24 @@ describe("Flex", function()
   end)
 
   describe("deprecation warnings", function()
-    it("warn once per client about the serverless endpoint's headers", function()
+    it("warn once per client about the serverless endpoint, naming it and its sunset", function()
       local client = new_client()
       assert(client:all_restore_jobs(emu.group_id, "demo"))
-      assert(client:all_restore_jobs(emu.group_id, "jobs-501"))
+      assert(client:all_restore_jobs(emu.group_id, "jobs-501", { endpoint = "serverless" }))
+      assert(client:list_restore_jobs(emu.group_id, "demo"))
       assert.equal(1, #warnings)
+      assert.matches("^atlasrestore: warning: the serverless endpoint is deprecated, sunset 2026%-01%-22 ", warnings[1])
       assert.matches("Sunset: Thu, 22 Jan 2026", warnings[1], 1, true)
+      client:close()
+    end)
+
+    it("say nothing about a probe's answer that is not used", function()
+      local client = new_client()
+      local _, err = client:all_restore_jobs(emu.group_id, "nope")
+      assert.equal("not_found", err.kind)
+      assert(client:all_restore_jobs(emu.group_id, "flex-demo"))
+      assert(client:all_restore_jobs(emu.group_id, "dedicated-0"))
+      assert.same({}, warnings)
       client:close()
     end)
 
@@ -305,7 +315,7 @@ describe("Flex", function()
       emu:config { deprecation_headers = false }
       local client = new_client()
       assert(client:all_restore_jobs(emu.group_id, "demo"))
-      assert(client:all_flex_restore_jobs(emu.group_id, "flex-demo"))
+      assert(client:all_restore_jobs(emu.group_id, "flex-demo", { endpoint = "flex" }))
       assert.equal(0, #warnings)
       client:close()
     end)
@@ -313,10 +323,10 @@ describe("Flex", function()
     it("report a 410 VERSION_GONE", function()
       emu:config { deprecation_headers = false }
       local client = new_client()
-      local _, err = client:all_restore_jobs(emu.group_id, "migrated-410")
+      local _, err = client:all_restore_jobs(emu.group_id, "migrated-410", { endpoint = "serverless" })
       assert.equal("VERSION_GONE", err.errorCode)
       assert.equal(1, #warnings)
-      assert.matches("VERSION_GONE", warnings[1])
+      assert.matches("past its sunset (2026-01-22): Atlas answered 410 VERSION_GONE", warnings[1], 1, true)
       client:close()
     end)
 
@@ -327,7 +337,7 @@ describe("Flex", function()
         package.path = "./lua/?.lua;./lua/?/init.lua;" .. package.path
         package.cpath = "./build/5.4/?.so;" .. package.cpath
         local client = assert(require("atlasrestore").new { base_url = %q, public_key = %q, private_key = %q })
-        assert(client:all_restore_jobs(%q, "demo"))
+        assert(client:all_restore_jobs(%q, "demo", { endpoint = "serverless" }))
         assert(client:all_restore_jobs(%q, "demo"))
         client:close()
       ]]):format(emu.base_url, emu.public_key, emu.private_key, emu.group_id, emu.group_id))
@@ -339,7 +349,7 @@ describe("Flex", function()
       local lines = {}
       for line in stderr:gmatch("[^\n]+") do lines[#lines + 1] = line end
       assert.equal(1, #lines, stderr)
-      assert.matches("^atlasrestore: warning: .*deprecated", lines[1])
+      assert.matches("^atlasrestore: warning: the serverless endpoint is deprecated", lines[1])
     end)
   end)
 end)

@@ -142,7 +142,10 @@ local function recording_transport(secrets, opts)
   local spy = setmetatable({ requests = 0, tokens = {} }, { __index = inner })
   function spy.request(_, req)
     spy.requests = spy.requests + 1
-    secrets.authorization(req.headers.Authorization)
+    for _, line in ipairs(req.headers) do
+      local value = line:match("^Authorization: (.*)$")
+      if value then secrets.authorization(value) end
+    end
     if req.body then
       local token = req.body:match("token=([^&]+)")
       if token then secrets.add("revoked token", url_decode(token)) end
@@ -310,6 +313,7 @@ describe("secrets", function()
     local opts = {
       base_url = emu.base_url, on_warning = function(m) warnings[#warnings + 1] = m end,
       retry_base_delay = 0.01, debug = function(line) log[#log + 1] = line end, concurrency = 1,
+      endpoint = "serverless", -- the original endpoint, whose paths the logs are checked against
     }
     for k, v in pairs(extra or {}) do opts[k] = v end
     if opts.transport == nil then opts.transport = recording_transport(secrets, { ca_file = opts.ca_file }) end
@@ -427,6 +431,54 @@ describe("secrets", function()
     end)
   end)
 
+  describe("the events (on_event)", function()
+    -- Every event of a client, each as text (serialize): checked like the log.
+    local function with_events(extra)
+      local seen = {}
+      extra.on_event = function(e) seen[#seen + 1] = e end
+      local client, log, secrets, warnings = new_client(extra)
+      return client, seen, secrets, log, warnings
+    end
+
+    local function texts(seen)
+      local out = {}
+      for i, e in ipairs(seen) do out[i] = serialize(e) end
+      return out
+    end
+
+    local function count(seen, kind)
+      local n = 0
+      for _, e in ipairs(seen) do if e.type == kind then n = n + 1 end end
+      return n
+    end
+
+    it("of a Digest listing hold neither the private key nor a Digest value", function()
+      emu:config { faults = { retry_after = 0, script = { "ok", "429" } } }
+      local client, seen, secrets = with_events {}
+      assert(client:all_restore_jobs(emu.group_id, "jobs-1000", { items_per_page = 500 }))
+      client:close()
+      assert.equal(2, count(seen, "page"))
+      assert.equal(1, count(seen, "retry"))
+      assert.is_true(secrets.seen["Digest response"], "the Digest values sent were collected")
+      assert_no_secret("the events", texts(seen), secrets)
+    end)
+
+    it("of a service account's listing, renewal and close hold neither the secret nor a token", function()
+      local client, seen, secrets = with_events { client_id = emu.client_id, client_secret = emu.client_secret }
+      assert(client:all_restore_jobs(emu.group_id, "demo"))
+      emu:expire_tokens()
+      assert(client:all_restore_jobs(emu.group_id, "demo"))
+      assert(client:close())
+      assert.equal(2, count(seen, "token"))
+      assert.equal(2, count(seen, "revoke"), "the refused token and the last one")
+      assert.equal(2, emu:stats().revokes)
+      for _, name in ipairs { "fetched token", "revoked token", "Basic credentials", "bearer token" } do
+        assert.is_true(secrets.seen[name], name .. " was collected")
+      end
+      assert_no_secret("the events", texts(seen), secrets)
+    end)
+  end)
+
   describe("API keys (Digest)", function()
     it("keep the private key and the Digest values out of a listing's log", function()
       local client, log, secrets, warnings = new_client()
@@ -466,7 +518,7 @@ describe("secrets", function()
     it("keep the secret, the token and the Basic value out of a listing and its close", function()
       local client, log, secrets, warnings = sa()
       assert(client:all_restore_jobs(emu.group_id, "jobs-501"))
-      assert(client:all_flex_restore_jobs(emu.group_id, "flex-demo"))
+      assert(client:all_restore_jobs(emu.group_id, "flex-demo", { endpoint = "flex" }))
       secrets.add("token held by the client", held_token(client))
       assert.is_nil(tostring(client):find(held_token(client), 1, true))
       assert(client:close())
@@ -851,7 +903,9 @@ describe("secrets", function()
           local transport = require("atlasrestore.transport.curl").new {}
           local request = transport.request
           transport.request = function(t, req)
-            if req.headers.Authorization then print("AUTH " .. req.headers.Authorization) end
+            for _, line in ipairs(req.headers) do
+              if line:find("^Authorization: ") then print("AUTH " .. line:sub(16)) end
+            end
             local res, err = request(t, req)
             if res and req.url:find("/api/oauth/token", 1, true) then
               print("TOKEN " .. res.body:match('"access_token"%%s*:%%s*"([^"]+)"'))

@@ -1,9 +1,10 @@
 -- Every place a restore job lives after the sunset, end to end through the
 -- emulator: "auto" across every kind of instance with its exact request
--- counts, the dedicated methods, one job by id, waiting for a job, a whole
+-- counts, a listing with no options, endpoint = "dedicated", one job by id, waiting for a job, a whole
 -- project, the filters, and a script written against the seed's fields.
 local emulator = require "support.emulator"
 local socket = require "socket"
+local atlasrestore = require "atlasrestore"
 local core = require "atlasrestore.core"
 local dates = require "atlasrestore.dates"
 
@@ -43,6 +44,28 @@ describe("after the sunset", function()
     end
     return out
   end
+
+  describe("a listing with no options", function()
+    it("returns the jobs of a Flex cluster, a migrated instance and a dedicated cluster, from the environment alone",
+      function()
+        -- atlasrestore.new() with nothing but the environment, as a newcomer's first script.
+        local env = { MONGODB_ATLAS_BASE_URL = emu.base_url, MONGODB_ATLAS_PUBLIC_API_KEY = emu.public_key,
+          MONGODB_ATLAS_PRIVATE_API_KEY = emu.private_key }
+        local warnings = {}
+        local c = assert(atlasrestore.new { getenv = function(name) return env[name] end,
+          on_warning = function(m) warnings[#warnings + 1] = m end })
+        for name, n in pairs { ["flex-demo"] = 8, ["migrated-410"] = 5, ["migrated-empty"] = 5, ["dedicated-0"] = 7 } do
+          local jobs = assert(c:all_restore_jobs(G, name))
+          assert.equal(n, #jobs, name)
+          assert.is_string(jobs[1].source, "the unified shape")
+          local lazily = 0
+          for _ in c:restore_jobs(G, name) do lazily = lazily + 1 end
+          assert.equal(n, lazily, name)
+        end
+        assert.same({}, warnings, "no serverless answer was used")
+        c:close()
+      end)
+  end)
 
   describe('"auto" across every kind', function()
     -- cold/warm: requests of the first and the second listing on one client, the Digest challenge apart.
@@ -160,20 +183,21 @@ describe("after the sunset", function()
     end)
   end)
 
-  describe("the dedicated methods", function()
-    it("list one page, every job and lazily, in the wire shape", function()
+  describe("endpoint = 'dedicated'", function()
+    it("lists every job and lazily, in the wire shape", function()
       local c = client()
-      local page = assert(c:list_cluster_restore_jobs(G, "dedicated-1200", { items_per_page = 100, page_num = 3,
-        include_count = true }))
+      local page = assert(c:restore_jobs_page(G, "dedicated-1200", { endpoint = "dedicated", items_per_page = 100,
+        page_num = 3, include_count = true }))
       assert.equal(100, #page.results)
       assert.equal(1200, page.totalCount)
-      assert.is_nil(page.results[1].source)
-      assert.equal(core.array_mt, getmetatable(page.results[1].deliveryUrl))
-      local jobs = assert(c:all_cluster_restore_jobs(G, "dedicated-1200"))
+      assert.is_nil(page.results[1].raw.source)
+      assert.equal(core.array_mt, getmetatable(page.results[1].raw.deliveryUrl))
+      local jobs = assert(c:all_restore_jobs(G, "dedicated-1200", { endpoint = "dedicated" }))
       assert.equal(1200, #jobs)
+      assert.is_nil(jobs[1].source, "the wire record")
       assert.equal(2 + 3, (counts())) -- challenge, the page, then three pages of 500
       local n = 0
-      for job in c:cluster_restore_jobs(G, "dedicated-0", { items_per_page = 2 }) do
+      for job in c:restore_jobs(G, "dedicated-0", { endpoint = "dedicated", items_per_page = 2 }) do
         n = n + 1
         assert.is_string(job.targetDeploymentItemName)
       end
@@ -181,7 +205,7 @@ describe("after the sunset", function()
       c:close()
     end)
 
-    it("take endpoint = 'dedicated' wherever endpoint is taken, also on v1.0", function()
+    it("is taken wherever endpoint is taken, also on v1.0", function()
       local c = client { api_version = "v1.0", endpoint = "dedicated" }
       assert.equal(7, #assert(c:all_restore_jobs(G, "dedicated-0")))
       local _, _, stats = counts()
@@ -191,18 +215,14 @@ describe("after the sunset", function()
       c:close()
     end)
 
-    it("say what a free cluster is, with Atlas's code", function()
+    it("says what a free cluster is, with Atlas's code", function()
       local c = client()
-      local jobs, err = c:all_cluster_restore_jobs(G, "free-0")
-      assert.is_nil(jobs)
-      assert.equal("TENANT_CLUSTER_BACKUP_UNSUPPORTED", err.errorCode)
-      assert.matches("free%-0 likely cannot have restore jobs", err.hint)
-      c:close()
-    end)
-
-    it("take no endpoint option", function()
-      local c = client()
-      assert.has_error(function() c:all_cluster_restore_jobs(G, "dedicated-0", { endpoint = "auto" }) end)
+      for _, endpoint in ipairs { "dedicated", "auto" } do
+        local jobs, err = c:all_restore_jobs(G, "free-0", { endpoint = endpoint })
+        assert.is_nil(jobs)
+        assert.equal("TENANT_CLUSTER_BACKUP_UNSUPPORTED", err.errorCode)
+        assert.matches("free%-0 likely cannot have restore jobs", err.hint)
+      end
       c:close()
     end)
   end)
@@ -385,7 +405,7 @@ describe("after the sunset", function()
       c:close()
     end)
 
-    it("rides out faults while polling: retried within a poll, and a poll that failed", function()
+    it("rides out faults while polling: retried within a poll, and, tolerated, a poll that failed", function()
       emu:config { job_polls = 2, faults = { script = { "503", "truncated", "ok", "close", "ok" } } }
       local c = client()
       local changes = {}
@@ -401,11 +421,19 @@ describe("after the sunset", function()
       emu:config { job_polls = 1, faults = { script = { "503", "503" } } }
       c:close()
       c = client { max_attempts = 2 }
+      local failed, err = c:wait_restore_job(G, "polling", POLLING.serverless.fails, { endpoint = "serverless",
+        interval = 0.01 })
+      assert.is_nil(failed)
+      assert.equal(503, err.status, "the failed poll ends the wait")
+      assert.equal(1 + 2, (counts())) -- challenge, a poll that failed twice
+
+      emu:reset()
+      emu:config { job_polls = 1, faults = { script = { "503", "503" } } }
       job = assert(c:wait_restore_job(G, "polling", POLLING.serverless.fails, { endpoint = "serverless",
-        interval = 0.01 }))
+        interval = 0.01, tolerate_failures = true }))
       assert.equal(true, job.failed)
       requests = counts()
-      assert.equal(1 + 2 + 2, requests) -- challenge, a poll that failed twice, two polls
+      assert.equal(1 + 2 + 2, requests) -- challenge (the reset forgot the nonce), a poll that failed twice, two polls
       c:close()
     end)
 
@@ -589,9 +617,10 @@ describe("after the sunset", function()
   end)
 
   describe("filters", function()
-    -- demo's seven hand-written jobs: the time each one counts by (finishedAt, else timestamp).
+    -- demo's seven hand-written jobs: the time each one counts by (finishedAt; createdAt while running;
+    -- the snapshot's timestamp for one cancelled with neither).
     local DEMO = {
-      ["6a7a1c0e5f1b2c3d4e5f6a01"] = "2026-01-20T03:05:11Z", -- running: its snapshot time
+      ["6a7a1c0e5f1b2c3d4e5f6a01"] = "2026-01-20T09:12:44Z", -- running: createdAt, not its snapshot's 03:05:11
       ["6a7a1c0e5f1b2c3d4e5f6a02"] = "2023-11-15T08:41:09Z",
       ["6a7a1c0e5f1b2c3d4e5f6a03"] = "2026-01-17T14:30:00Z",
       ["6a7a1c0e5f1b2c3d4e5f6a04"] = "2026-01-14T03:04:21Z", -- cancelled, finishedAt null
@@ -623,6 +652,8 @@ describe("after the sunset", function()
         { { since = 1767916800, ["until"] = "2026-01-17T14:30:00Z" }, 1767916800, dates.parse("2026-01-17T14:30:00Z") },
         { { since = "2026-01-14T03:04:21Z", ["until"] = "2026-01-14T03:04:22Z" }, dates.parse("2026-01-14T03:04:21Z"),
           dates.parse("2026-01-14T03:04:22Z") },
+        -- a restore running since 09:12 from a snapshot of 03:05
+        { { since = "2026-01-20T05:00:00Z" }, dates.parse("2026-01-20T05:00:00Z") },
       }
       for _, case in ipairs(cases) do
         local got = ids(assert(c:all_restore_jobs(G, "demo", case[1])))
@@ -631,6 +662,21 @@ describe("after the sunset", function()
       end
       assert.same({ "6a7a1c0e5f1b2c3d4e5f6a04" }, ids(assert(c:all_restore_jobs(G, "demo",
         { since = "2026-01-14T03:04:21Z", ["until"] = "2026-01-14T03:04:22Z" }))))
+      assert.same({ "6a7a1c0e5f1b2c3d4e5f6a01" }, ids(assert(c:all_restore_jobs(G, "demo",
+        { status = { "RUNNING" }, since = "2026-01-20T05:00:00Z" }))))
+      -- Flex: a running job by restoreScheduledDate, a finished one by restoreFinishedDate
+      local function has(jobs, id)
+        for _, j in ipairs(jobs) do if j.id == id then return true end end
+        return false
+      end
+      local wire = assert(c:all_restore_jobs(G, "flex-demo", { endpoint = "flex" }))
+      assert.is_true(#wire > 0)
+      for _, job in ipairs(wire) do
+        local final = job.status == "COMPLETED" or job.status == "FAILED"
+        local at = assert(dates.parse(final and job.restoreFinishedDate or job.restoreScheduledDate), job.id)
+        assert.is_true(has(assert(c:all_restore_jobs(G, "flex-demo", { since = at, ["until"] = at + 1 })), job.id))
+        assert.is_false(has(assert(c:all_restore_jobs(G, "flex-demo", { since = at + 1 })), job.id))
+      end
       c:close()
     end)
 
@@ -640,13 +686,14 @@ describe("after the sunset", function()
         { status = { "FAILED" } }))))
       assert.same({ "6a7a1c0e5f1b2c3d4e5f6a04", "6a7a1c0e5f1b2c3d4e5f6a06" }, ids(assert(c:all_restore_jobs(G, "demo",
         { status = { "CANCELLED", "EXPIRED" } }))))
-      local flex = assert(c:all_flex_restore_jobs(G, "flex-demo", { status = { "FAILED" } }))
+      local flex = assert(c:all_restore_jobs(G, "flex-demo", { endpoint = "flex", status = { "FAILED" } }))
       assert.same({ "6a7b0d1e2c88faeba59c0005" }, ids(flex))
       assert.equal("FAILED", flex[1].status)
       assert.is_string(flex[1].targetDeploymentItemName, "still the wire record")
-      local expired = assert(c:all_flex_restore_jobs(G, "flex-demo", { status = { "EXPIRED" } }))
+      local expired = assert(c:all_restore_jobs(G, "flex-demo", { endpoint = "flex", status = { "EXPIRED" } }))
       assert.same({ "6a7b0d1e2c88faeba59c0007" }, ids(expired), "the unified status, from the clock")
-      local cancelled = assert(c:all_cluster_restore_jobs(G, "dedicated-1200", { status = { "CANCELLED" } }))
+      local cancelled = assert(c:all_restore_jobs(G, "dedicated-1200", { endpoint = "dedicated",
+        status = { "CANCELLED" } }))
       assert.equal(34, #cancelled) -- every 35th
       for _, job in ipairs(cancelled) do assert.is_true(job.cancelled) end
       local n = 0
@@ -656,7 +703,7 @@ describe("after the sunset", function()
       end
       assert.equal(2, n)
       n = 0
-      for _ in c:cluster_restore_jobs(G, "dedicated-0", { status = { "RUNNING" } }) do n = n + 1 end
+      for _ in c:restore_jobs(G, "dedicated-0", { endpoint = "dedicated", status = { "RUNNING" } }) do n = n + 1 end
       assert.equal(4, n)
       c:close()
     end)

@@ -7,7 +7,7 @@
  *   tokens, bare values are tokens, unquoted values hold no control character
  *   but HTAB, an error has a message and an offset inside the input;
  * - parse_digest_challenges returns a list of tables of strings, each with
- *   realm and nonce, or nil, "BAD_RESPONSE", message; it never raises.
+ *   realm and nonce, or nil, message, "BAD_RESPONSE"; it never raises.
  * Build: see spec/fuzz/run.sh. */
 #include <stddef.h>
 #include <stdint.h>
@@ -151,8 +151,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (lua_gettop(L) == 1 && lua_istable(L, 1))
         fuzz_check_challenges(L);
     else if (lua_gettop(L) != 3 || !lua_isnil(L, 1) || lua_type(L, 2) != LUA_TSTRING ||
-             strcmp(lua_tostring(L, 2), "BAD_RESPONSE") != 0 || lua_type(L, 3) != LUA_TSTRING)
-        fuzz_fail("the result is neither a list nor nil, BAD_RESPONSE, message");
+             lua_type(L, 3) != LUA_TSTRING || strcmp(lua_tostring(L, 3), "BAD_RESPONSE") != 0)
+        fuzz_fail("the result is neither a list nor nil, message, BAD_RESPONSE");
     lua_settop(L, 0);
     if (++fuzz_runs % FUZZ_GC_EVERY == 0)
         lua_gc(L, LUA_GCCOLLECT, 0);

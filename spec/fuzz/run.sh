@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses and runs a bounded campaign on each:
 #   fuzz_decode     csrc/json.c, the JSON decoder
-#   fuzz_head       csrc/head.c and csrc/luahead.c, the response head parser
+#   fuzz_head       csrc/head.c, csrc/framing.c and csrc/luahead.c, the response
+#                   head parser, the framing rules and the chunked-body checker
 #   fuzz_challenge  csrc/challenge.c and core.parse_digest_challenges
 # Exits non-zero on any crash, sanitizer report, timeout or leak.
 #   FUZZ_SECONDS (60)    total run time, split evenly among the targets
@@ -42,7 +43,7 @@ seed() { # corpus, text
 mkdir -p "$OUT"
 for target in "${TARGETS[@]}"; do mkdir -p "spec/fuzz/corpus/$target"; done
 build fuzz_decode csrc/json.c
-build fuzz_head csrc/head.c csrc/luahead.c
+build fuzz_head csrc/head.c csrc/framing.c csrc/luahead.c
 build fuzz_challenge $CORE_SRC
 
 # fuzz_decode: fixture bodies plus small inputs aimed at each grammar corner.
@@ -68,6 +69,9 @@ seed "$CORPUS" $'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Le
 seed "$CORPUS" $'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Digest realm="r", nonce="n"\r\nWww-Authenticate: Basic realm="r"\r\n\r\n'
 seed "$CORPUS" $'HTTP/1.1 200 Connection established\r\n\r\nHTTP/2 503\r\nretry-after: 1\r\nX-A: 1\r\nx-a: 2\r\n'
 seed "$CORPUS" $'HTTP/1.0 204\nX-Folded: a\r\n  b\r\n\tc\nX-Empty:\r\n\r\n'
+seed "$CORPUS" $'HTTP/1.1 503 Service Unavailable\nContent-Length: 0\n\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n'
+seed "$CORPUS" $'HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\nContent-Length: 10, 10\r\n\r\n'
+seed "$CORPUS" $'000000000000001a;name=value;q="a \\"b\\"" \r\n0123456789abcdefghijklmnop\r\n0\r\nTrailer: t\n\r\n'
 
 # fuzz_challenge: what Atlas sends (spec/fixtures/README.md), RFC 7616's
 # several challenges, other schemes around them; 0x1e separates header values.

@@ -21,13 +21,16 @@ describe("the transport contract", function()
         emu:reset()
         if case.config then emu:config(case.config) end
         local redirect = case.redirect and rawserver.start("redirect", emu.trap_url)
-        env.redirect = redirect and redirect.base_url
+        local hostile = case.hostile and rawserver.start("hostile", case.hostile)
+        env.redirect, env.hostile = redirect and redirect.base_url, hostile and hostile.base_url
         local ok, status, obs = pcall(host.json, host, "/contract?" .. nginx_host.query { case = i,
           env = cjson.encode(env) })
+        local hostile_stats = hostile and hostile.stats()
         if redirect then redirect.stop() end
+        if hostile then hostile.stop() end
         assert(ok, status)
         assert.is_nil(obs.raised)
-        case.check(obs, emu:stats())
+        case.check(obs, emu:stats(), hostile_stats)
       end)
     end
   end)

@@ -7,7 +7,7 @@
 --   local fake = require "support.fake_transport"
 --   local t = fake.new(function(req, t) return fake.json(200, { results = {} }) end)
 --   atlasrestore.new { transport = t, access_token = "...", base_url = "https://atlas.test" }
---   t.log        -- every request: { method, url, path, query, headers, body, at }
+--   t.log        -- every request: { method, url, path, query, headers (a table again), body, at }
 --   t.max_in_flight, t:now(), t:advance(seconds)
 --   fake.digest_server(key, opts), fake.oauth_server(opts): handlers of an Atlas that authenticates
 --   fake.count(log, path): the requests of a log that went to a path
@@ -107,23 +107,26 @@ function fake.oauth_server(opts)
   end, function() return issued end, function() current = "revoked" end
 end
 
-local function split_url(url)
-  local path, query = url:match("^https?://[^/]+([^?]*)%??(.*)$")
+-- The target's path and its query parameters.
+local function split_target(target)
+  local path, query = target.path:match("^([^?]*)%??(.*)$")
   local params = {}
-  for k, v in (query or ""):gmatch("([^&=]+)=([^&]*)") do params[k] = v end
+  for k, v in query:gmatch("([^&=]+)=([^&]*)") do params[k] = v end
   return path, params
 end
 
 function fake.new(handler)
-  local self = { version = "fake/1", log = {}, in_flight = 0, max_in_flight = 0, clock = 1000, closed = 0 }
-  local events, seq = {}, 0
+  local events, seq, self = {}, 0, nil
 
   local driver = {}
   function driver.now() return self.clock end
   function driver.submit(_, req)
-    local path, query = split_url(req.url)
+    local path, query = split_target(req.target)
     local headers = {}
-    for k, v in pairs(req.headers) do headers[k] = v end
+    for _, line in ipairs(req.headers) do
+      local name, value = line:match("^([^:]+): (.*)$")
+      headers[name] = value
+    end
     local entry = { method = req.method, url = req.url, path = path, query = query, headers = headers,
       body = req.body, at = self.clock, timeout = req.timeout }
     self.log[#self.log + 1] = entry
@@ -175,16 +178,11 @@ function fake.new(handler)
   end
   function driver.pending() return #events end
   function driver.idle(_, seconds) self.clock = self.clock + seconds end
+  function driver.close() self.closed = self.closed + 1 end
 
-  local tasks = scheduler.new(driver)
-  function self.request(_, req) return tasks:request(req) end
-  function self.now() return tasks:now() end
-  function self.sleep(_, s) return tasks:sleep(s) end
-  function self.spawn(_, fn, ...) return tasks:spawn(fn, ...) end
-  function self.wait(_, task) return tasks:wait(task) end
-  function self.cancel(_, task) return tasks:cancel(task) end
-  function self.progress() return tasks:progress() end
-  function self.close() self.closed = self.closed + 1 end
+  -- The module's own task runner, as the libcurl transport's.
+  self = scheduler.new(driver)
+  self.version, self.log, self.in_flight, self.max_in_flight, self.clock, self.closed = "fake/1", {}, 0, 0, 1000, 0
   --- Moves the virtual clock (a caller's pause between two calls).
   function self.advance(_, seconds) self.clock = self.clock + seconds end
   return self

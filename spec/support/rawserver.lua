@@ -18,6 +18,7 @@
 --   big_header   a 200 with one header of [bytes] bytes
 --   gzip_bomb    a 200 whose gzip body inflates to [bytes] zero bytes
 --   jobs         REAL_JOBS on keep-alive connections; a path with /slow/ waits [seconds] first
+--   hostile      the answer rawserver.HOSTILE names [name] (see there), to every request
 -- stats(): { connections = n, requests = n, per_connection = { [conn] = requests } }
 local socket = require "socket"
 local emulator = require "support.emulator"
@@ -105,6 +106,63 @@ local FIRST = {
   ["204"] = response("204 No Content", { "Connection: keep-alive" }),
 }
 
+-- Hostile answers, by name: a function of the connection, after the request was read,
+-- that returns true to read and answer the next request on the same connection.
+local function chunked_head(extra)
+  return "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n" .. (extra or "")
+    .. "\r\n"
+end
+local function trickle(c, bytes)
+  -- A byte every 0.2 s, for at most 5 s: a line that never ends in time.
+  for i = 1, 25 do
+    if not send(c, bytes:sub(i, i) ~= "" and bytes:sub(i, i) or "x") then return end
+    sleep(0.2)
+  end
+end
+local JOBS = jobs_body(real)
+local HOSTILE = {
+  -- A 503 ended by bare LFs, then in the same write a 200 with a job the server never meant for this request.
+  two_heads = function(c)
+    send(c, "HTTP/1.1 503 Service Unavailable\nRetry-After: 1\n\n" .. response("200 OK",
+      { "Content-Type: application/json" }, jobs_body(stray)))
+  end,
+  bare_lf = function(c)
+    return send(c, ("HTTP/1.1 200 OK\nContent-Type: application/json\nContent-Length: %d\n\n"):format(#JOBS) .. JOBS)
+  end,
+  bare_lf_chunked = function(c)
+    return send(c, "HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\n"
+      .. ("%x\n%s\n0\n\n"):format(#JOBS, JOBS))
+  end,
+  xchunked = function(c)
+    send(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: xchunked\r\n\r\n" .. ("%x\r\n%s\r\n0\r\n\r\n"):format(#JOBS, JOBS))
+  end,
+  padded = function(c)
+    return send(c, chunked_head() .. ("%016x\r\n%s\r\n0000000000000000\r\n\r\n"):format(#JOBS, JOBS))
+  end,
+  overpadded = function(c) send(c, chunked_head() .. ("%017x\r\n%s\r\n0\r\n\r\n"):format(#JOBS, JOBS)) end,
+  chunk_garbage = function(c) send(c, chunked_head() .. ("%x garbage\r\n%s\r\n0\r\n\r\n"):format(#JOBS, JOBS)) end,
+  last_chunk_garbage = function(c) send(c, chunked_head() .. ("%x\r\n%s\r\n0 ;=\r\n\r\n"):format(#JOBS, JOBS)) end,
+  length_list = function(c)
+    send(c, response("200 OK", { "Content-Type: application/json", "Content-Length: 10, 12" }, ("x"):rep(12)))
+  end,
+  length_sign = function(c)
+    send(c, ("HTTP/1.1 200 OK\r\nContent-Length: +%d\r\n\r\n%s"):format(#JOBS, JOBS))
+  end,
+  -- Served again on the same connection, which the client must not re-use.
+  http10 = function(c) return send(c, ("HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n%s"):format(#JOBS, JOBS)) end,
+  http10_keep = function(c)
+    return send(c, ("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: %d\r\n\r\n%s"):format(#JOBS,
+      JOBS))
+  end,
+  chunked_and_length = function(c)
+    return send(c, chunked_head("Content-Length: 3\r\n") .. ("%x\r\n%s\r\n0\r\n\r\n"):format(#JOBS, JOBS))
+  end,
+  slow_head = function(c) trickle(c, "HTTP/1.1 200 OK\r\nX-Slow: ") end,
+  slow_chunk_size = function(c)
+    if send(c, chunked_head() .. "5\r\nhello\r\n") then trickle(c, "0000000000000000") end
+  end,
+}
+
 local MODES = {
   reset = function(c, n)
     request(c, n)
@@ -148,6 +206,12 @@ local MODES = {
     send(c, response("200 OK", { "Content-Type: application/json", "Content-Encoding: gzip" }, body))
   end,
   jobs = function(c, n) serve_jobs(c, n, tonumber(param)) end,
+  hostile = function(c, n)
+    repeat
+      if not request(c, n) then return end
+    until not HOSTILE[param](c)
+    sleep(0.2) -- the client reads to the close, or closes first
+  end,
 }
 
 local connections = 0

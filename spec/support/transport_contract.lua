@@ -3,11 +3,15 @@
 -- and on the cosocket transport inside nginx (spec/nginx/app/app.lua).
 --
 -- A case is { name, config = emulator configuration or nil, redirect = true when it
--- needs env.redirect, run(transport, env) -> observations (plain data, JSON-able),
--- check(obs, stats) } where env holds emu (the emulator's base URL), fixture (the
--- host nginx's fixture server), closed (a URL nothing listens on) and redirect (a
--- raw server that answers 302 to the emulator's trap); check runs in busted, with
--- the emulator's stats after the case.
+-- needs env.redirect, hostile = the name of a rawserver.HOSTILE answer when it needs
+-- env.hostile, run(transport, env) -> observations (plain data, JSON-able),
+-- check(obs, stats, hostile_stats) } where env holds emu (the emulator's base URL),
+-- fixture (the host nginx's fixture server), closed (a URL nothing listens on),
+-- redirect (a raw server that answers 302 to the emulator's trap) and hostile (a raw
+-- server that gives that answer to every request); check runs in busted, with the
+-- emulator's stats and the hostile server's (rawserver's stats()) after the case.
+local build = require "atlasrestore.request"
+
 local contract = {}
 
 -- The checks run in busted, with luassert; the runs, also inside nginx, need none.
@@ -15,15 +19,22 @@ local assert = package.loaded.luassert or assert
 
 local DEMO = "/api/atlas/v2/groups/65a1b2c3d4e5f60718293a4b/serverless/demo/backup/restoreJobs"
 local ACCEPT = "application/vnd.atlas.2023-01-01+json"
+-- The first of rawserver.REAL_JOBS (spec/support/rawserver.lua), which runs outside nginx.
+local REAL_JOB = "5f00000000000000000000a1"
 -- base64("mdb_sa_id_emu0001:mdb_sa_sk_emu-secret-91f2"): the emulator's service account.
 local BASIC = "Basic bWRiX3NhX2lkX2VtdTAwMDE6bWRiX3NhX3NrX2VtdS1zZWNyZXQtOTFmMg=="
 
-local function request(url, over)
-  local req = { method = "GET", url = url, headers = { Accept = ACCEPT, ["User-Agent"] = "contract" },
-    timeout = 10, connect_timeout = 5, stall_timeout = 10, max_body = 64 * 1024 * 1024 }
-  for k, v in pairs(over or {}) do req[k] = v end
-  return req
+--- The request for an absolute URL, as the pipeline builds one (atlasrestore.request):
+-- over sets method, headers ({ [Name] = value }), body and the limits.
+function contract.request(url, over)
+  over = over or {}
+  local scheme, authority, path = url:match("^(%a+)://([^/]+)(.*)$")
+  local limits = { timeout = 10, connect_timeout = 5, stall_timeout = 10, max_body = 64 * 1024 * 1024 }
+  for k in pairs(limits) do limits[k] = over[k] or limits[k] end
+  return build.new(build.base(scheme, authority, ""), over.method or "GET", path,
+    over.headers or { Accept = ACCEPT, ["User-Agent"] = "contract" }, over.body, limits)
 end
+local request = contract.request
 
 -- The observations of one request: status, headers, body size, or the error.
 local function observe(res, err)
@@ -65,6 +76,53 @@ local function trickle(name, over)
     check = function(obs)
       assert.equal("TIMEOUT", obs.code)
       assert.is_true(obs.waited < 2.5)
+    end,
+  }
+end
+
+-- A raw server's answer, which the contract refuses: BAD_RESPONSE.
+local function refused(name, hostile)
+  return {
+    name = name,
+    hostile = hostile,
+    run = function(t, env) return get(t, env.hostile .. "/x") end,
+    check = function(obs) assert.equal("BAD_RESPONSE", obs.code, obs.message) end,
+  }
+end
+
+-- A raw server's answer, read whole, and then whether the next request came on
+-- the same connection (`again`) or on a new one.
+local function persistence(name, hostile, again)
+  return {
+    name = name,
+    hostile = hostile,
+    run = function(t, env) return { get(t, env.hostile .. "/x"), get(t, env.hostile .. "/x") } end,
+    check = function(obs, _, raw)
+      for i = 1, 2 do
+        assert.equal(200, obs[i].status, obs[i].message)
+        assert.matches(REAL_JOB, obs[i].body)
+      end
+      assert.equal(2, raw.requests)
+      assert.equal(again and 1 or 2, raw.connections)
+    end,
+  }
+end
+
+-- A raw server that trickles a line (a byte each 0.2 s) that never ends: the attempt
+-- ends by `over`'s timeout or stall rule all the same, within `bound` seconds.
+local function slow_line(name, hostile, over, low, bound)
+  return {
+    name = name,
+    hostile = hostile,
+    run = function(t, env)
+      local started = t:now()
+      local obs = get(t, env.hostile .. "/x", over)
+      obs.waited = t:now() - started
+      return obs
+    end,
+    check = function(obs)
+      assert.equal("TIMEOUT", obs.code, obs.message)
+      assert.is_true(obs.waited >= low and obs.waited < bound, ("ended after %.2f s"):format(obs.waited))
     end,
   }
 end
@@ -193,6 +251,62 @@ contract.cases = {
       assert.equal("BAD_RESPONSE", obs[2].code)
     end,
   },
+  {
+    name = "only 1xx heads come before the final one: a 503 ended by bare LFs stays the 503",
+    hostile = "two_heads",
+    run = function(t, env) return get(t, env.hostile .. "/x") end,
+    check = function(obs)
+      assert.equal(503, obs.status, obs.message)
+      assert.equal("1", obs.headers["retry-after"])
+    end,
+  },
+  {
+    name = "takes a bare LF as a line end, in a head and in a chunked body",
+    hostile = "bare_lf",
+    run = function(t, env)
+      local plain = get(t, env.hostile .. "/x")
+      return plain
+    end,
+    check = function(obs)
+      assert.equal(200, obs.status, obs.message)
+      assert.equal("application/json", obs.headers["content-type"])
+      assert.matches(REAL_JOB, obs.body)
+    end,
+  },
+  {
+    name = "reads a chunked body whose lines end in bare LFs",
+    hostile = "bare_lf_chunked",
+    run = function(t, env) return get(t, env.hostile .. "/x") end,
+    check = function(obs)
+      assert.equal(200, obs.status, obs.message)
+      assert.matches('"results":%[.*%]}$', obs.body)
+    end,
+  },
+  {
+    name = "counts a padded chunk size by its significant digits (16 hex digits at most)",
+    hostile = "padded",
+    run = function(t, env) return get(t, env.hostile .. "/x", { max_body = 4096 }) end,
+    check = function(obs)
+      assert.equal(200, obs.status, obs.message)
+      assert.matches(REAL_JOB, obs.body)
+    end,
+  },
+  refused("BAD_RESPONSE for Transfer-Encoding: xchunked (no suffix match)", "xchunked"),
+  refused("BAD_RESPONSE for a chunk size of 17 hex digits", "overpadded"),
+  refused("BAD_RESPONSE for garbage in a chunk extension", "chunk_garbage"),
+  refused("BAD_RESPONSE for garbage in the last chunk's extension", "last_chunk_garbage"),
+  refused("BAD_RESPONSE for Content-Length: 10, 12", "length_list"),
+  refused("BAD_RESPONSE for Content-Length: +N", "length_sign"),
+  persistence("does not re-use an HTTP/1.0 connection without keep-alive", "http10", false),
+  persistence("re-uses an HTTP/1.0 connection with keep-alive", "http10_keep", true),
+  persistence("does not re-use a connection after both Transfer-Encoding and Content-Length", "chunked_and_length",
+    false),
+  slow_line("TIMEOUT at timeout while a head line trickles", "slow_head", { timeout = 1 }, 0.9, 1.5),
+  slow_line("TIMEOUT under 64 bytes/s for stall_timeout while a head line trickles", "slow_head",
+    { stall_timeout = 1 }, 0.9, 2.5),
+  slow_line("TIMEOUT at timeout while a chunk-size line trickles", "slow_chunk_size", { timeout = 1 }, 0.9, 1.5),
+  slow_line("TIMEOUT under 64 bytes/s for stall_timeout while a chunk-size line trickles", "slow_chunk_size",
+    { stall_timeout = 1 }, 0.9, 2.5),
   {
     name = "now() moves on with sleep()",
     run = function(t)

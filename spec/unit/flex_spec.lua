@@ -69,7 +69,7 @@ describe("recorded Flex bodies", function()
 
   it("map onto the seed's names with the unified shape", function()
     local wire = core.decode(fixture("flex_restore_job_get_200_completed"))
-    local job = flex.from_flex(wire)
+    local job = flex.mapper("flex")(wire)
     assert.equal("flex", job.source)
     assert.equal(wire, job.raw)
     assert.equal("cluster-833", job.targetClusterName)
@@ -82,7 +82,7 @@ describe("recorded Flex bodies", function()
     assert.is_false(job.failed)
     assert.is_nil(job.targetDeploymentItemName)
     assert.is_nil(job.deliveryUrl)
-    local download = flex.from_flex {
+    local download = flex.mapper("flex") {
       id = "x", deliveryType = "DOWNLOAD", status = "FAILED", snapshotUrl = "https://d/1" }
     assert.same({ "https://d/1" }, download.deliveryUrl)
     assert.equal("download", download.deliveryType)
@@ -91,17 +91,17 @@ describe("recorded Flex bodies", function()
   end)
 
   it("never let a wire field replace source, raw or status", function()
-    local job = flex.from_flex { id = "x", source = "backup", raw = "x", status = "RUNNING" }
+    local job = flex.mapper("flex") { id = "x", source = "backup", raw = "x", status = "RUNNING" }
     assert.equal("flex", job.source)
     assert.equal("backup", job.raw.source)
-    local s = flex.from_serverless { id = "y", source = "backup", raw = "x", status = "odd", cancelled = true }
+    local s = flex.mapper("serverless") { id = "y", source = "backup", raw = "x", status = "odd", cancelled = true }
     assert.equal("serverless", s.source)
     assert.equal("CANCELLED", s.status)
     assert.equal("x", s.raw.raw)
   end)
 
   it("keep an unknown delivery type open, lowercased", function()
-    assert.equal("point_in_time", flex.from_flex { deliveryType = "POINT_IN_TIME" }.deliveryType)
+    assert.equal("point_in_time", flex.mapper("flex") { deliveryType = "POINT_IN_TIME" }.deliveryType)
   end)
 end)
 
@@ -115,7 +115,7 @@ describe("serverless jobs in the unified shape", function()
       { { cancelled = false, failed = false, expired = false }, "RUNNING" },
     }
     for _, case in ipairs(cases) do
-      local job = flex.from_serverless(case[1])
+      local job = flex.mapper("serverless")(case[1])
       assert.equal(case[2], job.status)
       assert.equal("serverless", job.source)
       assert.equal(case[1], job.raw)

@@ -27,15 +27,16 @@ local CASES = {
   { "bad argument #1 to 'restore_jobs' (string expected, got table)", function() client:restore_jobs({}, "demo") end },
   { "bad argument #2 to 'restore_jobs' (string expected, got nil)", function() client:restore_jobs(GROUP) end },
   { "bad argument #3 to 'restore_jobs' (items_per_page: number expected, got string)", function() client:restore_jobs(GROUP, "demo", { items_per_page = "500" }) end },
-  { "bad argument #1 to 'list_flex_restore_jobs' (string expected, got boolean)", function() client:list_flex_restore_jobs(true, "demo") end },
-  { "bad argument #3 to 'flex_restore_jobs' (unknown option 'endpoint')", function() client:flex_restore_jobs(GROUP, "demo", { endpoint = "auto" }) end },
-  { "bad argument #2 to 'all_flex_restore_jobs' (string expected, got number)", function() client:all_flex_restore_jobs(GROUP, 1) end },
-  { "bad argument #1 to 'list_cluster_restore_jobs' (string expected, got number)", function() client:list_cluster_restore_jobs(1, "demo") end },
-  { "bad argument #3 to 'cluster_restore_jobs' (unknown option 'endpoint')", function() client:cluster_restore_jobs(GROUP, "demo", { endpoint = "flex" }) end },
-  { "bad argument #2 to 'all_cluster_restore_jobs' (string expected, got nil)", function() client:all_cluster_restore_jobs(GROUP) end },
+  { "bad argument #3 to 'restore_jobs' (endpoint: string expected, got boolean)", function() client:restore_jobs(GROUP, "demo", { endpoint = true }) end },
+  { "bad argument #3 to 'restore_jobs_page' (endpoint: string expected, got number)", function() client:restore_jobs_page(GROUP, "demo", { endpoint = 2 }) end },
   { "bad argument #3 to 'restore_jobs_page' (table expected, got number)", function() client:restore_jobs_page(GROUP, "demo", 2) end },
   { "bad argument #1 to 'project_restore_jobs' (string expected, got nil)", function() client:project_restore_jobs() end },
   { "bad argument #2 to 'project_restore_jobs' (status: table expected, got string)", function() client:project_restore_jobs(GROUP, { status = "FAILED" }) end },
+  { "bad argument #2 to 'project_restore_jobs' (on_instance: function expected, got table)", function() client:project_restore_jobs(GROUP, { on_instance = {} }) end },
+  { "bad argument #1 to 'projects' (unknown option 'orgId')", function() client:projects { orgId = GROUP } end },
+  { "bad argument #1 to 'projects' (table expected, got string)", function() client:projects(GROUP) end },
+  { "bad argument #1 to 'organisation_restore_jobs' (project_concurrency: number expected, got string)", function() client:organisation_restore_jobs { project_concurrency = "4" } end },
+  { "bad argument #1 to 'organisation_restore_jobs' (unknown option 'endpoint')", function() client:organisation_restore_jobs { endpoint = "auto" } end },
   { "bad argument #3 to 'restore_job' (string expected, got number)", function() client:restore_job(GROUP, "demo", 42) end },
   { "bad argument #4 to 'restore_job' (table expected, got string)", function() client:restore_job(GROUP, "demo", ("a"):rep(24), "auto") end },
   { "bad argument #4 to 'wait_restore_job' (on_change: function expected, got string)", function() client:wait_restore_job(GROUP, "demo", ("a"):rep(24), { on_change = "print" }) end },
@@ -59,6 +60,34 @@ describe("misuse", function()
 
   it("sends nothing", function()
     assert.equal(0, #t.log)
+  end)
+
+  -- The stack walk skips the library's own files only: the command's modules, whose directory
+  -- (atlasrestore_cli/) shares the library's name as a prefix, are callers like any other.
+  it("blames a misuse made inside the command on the command's line", function()
+    local function dir_of(module)
+      for template in package.path:gmatch("[^;]+") do
+        local file = template:gsub("%?", (module:gsub("%.", "/")))
+        local f = io.open(file, "rb")
+        if f then
+          f:close()
+          return file:match("^(.*)/[^/]+$")
+        end
+      end
+    end
+    local library, command = assert(dir_of("atlasrestore.errors")), assert(dir_of("atlasrestore_cli.exits"))
+    local load_named = rawget(_G, "loadstring") or load
+    for _, where in ipairs { { command, true }, { library, false } } do
+      local file = where[1] .. "/misuse_probe.lua"
+      local chunk = assert(load_named("local atlasrestore = ...\natlasrestore.new { timeout = '60' }", "@" .. file))
+      local ok, err = pcall(chunk, atlasrestore)
+      assert.is_false(ok)
+      if where[2] then
+        assert.equal(file .. ":2: bad argument #1 to 'new' (timeout: number expected, got string)", err)
+      else -- a file of the library's own is not the caller: the blame goes past it, to this spec
+        assert.is_nil(err:find(file, 1, true), err)
+      end
+    end
   end)
 
   it("returns INVALID_ARGUMENT for a bad value of the right type, with the true bounds", function()

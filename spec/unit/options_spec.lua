@@ -17,13 +17,13 @@ end
 describe("options.client (what atlasrestore.new checks)", function()
   local options = require "atlasrestore.options"
 
-  it("defaults to Atlas, v2, serverless and the documented limits", function()
+  it("defaults to Atlas, v2, endpoint auto and the documented limits", function()
     local settings, creds, base = options.client { public_key = "p", private_key = "secret-key", getenv = env {} }
     assert.equal("https://cloud.mongodb.com", base.url)
     assert.equal("v2", settings.api_version)
     assert.equal(60, settings.timeout)
     assert.equal(10, settings.connect_timeout)
-    assert.equal("serverless", settings.endpoint)
+    assert.equal("auto", settings.endpoint)
     assert.is_true(settings.max_attempts >= 4)
     assert.same({ public_key = "p", private_key = "secret-key" }, creds)
     assert.is_nil(settings.private_key, "credentials stay out of the settings")
@@ -147,15 +147,41 @@ describe("configuration mistakes at new", function()
       refused { getenv = env { MONGODB_ATLAS_CLIENT_SECRET = "s" } })
   end)
 
-  it("says which variable a bad base URL came from, with its value", function()
-    assert.equal('MONGODB_ATLAS_BASE_URL ("cloud.mongodb.com") must look like https://host[:port][/path]',
+  it("says which variable or option a bad base URL came from, with its value", function()
+    assert.equal('MONGODB_ATLAS_BASE_URL "cloud.mongodb.com" must look like https://host[:port][/path]',
       refused { access_token = "t", getenv = env { MONGODB_ATLAS_BASE_URL = "cloud.mongodb.com" } })
-    assert.matches("^base_url must not contain whitespace",
+    assert.equal('base_url "https://cloud.mongodb.com\\10" must not contain whitespace or control characters',
       refused { access_token = "t", base_url = "https://cloud.mongodb.com\n" })
+    assert.equal('base_url "ftp://cloud.mongodb.com" must be https:// (or http://)',
+      refused { access_token = "t", base_url = "ftp://cloud.mongodb.com" })
+  end)
+
+  it("never echoes the credentials or the query of a URL", function()
+    local cases = {
+      { "https://pub:secret-pw@cloud.mongodb.com", 'base_url "https://***@cloud.mongodb.com" must not carry' },
+      { "https://pub:secret-pw@cloud.mongodb.com/a b", 'base_url "https://***@cloud.mongodb.com/a b" must not' },
+      { "pub:secret-pw@cloud.mongodb.com", 'base_url "***@cloud.mongodb.com" must look like' },
+      { "https://cloud.mongodb.com/?key=secret-pw", 'base_url "https://cloud.mongodb.com/?..." must look like' },
+    }
+    for _, case in ipairs(cases) do
+      local message = refused { access_token = "t", base_url = case[1] }
+      assert.equal(case[2], message:sub(1, #case[2]))
+      assert.is_nil(message:find("secret", 1, true), message)
+    end
+    local message = refused { access_token = "t", proxy = "user:secret-pw@proxy example" }
+    assert.equal('proxy "***@proxy example" must be a URL such as http://proxy.example:3128', message)
+  end)
+
+  it("echoes a bad endpoint or api_version with the values it may take", function()
+    assert.equal('endpoint "flexx" is not one of "auto", "serverless", "flex", "dedicated"',
+      refused { access_token = "t", endpoint = "flexx" })
+    assert.equal('endpoint "a\\34b" is not one of "auto", "serverless", "flex", "dedicated"',
+      refused { access_token = "t", endpoint = 'a"b' })
+    assert.equal('api_version "v3" is not one of "v2", "v1.0"', refused { access_token = "t", api_version = "v3" })
   end)
 
   it("refuses a proxy that is not a URL and a ca_file that cannot be read", function()
-    assert.matches("^proxy must be a URL", refused { access_token = "t", proxy = "not a proxy" })
+    assert.matches('^proxy "not a proxy" must be a URL', refused { access_token = "t", proxy = "not a proxy" })
     assert.matches("^ca_file cannot be read: ", refused { access_token = "t", ca_file = "/nonexistent/ca.pem" })
   end)
 end)

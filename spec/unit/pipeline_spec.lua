@@ -147,7 +147,17 @@ end)
 describe("the service-account exchange", function()
   local SA = { client_id = "mdb_sa_id_x", client_secret = "mdb_sa_sk_secret" }
 
-  it("fetches one token and re-uses it until shortly before it expires", function()
+  -- The paths of a log, the revocations named by the token they revoke.
+  local function trail(log)
+    local out = {}
+    for i, r in ipairs(log) do
+      out[i] = r.path == "/api/oauth/revoke" and "revoke " .. r.body:match("^token=([^&]+)")
+        or r.path == PAGE and "page" or r.path
+    end
+    return out
+  end
+
+  it("fetches one token, re-uses it until shortly before it expires, and revokes it when it renews it", function()
     local handler, issued = fake.oauth_server { expires_in = 100 }
     local client, t = client_on(handler, SA)
     assert(list(client))
@@ -158,26 +168,91 @@ describe("the service-account exchange", function()
     assert(list(client))
     assert.equal(2, issued())
     assert.matches("^Basic ", t.log[1].headers.Authorization)
+    assert.same({ "/api/oauth/token", "page", "page", "revoke token-1", "/api/oauth/token", "page" }, trail(t.log))
+    assert.is_true(client:close())
+    assert.equal("revoke token-2", trail(t.log)[7])
+    assert.equal(7, #t.log)
   end)
 
-  it("renews a refused token once and retries", function()
+  it("revokes a refused token before it fetches another, and retries", function()
     local handler, issued, revoke = fake.oauth_server()
     local client, t = client_on(handler, SA)
     assert(list(client))
     revoke()
     assert(list(client))
     assert.equal(2, issued())
-    assert.equal(5, #t.log)
+    assert.same({ "/api/oauth/token", "page", "page", "revoke token-1", "/api/oauth/token", "page" }, trail(t.log))
+    assert.matches("^Basic ", t.log[4].headers.Authorization)
+    assert.is_true(client:close())
+    assert.same({ "revoke token-2" }, { trail(t.log)[7] })
+    assert.equal(7, #t.log)
   end)
 
-  it("stops renewing for an account that is refused whatever its token", function()
+  it("stops renewing for an account that is refused whatever its token, and leaves no token alive", function()
     local handler, issued = fake.oauth_server { refuse = true }
-    local client = client_on(handler, SA)
+    local client, t = client_on(handler, SA)
     local _, err = list(client)
     assert.equal("auth", err.kind)
     assert.equal(2, issued(), "one renewal")
     list(client)
     assert.equal(2, issued(), "no new token within a twelfth of its lifetime")
+    assert.is_true(client:close())
+    assert.same({ "/api/oauth/token", "page", "revoke token-1", "/api/oauth/token", "page", "page",
+      "revoke token-2" }, trail(t.log))
+  end)
+
+  it("lists all the same when the revocation of a refused token fails, and says so in an event", function()
+    local issued, revokes, seen = 0, 0, {}
+    local client, t = client_on(function(req)
+      if req.path == "/api/oauth/token" then
+        issued = issued + 1
+        return fake.json(200, { access_token = "token-" .. issued, expires_in = 3600 })
+      elseif req.path == "/api/oauth/revoke" then
+        revokes = revokes + 1
+        return revokes == 1 and { code = "CONNECT_FAILED" } or { status = 200, body = "" }
+      end
+      if req.headers.Authorization ~= "Bearer token-2" then return fake.api_error(401, "NOT_AUTHORIZED") end
+      return fake.OK
+    end, { client_id = SA.client_id, client_secret = SA.client_secret,
+      on_event = function(e) if e.type == "revoke" then seen[#seen + 1] = e end end })
+    local page = assert(list(client))
+    assert.equal(2, #page.results)
+    assert.same({ "/api/oauth/token", "page", "revoke token-1", "/api/oauth/token", "page" }, trail(t.log))
+    assert.same({ type = "revoke", ok = false, reason = "refused", error = "CONNECT_FAILED",
+      message = "CONNECT_FAILED" }, seen[1])
+    assert.is_true(client:close())
+    assert.same({ type = "revoke", ok = true, reason = "close" }, seen[2])
+    assert.equal(6, #t.log, "one revocation each: the failed one is not tried again")
+  end)
+
+  it("revokes a token refused on parallel pages once", function()
+    local issued, pages = 0, 0
+    local client, t = client_on(function(req)
+      if req.path == "/api/oauth/token" then
+        issued = issued + 1
+        return fake.json(200, { access_token = "token-" .. issued, expires_in = 3600 }, nil, 0.5)
+      elseif req.path == "/api/oauth/revoke" then
+        return { status = 200, body = "" }
+      end
+      pages = pages + 1
+      -- Page 1 with token-1; pages 2-5 are sent at once with it and all refused.
+      if req.query.pageNum ~= "1" and req.headers.Authorization ~= "Bearer token-2" then
+        return fake.api_error(401, "NOT_AUTHORIZED")
+      end
+      local n = tonumber(req.query.pageNum)
+      local ids = {}
+      for i = 1, n < 5 and 2 or 1 do ids[i] = fake.id(n * 10 + i) end
+      local doc = fake.page(ids, n < 5)
+      doc.totalCount = 9
+      return fake.json(200, doc)
+    end, { client_id = SA.client_id, client_secret = SA.client_secret })
+    local jobs = assert(client:all_restore_jobs(GROUP, "demo", { items_per_page = 2, concurrency = 4 }))
+    assert.equal(9, #jobs)
+    assert.equal(2, issued)
+    assert.equal(1, fake.count(t.log, "/api/oauth/revoke"))
+    assert.equal(1 + 4 + 4, pages, "page 1, four refused, four sent again")
+    client:close()
+    assert.equal(2, fake.count(t.log, "/api/oauth/revoke"))
   end)
 
   it("refuses a token it could not send: BAD_RESPONSE, and the request is never made", function()
@@ -283,7 +358,8 @@ describe("the deprecation warning", function()
     assert(list(client))
     assert(list(client))
     assert.equal(1, #warnings)
-    assert.matches('endpoint = "auto"', warnings[1], 1, true)
+    assert.equal('atlasrestore: warning: the serverless endpoint is deprecated, sunset 2026-01-22 (Deprecation: '
+      .. 'Wed, 10 Dec 2025; Sunset: Thu, 15 Jan 2026); endpoint "auto" follows the instances that moved', warnings[1])
     warnings = {}
     client = client_on(script { fake.api_error(404, "CLUSTER_NOT_FOUND"), DEPRECATED },
       { on_warning = function(m) warnings[#warnings + 1] = m end })

@@ -56,7 +56,8 @@ describe("the probe table", function()
   -- Routes through `answers` (endpoint -> doc or error): doc, endpoint or nil, err, and the endpoints asked.
   local function route(memory, answers, endpoint, first_page)
     local asked = {}
-    local doc, where = probe.route(memory, "g", "n", endpoint or "auto", function(at)
+    local pipe = { warn = function() end }
+    local doc, where = probe.route(pipe, memory, "g", "n", endpoint or "auto", function(at)
       asked[#asked + 1] = at
       local answer = answers[at]
       if errors.is(answer) then return nil, errors.copy(answer) end
@@ -198,14 +199,14 @@ describe("the unified shape", function()
 
   it("keeps components, and gives booleans to a record that lacks them", function()
     local wire = { id = "x", components = { { replicaSetName = "rs0" } }, finishedAt = "2026-01-01T00:00:00Z" }
-    local job = shape.from_dedicated(wire)
+    local job = shape.mapper("dedicated")(wire)
     assert.equal(wire.components, job.components)
     assert.equal("COMPLETED", job.status)
     assert.is_false(job.cancelled)
     assert.is_false(job.failed)
     assert.is_false(job.expired)
     assert.is_nil(wire.cancelled, "raw untouched")
-    job = shape.from_serverless { id = "y", expired = true }
+    job = shape.mapper("serverless") { id = "y", expired = true }
     assert.equal("EXPIRED", job.status)
     assert.is_true(job.expired)
   end)
@@ -273,16 +274,40 @@ describe("filters", function()
   local function keeps(f, job) return filter.keeps(f, job) end
   local T = dates.parse
 
-  it("count a job by its finish time, else its snapshot time, and keep a job with neither", function()
+  -- The unified view of a wire record of `kind`, as a listing filters it.
+  local function as(kind, wire) return shape.mapper(kind)(wire) end
+
+  it("count a finished job by when it finished, an unfinished one by when it was scheduled or created", function()
     local f = { since = T("2026-01-10T00:00:00Z"), ["until"] = T("2026-01-20T00:00:00Z") }
-    assert.is_true(keeps(f, { finishedAt = "2026-01-15T00:00:00Z", timestamp = "2025-01-01T00:00:00Z" }))
-    assert.is_false(keeps(f, { finishedAt = "2026-01-25T00:00:00Z", timestamp = "2026-01-15T00:00:00Z" }))
-    assert.is_true(keeps(f, { timestamp = "2026-01-15T00:00:00Z" }))
-    assert.is_false(keeps(f, { timestamp = "2026-01-05T00:00:00Z" }))
-    assert.is_true(keeps(f, { id = "neither" }))
-    assert.is_true(keeps(f, { finishedAt = "garbled", timestamp = "2026-01-15T00:00:00Z" }))
-    assert.is_true(keeps(f, { finishedAt = "2026-01-10T00:00:00Z" }), "since is inclusive")
-    assert.is_false(keeps(f, { finishedAt = "2026-01-20T00:00:00Z" }), "until is exclusive")
+    for _, kind in ipairs { "serverless", "dedicated" } do
+      -- finished: finishedAt, never the snapshot's timestamp
+      assert.is_true(keeps(f, as(kind, { finishedAt = "2026-01-15T00:00:00Z", timestamp = "2025-01-01T00:00:00Z" })))
+      assert.is_false(keeps(f, as(kind, { finishedAt = "2026-01-25T00:00:00Z", timestamp = "2026-01-15T00:00:00Z" })))
+      -- running, created in the window from an old snapshot: kept; created before it: not
+      assert.is_true(keeps(f, as(kind, { createdAt = "2026-01-12T00:00:00Z", timestamp = "2025-12-01T00:00:00Z" })),
+        kind)
+      assert.is_false(keeps(f, as(kind, { createdAt = "2026-01-05T00:00:00Z", timestamp = "2026-01-15T00:00:00Z" })),
+        kind)
+      -- a running job with no creation time: kept; a cancelled one without finishedAt: its snapshot's time
+      assert.is_true(keeps(f, as(kind, { timestamp = "2026-01-05T00:00:00Z" })), kind)
+      assert.is_false(keeps(f, as(kind, { cancelled = true, timestamp = "2025-01-05T00:00:00Z" })))
+      assert.is_true(keeps(f, as(kind, { cancelled = true, timestamp = "2026-01-15T00:00:00Z" })))
+      assert.is_false(keeps(f, as(kind, { failed = true, createdAt = "2026-01-25T00:00:00Z" })),
+        "a final job without its finish time counts by its creation")
+      assert.is_true(keeps(f, as(kind, { finishedAt = "2026-01-10T00:00:00Z" })), "since is inclusive")
+      assert.is_false(keeps(f, as(kind, { finishedAt = "2026-01-20T00:00:00Z" })), "until is exclusive")
+    end
+    -- Flex: restoreFinishedDate when finished, restoreScheduledDate before
+    assert.is_true(keeps(f, as("flex", { status = "RUNNING", restoreScheduledDate = "2026-01-12T00:00:00Z",
+      snapshotFinishedDate = "2025-12-01T00:00:00Z" })))
+    assert.is_false(keeps(f, as("flex", { status = "QUEUED", restoreScheduledDate = "2026-01-21T00:00:00Z" })))
+    assert.is_true(keeps(f, as("flex", { status = "COMPLETED", restoreScheduledDate = "2026-01-05T00:00:00Z",
+      restoreFinishedDate = "2026-01-11T00:00:00Z" })))
+    assert.is_false(keeps(f, as("flex", { status = "FAILED", restoreScheduledDate = "2026-01-12T00:00:00Z",
+      restoreFinishedDate = "2026-01-21T00:00:00Z" })))
+    assert.is_true(keeps(f, as("flex", { status = "PENDING" })), "no time: kept")
+    assert.is_false(keeps(f, as("flex", { status = "FAILED", snapshotFinishedDate = "2026-01-21T00:00:00Z" })))
+    assert.is_true(keeps(f, as("flex", { status = "RUNNING", restoreScheduledDate = "garbled" })))
   end)
 
   it("match the unified status, and test wire records through their unified view", function()

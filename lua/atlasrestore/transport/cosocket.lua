@@ -24,7 +24,7 @@ transport.version = ("ngx_lua/%s nginx/%s"):format(dotted(ngx.config.ngx_lua_ver
   dotted(ngx.config.nginx_version))
 
 local HEAD_MAX_BYTES = 256 * 1024   -- all the heads of one response, as core.parse_head counts
-local LINE_MAX_BYTES = 4096         -- a chunk-size line, a trailer line
+local LINE_MAX_BYTES = 4096         -- a chunk-size line, a trailer line (csrc/framing.h)
 local TRAILER_MAX_LINES = 64
 local READ_CHUNK = 64 * 1024
 local STALL_SPEED = 64              -- bytes per second, as libcurl's low-speed limit
@@ -38,42 +38,22 @@ end
 local function millis(seconds) return math.max(1, math.floor(seconds * 1000 + 0.5)) end
 
 ---------------------------------------------------------------------------
--- URLs and the request bytes
+-- Where to connect, and the request bytes
 ---------------------------------------------------------------------------
 
--- "https://host:port/path?q" -> a target table; raises on misuse (the caller's URL).
-local function target(url)
-  local scheme, authority, rest = url:match("^(%a+)://([^/?#]+)(.*)$")
-  scheme = scheme and scheme:lower()
-  if scheme ~= "http" and scheme ~= "https" then
-    error(("atlasrestore: the cosocket transport takes http:// and https:// URLs, not %q"):format(url), 3)
-  end
-  local host, port = authority:match("^(%[[%x:.]+%]):?(%d*)$")
-  if not host then host, port = authority:match("^([^:]+):?(%d*)$") end
-  if not host then error(("atlasrestore: no host in %q"):format(url), 3) end
-  local tls = scheme == "https"
-  port = tonumber(port) or (tls and 443 or 80)
-  local name = host:lower()
+-- The socket's address, port and pool of a request's target.
+local function endpoint(t)
   -- nginx's resolver reads no /etc/hosts: localhost is the loopback address (RFC 6761).
-  local addr = name == "localhost" and "127.0.0.1" or name
-  return {
-    tls = tls, addr = addr, port = port, server_name = tls and name or nil,
-    authority = authority, path = rest == "" and "/" or rest,
-    pool = ("atlasrestore/%s:%d:%s"):format(addr, port, tls and name or "-"),
-  }
+  local addr = t.host == "localhost" and "127.0.0.1" or t.host
+  return { tls = t.scheme == "https", addr = addr, port = t.port, server_name = t.server_name,
+    pool = ("atlasrestore/%s:%d:%s"):format(addr, t.port, t.server_name or "-") }
 end
 
-local function request_bytes(req, t)
+-- The header lines come checked and in order (atlasrestore.request).
+local function request_bytes(req)
+  local t = req.target
   local lines = { ("%s %s HTTP/1.1"):format(req.method, t.path), "Host: " .. t.authority }
-  local names = {}
-  for name, value in pairs(req.headers) do
-    if type(name) ~= "string" or type(value) ~= "string" or (name .. value):find("[%z\r\n]") then
-      error(("atlasrestore: header %s is not a string without CR, LF and NUL"):format(tostring(name)), 3)
-    end
-    names[#names + 1] = name
-  end
-  table.sort(names) -- a stable order keeps requests reproducible
-  for _, name in ipairs(names) do lines[#lines + 1] = name .. ": " .. req.headers[name] end
+  for _, line in ipairs(req.headers) do lines[#lines + 1] = line end
   if req.body then lines[#lines + 1] = "Content-Length: " .. #req.body end
   lines[#lines + 1] = "\r\n"
   return table.concat(lines, "\r\n") .. (req.body or "")
@@ -90,8 +70,8 @@ local function fail(self, code, message, status)
   return nil, errors.new(code, { message = message, status = status, elapsed = now() - self.started })
 end
 
--- Arms the socket's read timeout for one read: the attempt's deadline, and no
--- longer than stall_timeout without a byte.
+-- Arms the socket's read timeout for one read: what is left of the attempt,
+-- and no longer than stall_timeout without a byte.
 function Attempt:arm()
   local left = self.deadline - now()
   if left <= 0 then return false end
@@ -128,17 +108,29 @@ function Attempt:count(n)
   return true
 end
 
--- Up to `max` bytes, whatever has arrived: data, or nil, err, and whether the peer closed.
+-- What has arrived, at most `max` bytes: the bytes read ahead first, else one
+-- bounded read (receiveany returns as soon as any byte is there, so neither
+-- a slow line nor a slow body can hold it past the attempt or the stall rule).
+-- data, or nil, err, and whether the peer closed.
 function Attempt:some(max, what)
-  if not self:arm() then return self:io_error("timeout", what) end
-  local data, err = self.sock:receiveany(max)
-  if not data then
-    local _, failure = self:io_error(err, what)
-    return nil, failure, err == "closed"
+  local data = self.ahead
+  if data == "" then
+    if not self:arm() then return self:io_error("timeout", what) end
+    local err
+    data, err = self.sock:receiveany(READ_CHUNK)
+    if not data then
+      local _, failure = self:io_error(err, what)
+      return nil, failure, err == "closed"
+    end
+    local ok, cerr = self:count(#data)
+    if not ok then return nil, cerr end
   end
-  local ok, cerr = self:count(#data)
-  if not ok then return nil, cerr end
-  return data
+  if #data <= max then
+    self.ahead = ""
+    return data
+  end
+  self.ahead = data:sub(max + 1)
+  return data:sub(1, max)
 end
 
 -- Exactly n bytes into `parts`: true, or nil, err.
@@ -152,28 +144,40 @@ function Attempt:exactly(n, parts, what)
   return true
 end
 
--- Bytes up to `pattern` (not included), at most `limit` of them: data, or nil, err.
--- `too_long` is the error code past the limit.
-function Attempt:until_pattern(pattern, limit, too_long, what)
-  local reader, parts, size = self.sock:receiveuntil(pattern), {}, 0
+-- Bytes through the first match of `ending` (a head's empty line, or a line
+-- end), at most `limit` of them: data, or nil, err. `too_long` is the error
+-- code past the limit. Only the new bytes (and the two before them) are searched.
+function Attempt:through(ending, limit, too_long, what)
+  local parts, size, tail = {}, 0, ""
   while true do
-    if not self:arm() then return self:io_error("timeout", what) end
-    local data, err = reader(8192)
-    if err then return self:io_error(err, what) end
-    if not data then return table.concat(parts) end
+    local data, err = self:some(READ_CHUNK, what)
+    if not data then return nil, err end
+    local _, stop = (tail .. data):find(ending)
+    if stop then
+      local used = stop - #tail
+      self.ahead = data:sub(used + 1) .. self.ahead
+      data = data:sub(1, used)
+    end
     size = size + #data
     if size > limit then return fail(self, too_long, ("%s passed %d bytes"):format(what, limit), self.status) end
-    local ok, cerr = self:count(#data)
-    if not ok then return nil, cerr end
     parts[#parts + 1] = data
+    if stop then return table.concat(parts) end
+    tail = (tail .. data):sub(-2)
   end
+end
+
+-- A line without its end (CRLF or a bare LF, as everywhere in the framing).
+function Attempt:line(what)
+  local line, err = self:through("\n", LINE_MAX_BYTES + 1, errors.BAD_RESPONSE, what)
+  if not line then return nil, err end
+  return (line:gsub("\r?\n$", ""))
 end
 
 -- Connects, or takes a connection from nginx's pool: true, or nil, err. An idle
 -- pooled connection on which bytes arrive, or that the server closes, nginx closes
 -- and drops at once; so a pooled connection has no byte waiting on it.
 function Attempt:connect()
-  local t, req = self.target, self.req
+  local t, req = self.endpoint, self.req
   local sock = tcp()
   self.sock = sock
   local left = self.deadline - now()
@@ -200,33 +204,26 @@ function Attempt:connect()
   return fail(self, errors.TLS_FAILED, ("TLS with %s: %s%s"):format(t.server_name, tostring(err), hint))
 end
 
--- The status and headers of the final response, skipping 1xx ones: true, or nil, err.
+-- The status, headers and framing of the final response, skipping 1xx ones:
+-- true, or nil, err.
 function Attempt:head()
   local size = 0
   while true do
-    local bytes, err = self:until_pattern("\r\n\r\n", HEAD_MAX_BYTES - size, errors.RESPONSE_TOO_LARGE,
+    -- A head ends with an empty line; lines end in CRLF or a bare LF.
+    local bytes, err = self:through("\n\r?\n", HEAD_MAX_BYTES - size, errors.RESPONSE_TOO_LARGE,
       "reading the response head")
     if not bytes then return nil, err end
-    size = size + #bytes + 4
-    local status, headers, message = core.parse_head(bytes .. "\r\n\r\n")
-    if not status then return fail(self, headers, "the response head: " .. tostring(message)) end
-    if status >= 200 or status == 101 then
-      self.status, self.headers = status, headers
+    size = size + #bytes
+    local status, headers, framing = core.parse_head(bytes)
+    if not status then
+      local message, code = headers, framing
+      return fail(self, code, "the response head: " .. message)
+    end
+    if framing then -- a final head; an interim (1xx) one has none
+      self.status, self.headers, self.framing = status, headers, framing
       return true
     end
   end
-end
-
--- The value of Content-Length (repeats must agree): a number, nil without one, or false.
-local function content_length(value)
-  if value == nil then return nil end
-  local length
-  for item in (value .. ","):gmatch("([^,]*),") do
-    local n = item:match("^%s*(%d+)%s*$")
-    if not n or #n > 15 or (length and tonumber(n) ~= length) then return false end
-    length = tonumber(n)
-  end
-  return length
 end
 
 function Attempt:too_large(max)
@@ -237,67 +234,44 @@ end
 function Attempt:chunked(parts, max)
   local total = 0
   while true do
-    local line, err = self:until_pattern("\r\n", LINE_MAX_BYTES, errors.BAD_RESPONSE, "reading a chunk size")
+    local line, err = self:line("reading a chunk size")
     if not line then return nil, err end
-    local hex, extension = line:match("^(%x+)[ \t]*(.*)$")
-    if not hex or (extension ~= "" and extension:sub(1, 1) ~= ";") then
-      return fail(self, errors.BAD_RESPONSE, "a chunk size that is not hexadecimal", self.status)
-    end
-    local size = #hex > 15 and math.huge or tonumber(hex, 16)
+    local size, why = core.parse_chunk_size(line)
+    if not size then return fail(self, errors.BAD_RESPONSE, why, self.status) end
     if size == 0 then break end
     total = total + size
     if total > max then return self:too_large(max) end
     local ok
     ok, err = self:exactly(size, parts, "reading the body")
     if not ok then return nil, err end
-    local crlf = {}
-    ok, err = self:exactly(2, crlf, "reading the body")
-    if not ok then return nil, err end
-    if crlf[1] .. (crlf[2] or "") ~= "\r\n" then
-      return fail(self, errors.BAD_RESPONSE, "a chunk not followed by CRLF", self.status)
-    end
+    line, err = self:line("reading the body")
+    if not line then return nil, err end
+    if line ~= "" then return fail(self, errors.BAD_RESPONSE, "a chunk not followed by its line end", self.status) end
   end
-  for _ = 1, TRAILER_MAX_LINES do
-    local line, err = self:until_pattern("\r\n", LINE_MAX_BYTES, errors.BAD_RESPONSE, "reading the trailers")
+  for _ = 1, TRAILER_MAX_LINES + 1 do
+    local line, err = self:line("reading the trailers")
     if not line then return nil, err end
     if line == "" then return true end
   end
   return fail(self, errors.BAD_RESPONSE, "more trailer lines than allowed", self.status)
 end
 
--- The body, read as the head frames it: body, reusable, or nil, err.
+-- The body, read as the framing says: body, reusable, or nil, err.
 function Attempt:body()
-  local h, max, parts = self.headers, self.req.max_body, {}
-  if self.status == 204 or self.status == 304 then return "", true end
-  local coding = h["content-encoding"]
-  if coding and not coding:lower():match("^%s*identity%s*$") then
-    return fail(self, errors.BAD_RESPONSE, ("a body in Content-Encoding %s, which was not asked for"):format(coding),
-      self.status)
-  end
-  local keep = not (h.connection and h.connection:lower():find("close", 1, true))
-  local te = h["transfer-encoding"]
-  if te then
-    if te:lower():match("chunked%s*$") then
-      local ok, err = self:chunked(parts, max)
-      if not ok then return nil, err end
-      -- Content-Length beside Transfer-Encoding smells of smuggling: no re-use (RFC 9112 6.1).
-      return table.concat(parts), keep and not h["content-length"]
+  local framing, max, parts = self.framing, self.req.max_body, {}
+  if framing.body == "none" then return "", framing.persist end
+  if framing.body == "chunked" then
+    local ok, err = self:chunked(parts, max)
+    if not ok then return nil, err end
+    return table.concat(parts), framing.persist
+  elseif framing.body == "length" then
+    if framing.length > max then
+      return fail(self, errors.RESPONSE_TOO_LARGE, ("Content-Length %d is past max_body_size (%d bytes)"):format(
+        framing.length, max), self.status)
     end
-    -- Another coding last: the body runs to the close (RFC 9112 6.3).
-  else
-    local length = content_length(h["content-length"])
-    if length == false then
-      return fail(self, errors.BAD_RESPONSE, "a Content-Length that is not one number", self.status)
-    end
-    if length then
-      if length > max then
-        return fail(self, errors.RESPONSE_TOO_LARGE, ("Content-Length %d is past max_body_size (%d bytes)"):format(
-          length, max), self.status)
-      end
-      local ok, err = self:exactly(length, parts, "reading the body")
-      if not ok then return nil, err end
-      return table.concat(parts), keep
-    end
+    local ok, err = self:exactly(framing.length, parts, "reading the body")
+    if not ok then return nil, err end
+    return table.concat(parts), framing.persist
   end
   -- No framing: the body ends when the server closes, and so does the connection.
   local total = 0
@@ -317,7 +291,7 @@ end
 function Attempt:exchange(bytes)
   local ok, err = self:connect()
   if not ok then return nil, err end
-  self.window_start, self.window_bytes, self.received = now(), 0, 0
+  self.window_start, self.window_bytes, self.received, self.ahead = now(), 0, 0, ""
   self.sock:settimeout(millis(math.max(0.001, self.deadline - now())))
   local sent, serr = self.sock:send(bytes)
   if not sent then return nil, select(2, self:io_error(serr, "sending the request")), not self.fresh end
@@ -325,7 +299,8 @@ function Attempt:exchange(bytes)
   if not ok then return nil, err, not self.fresh and self.received == 0 and err.errorCode == errors.NETWORK_ERROR end
   local body, keep = self:body()
   if not body then return nil, keep end
-  if not (keep and self.sock:setkeepalive()) then self.sock:close() end
+  -- Bytes read past the response are not the next one's: that connection goes.
+  if not (keep and self.ahead == "" and self.sock:setkeepalive()) then self.sock:close() end
   self.sock = nil
   return { status = self.status, headers = self.headers, body = body, elapsed = now() - self.started }
 end
@@ -343,12 +318,10 @@ end
 
 --- See transport/contract.lua. Never raises for what the network or the server does.
 function transport.request(_, req)
-  local t = target(req.url)
-  local bytes = request_bytes(req, t)
   local started = now()
-  local attempt = setmetatable({ req = req, target = t, started = started, deadline = started + req.timeout },
-    Attempt)
-  local ok, res, err = pcall(perform, attempt, bytes)
+  local attempt = setmetatable({ req = req, endpoint = endpoint(req.target), started = started,
+    deadline = started + req.timeout }, Attempt)
+  local ok, res, err = pcall(perform, attempt, request_bytes(req))
   if attempt.sock then attempt.sock:close() end
   if not ok then
     return nil, errors.new(errors.NETWORK_ERROR, { message = "the cosocket transport failed: " .. tostring(res),
@@ -407,8 +380,12 @@ end
 
 function transport.now() return now() end
 
+-- ngx.sleep counts whole milliseconds: less than one would be ngx.sleep(0), which
+-- logs a warning in an nginx without the delayed-events patch (Debian's).
+local MIN_SLEEP = 0.001
+
 function transport.sleep(_, seconds)
-  if seconds > 0 and seconds == seconds then sleep(seconds) end
+  if seconds > 0 and seconds == seconds then sleep(math.max(MIN_SLEEP, seconds)) end
 end
 
 --- Stops what the client still runs; the pool belongs to the worker and stays.

@@ -7,15 +7,11 @@ local errors = require "atlasrestore.errors"
 local scheduler = require "atlasrestore.scheduler"
 
 local transport = { version = "libcurl/" .. curl.version(), ERROR_CODES = curl.ERROR_CODES }
-transport.__index = transport
 
--- The request as the C module reads it.
+-- The request as the C module reads it: the contract's, with libcurl's names.
 local function curl_request(req, ca_file, proxy)
-  local lines = {}
-  for name, value in pairs(req.headers) do lines[#lines + 1] = name .. ": " .. value end
-  table.sort(lines) -- a stable order keeps requests reproducible
   return {
-    method = req.method, url = req.url, headers = lines, body = req.body,
+    method = req.method, url = req.url, headers = req.headers, body = req.body,
     timeout = req.timeout, connect_timeout = req.connect_timeout,
     -- Stall detection: under 64 bytes a second for stall_timeout seconds is dead.
     low_speed_time = req.stall_timeout, low_speed_limit = 64,
@@ -34,11 +30,10 @@ local function completion(done)
 end
 
 -- Every transfer runs on one curl multi handle; nothing runs between calls.
-local function multi_driver(self)
-  local multi = self.multi
+local function multi_driver(multi, ca_file, proxy)
   local driver = {}
   function driver.now() return curl.now() end
-  function driver.submit(_, req) return multi:add(curl_request(req, self.ca_file, self.proxy)) end
+  function driver.submit(_, req) return multi:add(curl_request(req, ca_file, proxy)) end
   function driver.poll(_, max_wait)
     local out = {}
     for i, done in ipairs(multi:perform(max_wait)) do out[i] = completion(done) end
@@ -47,6 +42,7 @@ local function multi_driver(self)
   function driver.cancel(_, handle) multi:remove(handle) end
   function driver.pending() return multi:pending() end
   function driver.idle(_, seconds) curl.sleep(seconds) end
+  function driver.close() multi:close() end
   return driver
 end
 
@@ -56,29 +52,10 @@ local MAX_CONNECTIONS = 32
 
 --- opts: ca_file, proxy (nil lets libcurl read https_proxy/no_proxy).
 function transport.new(opts)
-  local self = setmetatable({ multi = curl.multi { max_connections = MAX_CONNECTIONS }, ca_file = opts.ca_file,
-    proxy = opts.proxy }, transport)
-  self.tasks = scheduler.new(multi_driver(self))
-  return self
-end
-
-function transport:request(req) return self.tasks:request(req) end
-
-function transport:now() return self.tasks:now() end
-
-function transport:sleep(seconds) return self.tasks:sleep(seconds) end
-
-function transport:spawn(fn, ...) return self.tasks:spawn(fn, ...) end
-
-function transport:wait(task) return self.tasks:wait(task) end
-
-function transport:cancel(task) return self.tasks:cancel(task) end
-
-function transport:progress() return self.tasks:progress() end
-
-function transport:close()
-  self.tasks:cancel_all()
-  self.multi:close()
+  local multi = curl.multi { max_connections = MAX_CONNECTIONS }
+  local runner = scheduler.new(multi_driver(multi, opts.ca_file, opts.proxy))
+  runner.version = transport.version
+  return runner
 end
 
 return transport
