@@ -9,8 +9,9 @@
 #define AR_ID_BYTES 12
 
 typedef struct ar_idset {
-  unsigned char *slots; /* cap * (1 + AR_ID_BYTES): a used flag, then the id */
-  size_t cap, count;
+  unsigned char *slots; /* cap * AR_ID_BYTES ids; an all-zero slot is empty */
+  size_t cap, count;    /* count includes the all-zero id when has_zero */
+  int has_zero;
 } ar_idset;
 
 /* Reads a 24-character lowercase hex id; returns 0, or -1 when it is not one. */

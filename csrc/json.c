@@ -34,6 +34,9 @@
 /* Significant digits passed to strtod; 768 suffice to round any decimal
  * correctly to a double when a sticky digit stands for the rest. */
 #define AR_JSON_MAX_SIG 800
+/* Object keys remembered per decode (a power of two): the keys of a page of
+ * same-shaped records are interned once, then pushed from the cache. */
+#define AR_JSON_KEY_CACHE 128
 /* Lua stack slots needed per nesting level: table, key, and a value that may
  * briefly take two slots (luaL_Buffer placeholder + result). */
 #define AR_JSON_SLOTS 4
@@ -45,6 +48,18 @@ typedef struct ar_json_frame {
   int obj_hint; /* sizes of the last object/array closed at this depth: */
   int arr_hint; /* pages of API results are arrays of same-shaped items */
 } ar_json_frame;
+
+/* The key cache: slot i holds a key, kept alive at index i + 1 of a Lua
+ * table on the stack (created at the first key), and its bytes here, so that
+ * a hit costs a memcmp and one rawgeti instead of hashing and interning the
+ * key again. A hit compares the bytes, so a collision only costs a miss.
+ * (Values are not cached: most differ from job to job, and storing each miss
+ * costs more than the few repeats save.) */
+typedef struct ar_json_keys {
+  int table; /* stack index of the table, nil until the first key */
+  const char *bytes[AR_JSON_KEY_CACHE];
+  size_t len[AR_JSON_KEY_CACHE];
+} ar_json_keys;
 
 /* Powers of ten that are exact in a double. */
 static const double ar_json_pow10[23] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13,
@@ -240,10 +255,34 @@ static const unsigned char *ar_json_string_slow(lua_State *L, const unsigned cha
   }
 }
 
-/* p points at the opening quote. Pushes the string, returns the byte after the
+/* Pushes the key s[0..len), from the cache when it holds these bytes. */
+static void ar_json_push_key(lua_State *L, ar_json_keys *keys, const unsigned char *s, size_t len) {
+  size_t slot;
+  if (len == 0) {
+    lua_pushliteral(L, "");
+    return;
+  }
+  slot = (len * 31 + (size_t)s[0] * 7 + s[len - 1]) & (AR_JSON_KEY_CACHE - 1);
+  if (keys->len[slot] == len && memcmp(keys->bytes[slot], s, len) == 0) {
+    lua_rawgeti(L, keys->table, (lua_Integer)slot + 1);
+    return;
+  }
+  if (lua_isnil(L, keys->table)) {
+    lua_createtable(L, AR_JSON_KEY_CACHE, 0);
+    lua_replace(L, keys->table);
+  }
+  lua_pushlstring(L, (const char *)s, len);
+  lua_pushvalue(L, -1);
+  lua_rawseti(L, keys->table, (lua_Integer)slot + 1);
+  keys->bytes[slot] = lua_tostring(L, -1);
+  keys->len[slot] = len;
+}
+
+/* p points at the opening quote. Pushes the string (a key through `keys`,
+ * unless it has escapes; a value with keys NULL), returns the byte after the
  * closing quote (NULL on error, nothing pushed that the caller must keep). */
-static const unsigned char *ar_json_string(
-  lua_State *L, const unsigned char *start, const unsigned char *p, const unsigned char *end, ar_json_error *err) {
+static const unsigned char *ar_json_string(lua_State *L, const unsigned char *start, const unsigned char *p,
+  const unsigned char *end, ar_json_keys *keys, ar_json_error *err) {
   const unsigned char *s = p + 1, *q = s;
 
   for (;;) {
@@ -251,7 +290,12 @@ static const unsigned char *ar_json_string(
     q = ar_json_skip_plain(q, end);
     if (q >= end) return ar_json_fail_eof(err, start, end);
     switch (ar_json_strclass[*q]) {
-      case 1: lua_pushlstring(L, (const char *)s, (size_t)(q - s)); return q + 1;
+      case 1:
+        if (keys)
+          ar_json_push_key(L, keys, s, (size_t)(q - s));
+        else
+          lua_pushlstring(L, (const char *)s, (size_t)(q - s));
+        return q + 1;
       case 2: return ar_json_string_slow(L, start, s, q, end, err);
       case 3: return ar_json_fail(err, start, q, "control character in string");
       default:
@@ -500,7 +544,8 @@ int ar_json_decode(lua_State *L, const char *json, size_t len, const ar_json_opt
   ar_json_frame local[AR_JSON_LOCAL_FRAMES];
   ar_json_frame *frames = local, *f;
   int cap = AR_JSON_LOCAL_FRAMES, depth = 0, hiwater = 0, anchored = 0, isnull = 0;
-  int base = lua_gettop(L);
+  int top = lua_gettop(L), base = top;
+  ar_json_keys keys;
 
   if (json == NULL) {
     /* Keeps the pointer arithmetic below defined for (NULL, 0). */
@@ -520,10 +565,14 @@ int ar_json_decode(lua_State *L, const char *json, size_t len, const ar_json_opt
   end = start + len;
   p = start;
   if (max_depth < 0) max_depth = 0;
-  if (!lua_checkstack(L, AR_JSON_SLOTS)) {
+  if (!lua_checkstack(L, AR_JSON_SLOTS + 1)) {
     ar_json_fail(err, start, start, "Lua stack exhausted");
     return 0;
   }
+  /* The key cache's slot; the frames' userdata, if any, goes above it. */
+  lua_pushnil(L);
+  keys.table = ++base;
+  memset(keys.len, 0, sizeof keys.len);
 
 value:
   p = ar_json_skip_ws(p, end);
@@ -585,7 +634,7 @@ value:
       }
       goto value;
     case '"':
-      p = ar_json_string(L, start, p, end, err);
+      p = ar_json_string(L, start, p, end, NULL, err);
       if (p == NULL) goto fail;
       break;
     case 't':
@@ -684,7 +733,7 @@ done:
   goto fail;
 
 key:
-  p = ar_json_string(L, start, p, end, err);
+  p = ar_json_string(L, start, p, end, &keys, err);
   if (p == NULL) goto fail;
   p = ar_json_skip_ws(p, end);
   if (p >= end) {
@@ -706,9 +755,10 @@ finish:
   }
   if (isnull) lua_pushnil(L);
   if (anchored) lua_remove(L, base + 1);
+  lua_remove(L, keys.table);
   return 1;
 
 fail:
-  lua_settop(L, base);
+  lua_settop(L, top);
   return 0;
 }

@@ -6,6 +6,10 @@
 #include <stdint.h>
 #include <string.h>
 
+#if defined(__SSE2__) && defined(__GNUC__)
+#include <emmintrin.h>
+#endif
+
 /* Byte classes inside strings: 0 plain ASCII, 1 '"', 2 '\\', 3 control, 4 non-ASCII. */
 static const unsigned char ar_json_strclass[256] = { 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
   3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -15,9 +19,23 @@ static const unsigned char ar_json_strclass[256] = { 3, 3, 3, 3, 3, 3, 3, 3, 3, 
   4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
   4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4 };
 
-/* Skips plain string bytes (class 0), eight at a time while possible: a word
- * is plain when it has no '"', no '\\', no byte < 0x20 and none >= 0x80. */
+/* Skips plain string bytes (class 0): sixteen at a time with SSE2 (every
+ * x86-64 has it), else eight at a time. A block is plain when it has no '"',
+ * no '\\', no byte < 0x20 and none >= 0x80. */
 static inline const unsigned char *ar_json_skip_plain(const unsigned char *q, const unsigned char *end) {
+#if defined(__SSE2__) && defined(__GNUC__)
+  const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
+
+  while (end - q >= 16) {
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)q);
+    /* Signed: bytes >= 0x80 are negative, so "less than 0x20" catches them too. */
+    __m128i stop =
+      _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, backslash)), _mm_cmplt_epi8(x, space));
+    int mask = _mm_movemask_epi8(stop);
+    if (mask) return q + __builtin_ctz((unsigned)mask);
+    q += 16;
+  }
+#else
   const uint64_t ones = UINT64_C(0x0101010101010101), high = UINT64_C(0x8080808080808080);
 
   while (end - q >= 8) {
@@ -30,6 +48,7 @@ static inline const unsigned char *ar_json_skip_plain(const unsigned char *q, co
     if ((((x - ones * 0x20) & ~x) | ((xq - ones) & ~xq) | ((xb - ones) & ~xb) | x) & high) break;
     q += 8;
   }
+#endif
   while (q < end && ar_json_strclass[*q] == 0) q++;
   return q;
 }

@@ -309,6 +309,8 @@ static int ar_core_gunzip(lua_State *L) {
 static const luaL_Reg ar_core_funcs[] = {
   { "base64", ar_core_base64 },
   { "idset", ar_core_idset },
+  { "check_jobs", ar_core_check_jobs },
+  { "check_job", ar_core_check_job },
   { "decode", ar_core_decode },
   { "encode", ar_core_encode },
   { "gunzip", ar_core_gunzip },

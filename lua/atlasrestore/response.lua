@@ -15,7 +15,6 @@ local MAX_EXACT = 2 ^ 53 - 1
 local math_type = native_math_type or function(n)
   return (type(n) == "number" and n == math.floor(n) and n >= -MAX_EXACT and n <= MAX_EXACT) and "integer" or "float"
 end
-local AN_INTEGER = native_math_type and "a 64-bit integer" or "an integer within +/-(2^53 - 1)"
 
 local function is_array(v)
   local mt = type(v) == "table" and getmetatable(v)
@@ -23,7 +22,8 @@ local function is_array(v)
 end
 local function is_object(v) return type(v) == "table" and not is_array(v) end
 
---- Job fields that the contract types as integers (Flex jobs have none).
+--- Job fields that the contract types as integers (Flex jobs have none): what
+-- core.check_jobs and core.check_job refuse when they hold anything else.
 response.INTEGER_FIELDS = { "oplogTs", "oplogInc", "pointInTimeUTCSeconds" }
 
 -- Every key whose number the checks below require to be an integer. The decoder gives such a
@@ -37,32 +37,6 @@ local function bad(status, message)
 end
 
 local function is_integer(v) return type(v) == "number" and math_type(v) == "integer" end
-
--- What is wrong with a job record, or nil. `where` names it in the message: a
--- string, or the index in results (formatted only when something is wrong:
--- this runs for every job of every page).
-local function check_job(job, where)
-  local problem, field
-  if not is_object(job) then
-    problem = "is a " .. (is_array(job) and "array" or type(job)) .. ", not an object"
-  else
-    for _, name in ipairs(response.INTEGER_FIELDS) do
-      local v = job[name]
-      if v ~= nil and not is_integer(v) then problem, field = "is not " .. AN_INTEGER, name break end
-    end
-    local ts = job.desiredTimestamp
-    if not problem and ts ~= nil then
-      if not is_object(ts) then
-        problem, field = "is not an object", "desiredTimestamp"
-      elseif ts.increment ~= nil and not is_integer(ts.increment) then
-        problem, field = "is not " .. AN_INTEGER, "desiredTimestamp.increment"
-      end
-    end
-  end
-  if not problem then return nil end
-  if type(where) == "number" then where = ("results[%d]"):format(where) end
-  return ("%s%s %s"):format(where, field and "." .. field or "", problem)
-end
 
 local API_ERROR_FIELDS = { detail = "string", reason = "string", parameters = "table", badRequestDetail = "table" }
 
@@ -145,10 +119,9 @@ function response.page(status, body, opts)
   end
   -- A null among the results would leave a hole that hides the jobs after it.
   if getmetatable(doc.results) == sparse_array_mt then return nil, bad(status, "results holds a null") end
-  for i = 1, #doc.results do
-    local problem = check_job(doc.results[i], i)
-    if problem then return nil, bad(status, problem) end
-  end
+  -- Every job of every page: in C, a few table reads a job.
+  local problem = core.check_jobs(doc.results)
+  if problem then return nil, bad(status, problem) end
   if doc.totalCount ~= nil and not (is_integer(doc.totalCount) and doc.totalCount >= 0) then
     return nil, bad(status, "totalCount is not a non-negative integer")
   end
@@ -172,7 +145,7 @@ function response.entity(status, body, opts)
     if not is_object(doc.content) then return nil, bad(status, "the envelope has no content object") end
     doc = doc.content
   end
-  local problem = check_job(doc, "the record")
+  local problem = core.check_job(doc, "the record")
   if problem then return nil, bad(status, problem) end
   return doc
 end

@@ -54,6 +54,25 @@ describe("response.page with hostile bodies", function()
     end)
   end
 
+  it("names the job and the field that are wrong", function()
+    local wrong = {
+      { page_of(JOB .. ",42"), "results%[2%] is a number, not an object" },
+      { page_of(JOB .. "," .. JOB .. ",[1]"), "results%[3%] is a array, not an object" },
+      { page_of(JOB .. ',{"id":"b","oplogInc":1.5}'), "results%[2%]%.oplogInc is not an? " },
+      { page_of('{"id":"a","desiredTimestamp":[]}'), "results%[1%]%.desiredTimestamp is not an object" },
+      { page_of('{"id":"a","desiredTimestamp":{"increment":"1"}}'), "results%[1%]%.desiredTimestamp%.increment is" },
+    }
+    for _, case in ipairs(wrong) do
+      local page, err = response.page(200, case[1], {})
+      assert.is_nil(page, case[2])
+      assert.matches(case[2], err.message)
+    end
+    local record, err = response.entity(200, '{"id":"a","pointInTimeUTCSeconds":true}', {})
+    assert.is_nil(record)
+    assert.matches("^the record%.pointInTimeUTCSeconds is not an? ", err.message)
+    assert.equal("a", assert(response.entity(200, '{"id":"a","oplogTs":1}', {})).id)
+  end)
+
   it("lets the last of duplicate keys win", function()
     local page = assert(response.page(200, '{"results":[{"id":"first","id":"second"}],"results2":1}', {}))
     assert.equal("second", page.results[1].id)
