@@ -62,7 +62,7 @@ MODFLAGS  = $(CFLAGS) $(WARNINGS) -fPIC -fvisibility=hidden -I$(LUA_INCDIR)
 
 # The response head parser, the framing rules, the table-field readers and the wipe go into both modules.
 SHARED_SRC = csrc/head.c csrc/framing.c csrc/luahead.c csrc/luafield.c csrc/wipe.c
-CORE_SRC  = csrc/lcore.c csrc/json.c csrc/digest.c csrc/hash.c csrc/md5.c csrc/sha256.c csrc/challenge.c csrc/base64.c csrc/gzip.c csrc/idset.c csrc/lidset.c $(SHARED_SRC)
+CORE_SRC  = csrc/lcore.c csrc/json.c csrc/encode.c csrc/digest.c csrc/hash.c csrc/md5.c csrc/sha256.c csrc/challenge.c csrc/base64.c csrc/gzip.c csrc/idset.c csrc/lidset.c $(SHARED_SRC)
 CURL_SRC  = csrc/lcurl.c csrc/lmulti.c csrc/request.c csrc/transfer.c csrc/sockets.c csrc/buf.c $(SHARED_SRC)
 PROCESS_SRC = csrc/lprocess.c
 HEADERS   = $(wildcard csrc/*.h)
@@ -206,8 +206,9 @@ lint-lua:
 	luac5.1 -p $(LUA_SRC)
 	luac5.2 -p $(LUA_SRC)
 
-# cppcheck, then the C compiled with -Werror against every header set of LUAS.
+# The C in .clang-format's one style, cppcheck, then the C compiled with -Werror against every header set of LUAS.
 lint-c:
+	clang-format --dry-run --Werror csrc/*.c csrc/*.h
 	cppcheck --quiet --error-exitcode=1 --enable=warning,style,performance,portability \
 	  --inline-suppr --suppress=missingIncludeSystem -I csrc csrc
 	@set -e; for abi in $(LUAS); do \

@@ -18,7 +18,6 @@ dependencies = {
   "lua >= 5.1, < 5.5",
   "atlasrestore",
   "argparse",
-  "lua-cjson",
 }
 -- Built through the Makefile, like the library (see atlasrestore-scm-1.rockspec): process.so,
 -- then the man page and the bash completion from the command's own --help, into build/<abi>/.

@@ -21,6 +21,7 @@
 #include "lauxlib.h"
 
 #include "json.h"
+#include "jsonchars.h"
 
 /* Frames kept on the C stack; deeper documents spill into a userdata. */
 #define AR_JSON_LOCAL_FRAMES 64
@@ -44,15 +45,6 @@ typedef struct ar_json_frame {
   int obj_hint; /* sizes of the last object/array closed at this depth: */
   int arr_hint; /* pages of API results are arrays of same-shaped items */
 } ar_json_frame;
-
-/* Byte classes inside strings: 0 plain ASCII, 1 '"', 2 '\\', 3 control, 4 non-ASCII. */
-static const unsigned char ar_json_strclass[256] = { 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
-  3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0,
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
-  4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
-  4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
-  4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4 };
 
 /* Powers of ten that are exact in a double. */
 static const double ar_json_pow10[23] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13,
@@ -82,25 +74,6 @@ static const unsigned char *ar_json_fail_char(
   return NULL;
 }
 
-/* Skips plain string bytes (class 0), eight at a time while possible: a word
- * is plain when it has no '"', no '\\', no byte < 0x20 and none >= 0x80. */
-static const unsigned char *ar_json_skip_plain(const unsigned char *q, const unsigned char *end) {
-  const uint64_t ones = UINT64_C(0x0101010101010101), high = UINT64_C(0x8080808080808080);
-
-  while (end - q >= 8) {
-    uint64_t x, xq, xb;
-    memcpy(&x, q, sizeof x);
-    xq = x ^ (ones * '"');
-    xb = x ^ (ones * '\\');
-    /* Nonzero iff some byte is < 0x20, '"', '\\' or >= 0x80 (classic
-     * "has zero byte" / "has byte less than" bit tricks). */
-    if ((((x - ones * 0x20) & ~x) | ((xq - ones) & ~xq) | ((xb - ones) & ~xb) | x) & high) break;
-    q += 8;
-  }
-  while (q < end && ar_json_strclass[*q] == 0) q++;
-  return q;
-}
-
 static int ar_json_is_ws(unsigned char c) {
   return c == ' ' || c == '\n' || c == '\r' || c == '\t';
 }
@@ -112,41 +85,6 @@ static const unsigned char *ar_json_skip_ws(const unsigned char *p, const unsign
 
 static int ar_json_is_digit(unsigned char c) {
   return c >= '0' && c <= '9';
-}
-
-/* Length of the well-formed UTF-8 sequence at q (Unicode table 3-7: no overlong
- * forms, no surrogates, nothing above U+10FFFF); 0 if ill-formed, -1 if the
- * input ends inside an otherwise valid sequence. */
-static int ar_json_utf8_len(const unsigned char *q, const unsigned char *end) {
-  unsigned c = q[0], lo = 0x80, hi = 0xBF;
-  int n, i;
-
-  if (c < 0xC2) return 0;
-  if (c < 0xE0) {
-    n = 2;
-  } else if (c < 0xF0) {
-    n = 3;
-    if (c == 0xE0)
-      lo = 0xA0;
-    else if (c == 0xED)
-      hi = 0x9F;
-  } else if (c < 0xF5) {
-    n = 4;
-    if (c == 0xF0)
-      lo = 0x90;
-    else if (c == 0xF4)
-      hi = 0x8F;
-  } else {
-    return 0;
-  }
-  for (i = 1; i < n; i++) {
-    if (q + i >= end) return -1;
-    c = q[i];
-    if (c < lo || c > hi) return 0;
-    lo = 0x80;
-    hi = 0xBF;
-  }
-  return n;
 }
 
 static long ar_json_hex4(const unsigned char *q) {
@@ -335,10 +273,11 @@ static void ar_json_push_zero(lua_State *L) {
 
 /* Pushes +/- D * 10^exp where D is the digit string int ++ frac, exactly
  * classified: a mathematical integer that fits lua_Integer becomes an integer
- * (Lua 5.3+), anything else the correctly rounded double. Returns 0, or -1
- * (nothing pushed) when no double can hold it. */
+ * (Lua 5.3+), anything else the correctly rounded double; *integral says
+ * whether it is a mathematical integer. Returns 0, or -1 (nothing pushed)
+ * when no double can hold it. */
 static int ar_json_push_decimal(lua_State *L, int neg, const unsigned char *ip, size_t intlen, const unsigned char *fp,
-  size_t fraclen, long long exp) {
+  size_t fraclen, long long exp, int *integral) {
   size_t n = intlen + fraclen, s, t, i, k;
   long long lowexp, e;
   char buf[AR_JSON_MAX_SIG + 32];
@@ -359,6 +298,7 @@ static int ar_json_push_decimal(lua_State *L, int neg, const unsigned char *ip, 
   k = t - s;
   /* Value = digits[s..t) * 10^lowexp. */
   lowexp = (long long)intlen - (long long)t + exp;
+  *integral = lowexp >= 0;
 
 #if LUA_VERSION_NUM >= 503
   /* Integer digit count = k + lowexp; at most 19 keeps u below 10^19 < 2^64. */
@@ -425,14 +365,16 @@ static int ar_json_push_decimal(lua_State *L, int neg, const unsigned char *ip, 
   return 0;
 }
 
-/* p points at '-' or a digit. Pushes the number, returns the byte after it. */
-static const unsigned char *ar_json_number(
-  lua_State *L, const unsigned char *start, const unsigned char *p, const unsigned char *end, ar_json_error *err) {
+/* p points at '-' or a digit. Pushes the number, returns the byte after it;
+ * *integral: whether the text is a mathematical integer (1e3 and 1.0 are, 1e-400 is not). */
+static const unsigned char *ar_json_number(lua_State *L, const unsigned char *start, const unsigned char *p,
+  const unsigned char *end, ar_json_error *err, int *integral) {
   const unsigned char *ip, *fp = NULL;
   size_t intlen, fraclen = 0;
   long long exp = 0;
   int neg = 0;
 
+  *integral = 1;
   if (*p == '-') {
     neg = 1;
     p++;
@@ -489,9 +431,19 @@ static const unsigned char *ar_json_number(
     return p;
 #endif
   }
-  if (ar_json_push_decimal(L, neg, ip, intlen, fp, fraclen, exp) != 0)
+  if (ar_json_push_decimal(L, neg, ip, intlen, fp, fraclen, exp, integral) != 0)
     return ar_json_fail(err, start, p, "number out of range");
   return p;
+}
+
+/* True when the key below the value on top is in the integer_keys set at index `keys`. */
+static int ar_json_integer_key(lua_State *L, int keys) {
+  int found;
+  lua_pushvalue(L, -2);
+  lua_rawget(L, keys);
+  found = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return found;
 }
 
 /* Literal true/false/null at p; 1 if matched, 0 on error (err filled). */
@@ -542,6 +494,8 @@ static ar_json_frame *ar_json_grow(
  */
 int ar_json_decode(lua_State *L, const char *json, size_t len, const ar_json_options *opts, ar_json_error *err) {
   int max_depth = opts->max_depth, array_mt = opts->array_mt, sparse_array_mt = opts->sparse_array_mt;
+  /* With an integer subtype the number's type already tells integers apart. */
+  int integer_keys = LUA_VERSION_NUM >= 503 ? 0 : opts->integer_keys;
   const unsigned char *start, *end, *p;
   ar_json_frame local[AR_JSON_LOCAL_FRAMES];
   ar_json_frame *frames = local, *f;
@@ -561,6 +515,7 @@ int ar_json_decode(lua_State *L, const char *json, size_t len, const ar_json_opt
   if (array_mt < 0 && array_mt > LUA_REGISTRYINDEX) array_mt = base + array_mt + 1;
   if (sparse_array_mt < 0 && sparse_array_mt > LUA_REGISTRYINDEX) sparse_array_mt = base + sparse_array_mt + 1;
   if (sparse_array_mt == 0) sparse_array_mt = array_mt;
+  if (integer_keys < 0 && integer_keys > LUA_REGISTRYINDEX) integer_keys = base + integer_keys + 1;
   start = (const unsigned char *)json;
   end = start + len;
   p = start;
@@ -658,10 +613,19 @@ value:
     case '6':
     case '7':
     case '8':
-    case '9':
-      p = ar_json_number(L, start, p, end, err);
+    case '9': {
+      const unsigned char *text = p;
+      int integral;
+      p = ar_json_number(L, start, p, end, err, &integral);
       if (p == NULL) goto fail;
+      if (!integral && integer_keys && depth > 0 && frames[depth - 1].is_object &&
+          ar_json_integer_key(L, integer_keys)) {
+        /* Without an integer subtype the double may be integral (1e-400 is 0): the text keeps it apart. */
+        lua_pop(L, 1);
+        lua_pushlstring(L, (const char *)text, (size_t)(p - text));
+      }
       break;
+    }
     default: ar_json_fail_char(err, start, p, ""); goto fail;
   }
   goto done;

@@ -21,6 +21,11 @@ typedef struct ar_json_options {
   int max_depth;       /* nesting of arrays + objects */
   int array_mt;        /* metatable of every decoded array */
   int sparse_array_mt; /* instead, for arrays that held a null (a hole) */
+  /* A set {name = true} at this index, or 0. On Luas without an integer subtype, a number
+   * stored under one of these keys whose text is not an integer (1.5, 1e-400,
+   * 1199145600.0000000000000000001) is given as that text, a string, so that a check for an
+   * integer refuses it there as Lua 5.3+ refuses the float it decodes to. Ignored on 5.3+. */
+  int integer_keys;
 } ar_json_options;
 
 /* Decodes one JSON text from json[0..len). On success pushes exactly one Lua value and returns 1.

@@ -11,6 +11,7 @@
 #include "challenge.h"
 #include "compat.h"
 #include "digest.h"
+#include "encode.h"
 #include "gzip.h"
 #include "json.h"
 #include "lidset.h"
@@ -19,10 +20,12 @@
 
 #define AR_DEFAULT_MAX_DEPTH 64
 
-/* Every function here that can fail on its input gives nil, message, code:
- * code "BAD_RESPONSE" (the input came from a server) or "RESPONSE_TOO_LARGE". */
+/* Every function here that can fail on its input gives nil, message, code: code
+ * "BAD_RESPONSE" (the input came from a server), "RESPONSE_TOO_LARGE", or for
+ * core.encode "INVALID_ARGUMENT" (a value of the caller's that has no JSON text). */
 
-/* core.decode(body [, max_depth]) -> value | nil, message, "BAD_RESPONSE" */
+/* core.decode(body [, max_depth [, integer_keys]]) -> value | nil, message, "BAD_RESPONSE"
+ * integer_keys: a set {name = true} of the keys whose numbers must be integers (see json.h). */
 static int ar_core_decode(lua_State *L) {
   size_t len;
   const char *body = luaL_checklstring(L, 1, &len);
@@ -30,14 +33,40 @@ static int ar_core_decode(lua_State *L) {
   ar_json_options opts;
   ar_json_error err;
   luaL_argcheck(L, max_depth >= 1 && max_depth <= 1000, 2, "max_depth must be in 1..1000");
-  lua_settop(L, 2);
+  if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
+  lua_settop(L, 3);
   opts.max_depth = (int)max_depth;
   opts.array_mt = lua_upvalueindex(1);
   opts.sparse_array_mt = lua_upvalueindex(2);
+  opts.integer_keys = lua_isnil(L, 3) ? 0 : 3;
   if (ar_json_decode(L, body, len, &opts, &err)) return 1;
   lua_pushnil(L);
   lua_pushfstring(L, "invalid JSON at byte %d: %s", (int)err.offset, err.message);
   lua_pushliteral(L, "BAD_RESPONSE");
+  return 3;
+}
+
+/* core.encode(value [, key_order [, max_depth]]) -> text | nil, message, "INVALID_ARGUMENT"
+ * key_order: an array of keys that every object writes first, in that order;
+ * the other keys follow, sorted bytewise. */
+static int ar_core_encode(lua_State *L) {
+  lua_Integer max_depth = luaL_optinteger(L, 3, AR_DEFAULT_MAX_DEPTH);
+  ar_encode_options opts;
+  char message[AR_ENCODE_MESSAGE_SIZE];
+  int rc;
+  luaL_argcheck(L, max_depth >= 1 && max_depth <= AR_ENCODE_MAX_DEPTH, 3, "max_depth must be in 1..1000");
+  if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 3);
+  opts.max_depth = (int)max_depth;
+  opts.array_mt = lua_upvalueindex(1);
+  opts.sparse_array_mt = lua_upvalueindex(2);
+  opts.key_order = lua_isnil(L, 2) ? 0 : 2;
+  rc = ar_encode(L, 1, &opts, message);
+  if (rc > 0) return 1;
+  if (rc < 0) return luaL_argerror(L, 2, message);
+  lua_pushnil(L);
+  lua_pushstring(L, message);
+  lua_pushliteral(L, "INVALID_ARGUMENT");
   return 3;
 }
 
@@ -281,6 +310,7 @@ static const luaL_Reg ar_core_funcs[] = {
   { "base64", ar_core_base64 },
   { "idset", ar_core_idset },
   { "decode", ar_core_decode },
+  { "encode", ar_core_encode },
   { "gunzip", ar_core_gunzip },
   { "digest_authorization", ar_core_digest_authorization },
   { "parse_head", ar_core_parse_head },
@@ -308,6 +338,8 @@ AR_EXPORT int luaopen_atlasrestore_core(lua_State *L) {
   lua_setfield(L, -2, "array_mt");
   ar_core_push_marker(L, AR_JSON_SPARSE_ARRAY_MT);
   lua_setfield(L, -2, "sparse_array_mt");
+  lua_pushlightuserdata(L, NULL); /* what core.encode writes as null, like cjson.null and ngx.null */
+  lua_setfield(L, -2, "null");
   lua_pushliteral(L, "atlasrestore.core");
   lua_setfield(L, -2, "_NAME");
   return 1;

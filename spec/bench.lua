@@ -21,10 +21,17 @@
 --    (spec/bench/*_list.*), timed by build/bench/rusage: wall, user + system
 --    CPU, peak RSS; the emulator counts requests and connections.
 -- 3. Iterating 1,000, 10,000 and 100,000 jobs with restore_jobs: peak RSS.
--- 4. The targets of the speed issue, each met or missed.
--- 5. The operators' figures (spec/bench/operators.lua): a project listing's
+-- 4. Encoding that page back to JSON, in CPU time: core.encode (the page;
+--    each job with the record's order, as the command's NDJSON does) against
+--    cjson.encode of the same values.
+-- 5. NDJSON of jobs-100000 (200 pages of 500), no added latency: the
+--    command (`atlasrestore list -o ndjson`, default k) against curl + jq -c
+--    '.results[]' over the same pages, each a process writing to a file.
+-- 6. The targets of the speed issue, each met or missed.
+-- 7. The operators' figures (spec/bench/operators.lua): a project listing's
 --    peak RSS in NDJSON against one instance of the same size, and an
 --    organisation listing against its critical path.
+-- BENCH_ONLY=encode,ndjson (any of decode, listing, memory, encode, ndjson, operators) runs only those.
 package.path = "./lua/?.lua;./lua/?/init.lua;./spec/?.lua;" .. package.path
 package.cpath = "./build/5.4/?.so;./build/bench/?.so;" .. package.cpath
 
@@ -71,6 +78,9 @@ local TARGET_WALL_VS_PEER = 0.30
 local TARGET_CPU_VS_LUASOCKET = 0.5
 local TARGET_DECODE_VS_FLOOR = 1.25
 local TARGET_MEMORY_GROWTH_MB = 10
+local TARGET_ENCODE_VS_CJSON = 1.0
+local TARGET_NDJSON_VS_JQ = 1.0
+local NDJSON_NAME, NDJSON_JOBS, NDJSON_ROUNDS = "jobs-100000", 100000, 3
 
 -- The default k: what a client gets without the option, or 4 while that is 1.
 local DEFAULT_K = options.DEFAULTS.concurrency
@@ -281,6 +291,59 @@ local function print_decode(r, gzipped)
   out("")
   out("CPU time per decode. best: the best batch; jobs/s and MB/s from it; ÷ core.decode: best against best;")
   out("rounds: the median of the ratios of the batches of each round.")
+end
+
+---------------------------------------------------------------------------
+-- 4. Encoding
+
+-- CPU time of one call of fn, the best of DECODE_ROUNDS batches of `iters`.
+local function best_of(fn, iters)
+  fn()
+  local best = math.huge
+  for _ = 1, DECODE_ROUNDS do
+    collectgarbage("collect")
+    local t0 = os.clock()
+    for _ = 1, iters do fn() end
+    best = math.min(best, (os.clock() - t0) / iters)
+  end
+  return best
+end
+
+local function bench_encode(body)
+  local atlasrestore = require "atlasrestore"
+  local doc, cdoc = assert(core.decode(body)), cjson.decode(body)
+  local jobs, cjobs = doc.results, cdoc.results
+  local text = assert(core.encode(doc))
+  if text ~= core.encode(core.decode(text)) then fail("core.encode does not give back the page it read") end
+  local page_iters = math.max(DECODE_MIN_ITERS, math.min(DECODE_MAX_ITERS,
+    math.floor(DECODE_BATCH_SECONDS / math.max(best_of(function() cjson.encode(cdoc) end, 3), 1e-7))))
+  local rows = {
+    { name = "atlasrestore `core.encode`, the page", fn = function() return core.encode(doc) end },
+    { name = "lua-cjson `cjson.encode`, the page", fn = function() return cjson.encode(cdoc) end },
+    { name = "atlasrestore `atlasrestore.encode`, job by job (record order)", fn = function()
+      for i = 1, #jobs do atlasrestore.encode(jobs[i]) end
+    end },
+    { name = "lua-cjson `cjson.encode`, job by job", fn = function()
+      for i = 1, #cjobs do cjson.encode(cjobs[i]) end
+    end },
+  }
+  for _, r in ipairs(rows) do r.best = best_of(r.fn, page_iters) end
+  return { rows = rows, jobs = #jobs, bytes = #text, iters = page_iters }
+end
+
+local function print_encode(r)
+  out("")
+  out(fmt("##### Encoding the 500-job page back to JSON (%d bytes), best of %d batches of %d", r.bytes, DECODE_ROUNDS,
+    r.iters))
+  out("")
+  local rows = {}
+  for i, c in ipairs(r.rows) do
+    local peer = r.rows[i % 2 == 1 and i + 1 or i]
+    rows[#rows + 1] = { c.name, secs(c.best), fmt("%.0f k", r.jobs / c.best / 1e3), times(c.best / peer.best) }
+  end
+  md_table({ "encoder", "CPU per page", "jobs/s", "÷ cjson.encode" }, rows)
+  out("")
+  out("core.encode sorts every object's keys (the record's order, then bytewise); cjson.encode keeps lua_next's.")
 end
 
 ---------------------------------------------------------------------------
@@ -543,7 +606,55 @@ local function print_memory(list)
 end
 
 ---------------------------------------------------------------------------
--- 4. Targets
+-- 5. NDJSON
+
+-- The command from this checkout, as `make install` would run it.
+local COMMAND = "env LUA_PATH='./lua/?.lua;./lua/?/init.lua;;' LUA_CPATH='./build/5.4/?.so;;' lua5.4 bin/atlasrestore"
+
+local function bench_ndjson(emu)
+  local args = q(emu.base_url) .. " " .. q(emulator.BIG_GROUP_ID) .. " " .. q(NDJSON_NAME)
+  local list = {
+    { client = "atlasrestore list -o ndjson", auth = "Digest", k = DEFAULT_LABEL, parse = parse_lines,
+      cmd = fmt("%s list %s --projectId %s --endpoint serverless -o ndjson --no-progress", COMMAND, q(NDJSON_NAME),
+        q(emulator.BIG_GROUP_ID)) },
+    { client = "curl --digest + jq -c '.results[]'", auth = "Digest", k = "1", parse = parse_lines, peer = true,
+      cmd = "sh spec/bench/curl_jq_list.sh " .. args },
+  }
+  for _, c in ipairs(list) do
+    c.env, c.runs = credentials(emu, c.auth), new_runs()
+    for _, tool in ipairs { "curl", "jq" } do
+      if c.peer and not have(tool) then c.missing = tool end
+    end
+  end
+  for round = 1, NDJSON_ROUNDS do
+    for i = 0, #list - 1 do
+      local c = list[(round + i - 1) % #list + 1]
+      if not c.missing and not c.broken then measure(emu, c, { request = 0, connection = 0 }, NDJSON_JOBS, nil) end
+    end
+  end
+  for _, c in ipairs(list) do summarize(c) end
+  return list
+end
+
+local function print_ndjson(list)
+  out("")
+  out(fmt("##### NDJSON of %s jobs (200 pages of 500, no added latency), median of %d", "100,000", NDJSON_ROUNDS))
+  out("")
+  local rows = {}
+  local peer = list[2].wall and list[2]
+  for _, c in ipairs(list) do
+    if c.wall then
+      rows[#rows + 1] = { c.client, c.k, span(c.runs.requests), secs(c.wall), secs(c.cpu), mb(c.rss),
+        times(peer and c.wall / peer.wall) }
+    else
+      rows[#rows + 1] = { c.client, c.k, c.missing and ("not run: no " .. c.missing) or "failed" }
+    end
+  end
+  md_table({ "client", "k", "requests", "wall", "CPU", "peak RSS", "wall ÷ curl + jq" }, rows)
+end
+
+---------------------------------------------------------------------------
+-- 6. Targets
 
 local function verdict(ok, how)
   return (ok and "met" or "**missed**") .. (how and (" " .. how) or "")
@@ -555,7 +666,7 @@ local function against(ratio, target)
   return fmt(digits, ratio), verdict(ratio <= target, "(by " .. fmt(digits, math.abs(target - ratio)) .. ")")
 end
 
-local function print_targets(decode, listing20, memory)
+local function print_targets(decode, listing20, memory, encode, ndjson)
   out("")
   out("##### Targets")
   out("")
@@ -601,6 +712,19 @@ local function print_targets(decode, listing20, memory)
           memory_growth(memory, k.label, 10000, 100000) or 0 / 0),
         verdict(growth <= TARGET_MEMORY_GROWTH_MB, fmt("(by " .. digits .. " MB)", gap)) }
     end
+  end
+  if encode then
+    local c = encode.rows
+    for _, pair in ipairs { { 1, 2, "the page" }, { 3, 4, "job by job" } } do
+      local measured, met = against(c[pair[1]].best / c[pair[2]].best, TARGET_ENCODE_VS_CJSON)
+      rows[#rows + 1] = { fmt("encode, %s: ≤ %.1f× cjson.encode", pair[3], TARGET_ENCODE_VS_CJSON),
+        fmt("%s (%s vs %s)", measured, secs(c[pair[1]].best), secs(c[pair[2]].best)), met }
+    end
+  end
+  if ndjson and ndjson[1].wall and ndjson[2].wall then
+    local measured, met = against(ndjson[1].wall / ndjson[2].wall, TARGET_NDJSON_VS_JQ)
+    rows[#rows + 1] = { fmt("NDJSON, 100,000 jobs: ≤ %.1f× curl + jq (wall)", TARGET_NDJSON_VS_JQ),
+      fmt("%s (%s vs %s)", measured, secs(ndjson[1].wall), secs(ndjson[2].wall)), met }
   end
   -- Requests: 20 pages, plus a challenge (Digest) or a token and its
   -- revocation at close() (service account).
@@ -655,6 +779,11 @@ local function print_operators(emu)
   if not org.ok then fail("operators: the organisation listing failed or missed jobs") end
 end
 
+local ONLY = os.getenv("BENCH_ONLY")
+local function wanted(section)
+  return ONLY == nil or ONLY == "" or ("," .. ONLY .. ","):find("," .. section .. ",", 1, true) ~= nil
+end
+
 local function main()
   local t_start = now()
   for _, tool in ipairs{ RUSAGE, "build/bench/floor.so" } do
@@ -671,20 +800,24 @@ local function main()
     local page = curl_get(emu, page_url(emu, LIST_NAME, 1))
     local _, gzipped = curl_get(emu, page_url(emu, LIST_NAME, 1), true)
     local prefix = core.decode(page).results[1].id:sub(1, 8)
-    local decode = bench_decode(page)
+    local decode = wanted("decode") and bench_decode(page)
     if decode then print_decode(decode, gzipped) end
+    local encode = wanted("encode") and bench_encode(page)
+    if encode then print_encode(encode) end
     local listings = {}
-    for i, scenario in ipairs(SCENARIOS) do
+    for i, scenario in ipairs(wanted("listing") and SCENARIOS or {}) do
       listings[i] = bench_listing(emu, scenario, prefix)
       print_listing(listings[i], scenario)
       if i == 1 then
         for _, line in ipairs(LISTING_LEGEND) do out(line) end
       end
     end
-    local memory = bench_memory(emu)
-    print_memory(memory)
-    print_targets(decode, listings[1], memory)
-    print_operators(emu)
+    local memory = wanted("memory") and bench_memory(emu) or {}
+    if wanted("memory") then print_memory(memory) end
+    local ndjson = wanted("ndjson") and bench_ndjson(emu)
+    if ndjson then print_ndjson(ndjson) end
+    print_targets(decode, listings[1] or {}, memory, encode, ndjson)
+    if wanted("operators") then print_operators(emu) end
   end)
   emu:stop()
   os.execute(emulator.clean_env("rm -rf " .. q(work)))

@@ -2,6 +2,7 @@
 -- the clusters that replaced them. The public face: atlasrestore.new and the client's methods.
 local auth = require "atlasrestore.auth"
 local contract = require "atlasrestore.transport.contract"
+local core = require "atlasrestore.core"
 local endpoints = require "atlasrestore.endpoints"
 local errors = require "atlasrestore.errors"
 local events = require "atlasrestore.events"
@@ -15,12 +16,18 @@ local project = require "atlasrestore.project"
 local random = require "atlasrestore.random"
 local redact = require "atlasrestore.redact"
 local routes = require "atlasrestore.routes"
+local shape = require "atlasrestore.shape"
 local shared = require "atlasrestore.shared"
 local single = require "atlasrestore.single"
 
 local atlasrestore = { _VERSION = "0.2.0" }
 
 atlasrestore.ENV = options.ENV
+
+--- The JSON text of `value`, or nil, message (NaN, a cycle, a function...): each object's keys in the order of
+-- `key_order` (default: a record's documented fields, shape.FIELDS), then the others sorted bytewise; tables marked
+-- with core.array_mt, and tables keyed 1..n, are arrays; an unmarked {} is `{}`.
+function atlasrestore.encode(value, key_order) return core.encode(value, key_order or shape.FIELDS) end
 
 local Client = { __name = "atlasrestore.Client" }
 Client.__index = Client

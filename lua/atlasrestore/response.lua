@@ -26,6 +26,12 @@ local function is_object(v) return type(v) == "table" and not is_array(v) end
 --- Job fields that the contract types as integers (Flex jobs have none).
 response.INTEGER_FIELDS = { "oplogTs", "oplogInc", "pointInTimeUTCSeconds" }
 
+-- Every key whose number the checks below require to be an integer. The decoder gives such a
+-- number as its text where Lua has no integer subtype and the text is not an integer (1e-400,
+-- 1199145600.0000000000000000001), so that these checks refuse it on every Lua alike.
+local INTEGER_KEYS = { increment = true, totalCount = true, status = true }
+for _, name in ipairs(response.INTEGER_FIELDS) do INTEGER_KEYS[name] = true end
+
 local function bad(status, message)
   return errors.new(errors.BAD_RESPONSE, { status = status, message = message })
 end
@@ -110,7 +116,7 @@ end
 
 -- Decodes a 2xx body: the document, or nil, err.
 local function decode_body(status, body, max_depth)
-  local doc, why = core.decode(body, max_depth)
+  local doc, why = core.decode(body, max_depth, INTEGER_KEYS)
   if not why then return doc end
   local err = bad(status, why)
   -- The caller's own limit: the same answer would come back, so it is not retried.

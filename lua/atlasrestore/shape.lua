@@ -13,6 +13,11 @@ local shape = {}
 shape.STATUSES = { "PENDING", "QUEUED", "RUNNING", "COMPLETED", "FAILED", "CANCELLED", "EXPIRED" }
 shape.FINAL = { COMPLETED = true, FAILED = true, CANCELLED = true, EXPIRED = true }
 
+--- A record's documented fields, in the order JSON output writes them (other fields follow, sorted).
+shape.FIELDS = { "project", "instance", "id", "status", "source", "deliveryType", "snapshotId", "targetClusterName",
+  "targetGroupId", "deliveryUrl", "desiredTimestamp", "oplogTs", "oplogInc", "pointInTimeUTCSeconds", "timestamp",
+  "expiresAt", "finishedAt", "cancelled", "failed", "expired", "links" }
+
 --- Flex wire name -> serverless wire name. The README's mapping table mirrors this.
 shape.RENAMED = {
   targetDeploymentItemName = "targetClusterName",

@@ -17,15 +17,49 @@ local cli = {}
 
 local PROJECT_ENV = "MONGODB_ATLAS_PROJECT_ID"
 local CA_FILE_ENV = "ATLASRESTORE_CA_FILE"
+local OUTPUT_ENV = "MONGODB_ATLAS_OUTPUT"
+local EBADF = 9 -- Linux and the BSDs: a file descriptor that is not open
 local ALLOW_HTTP_ENV = "ATLASRESTORE_ALLOW_HTTP"
 local QUIET_ENV = "ATLASRESTORE_QUIET"
 
 local function nonempty(v) if v ~= nil and v ~= "" then return v end end
 
--- A usage error found after parsing: the command's usage, the message, exit 2.
+-- The command line of each parser ("atlasrestore list"), for the `--help` a usage error points to.
+local NAMES = setmetatable({}, { __mode = "k" })
+
+-- A usage error, found by argparse or after parsing: one line, exit 2.
 local Usage = {}
 local function usage_error(cmd, message)
-  error(setmetatable({ text = ("%s\n\nError: %s\n"):format(cmd:get_usage(), message) }, Usage), 0)
+  local name = NAMES[cmd] or "atlasrestore"
+  message = tostring(message):gsub("%s*\n%s*Did you mean (.-)$", " (did you mean %1)"):gsub("%s*\n%s*", "; ")
+  error(setmetatable({ text = ("atlasrestore: USAGE: %s (see '%s --help')\n"):format(message, name) }, Usage), 0)
+end
+
+-- --help and --version: the text written and flushed, or exit 1 (a full disk, a closed pipe).
+local function print_and_exit(text)
+  local ok, why = io.stdout:write(text)
+  if ok then ok, why = io.stdout:flush() end
+  if not ok then
+    io.stderr:write("atlasrestore: cannot write the output: ", tostring(why), "\n")
+    os.exit(exits.FAILURE)
+  end
+  os.exit(exits.OK)
+end
+
+local function with_help(cmd, name)
+  NAMES[cmd] = name
+  cmd:add_help { action = function() print_and_exit(cmd:get_help() .. "\n") end }
+  return cmd
+end
+
+-- The default format: $MONGODB_ATLAS_OUTPUT (the Atlas CLI's variable; its "plaintext" is the table), else table.
+local function default_format()
+  local value = nonempty(os.getenv(OUTPUT_ENV))
+  if value == nil or value == "plaintext" then return "table" end
+  for _, f in ipairs(output.FORMATS) do
+    if f == value then return f end
+  end
+  usage_error(nil, ("%s=%q is not a format (%s)"):format(OUTPUT_ENV, value, table.concat(output.FORMATS, ", ")))
 end
 
 ---------------------------------------------------------------------------
@@ -44,8 +78,8 @@ local function connection_options(cmd)
   cmd:option("--projectId", "The project (group) id. Default: $" .. PROJECT_ENV .. "."):argname("<id>")
   cmd:option("--endpoint", endpoint_help(), endpoints.AUTO):choices(endpoints.choices())
   cmd:option("-o --output", "The format: table, json, ndjson, csv or openmetrics (list only: Prometheus's text "
-    .. "format, for node_exporter's textfile collector).", "table"):choices(output.FORMATS)
-    :argname("<format>")
+    .. "format, for node_exporter's textfile collector). Default: $" .. OUTPUT_ENV .. ", else table.",
+    default_format()):choices(output.FORMATS):argname("<format>")
   cmd:option("--base-url", "Atlas's URL. Default: $MONGODB_ATLAS_BASE_URL, else https://cloud.mongodb.com.")
     :argname("<url>")
   cmd:option("--ca-file", "A PEM bundle to verify the server with. Default: $" .. CA_FILE_ENV
@@ -68,13 +102,14 @@ local function build_parser()
     .. "MONGODB_ATLAS_CLIENT_ID + MONGODB_ATLAS_CLIENT_SECRET, or MONGODB_ATLAS_ACCESS_TOKEN. Exit codes: 0 ok, "
     .. "1 other failure, 2 usage, 3 auth, 4 not found, 5 rate-limited, 6 network, 7 bad response, 8-11 watch "
     .. "(failed, cancelled, expired, timed out), 12 some instances of a project failed.")
+  with_help(parser, "atlasrestore")
   parser:command_target("command")
   parser:flag("--version", "Shows the version and exits."):action(function()
-    io.stdout:write(("atlasrestore %s (%s)\n"):format(atlasrestore._VERSION, platform.lua_name()))
-    os.exit(exits.OK)
+    print_and_exit(("atlasrestore %s (%s)\n"):format(atlasrestore._VERSION, platform.lua_name()))
   end)
 
-  local list = parser:command("list", "Lists the restore jobs of an instance, or of every instance of the project.")
+  local list = with_help(parser:command("list", "Lists the restore jobs of an instance, or of every instance of the "
+    .. "project."), "atlasrestore list")
   list:argument("name", "The instance (" .. endpoints.listing("instance") .. "). Without it: the whole "
     .. "project, with an INSTANCE column."):args("?")
   connection_options(list)
@@ -101,16 +136,17 @@ local function build_parser()
     list:flag("--progress", "Shows the progress on stderr even when it is not a terminal."),
     list:flag("--no-progress", "Never shows the progress."))
 
-  local describe = parser:command("describe", "Prints one restore job.")
+  local describe = with_help(parser:command("describe", "Prints one restore job."), "atlasrestore describe")
   describe:argument("name", "The instance.")
   describe:argument("job_id", "The restore job's id.")
   connection_options(describe)
   describe:option("--fields", "The columns, as for list."):argname("<a,b,...>")
 
-  local watch = parser:command("watch", "Waits for a restore job to end: each status change on stderr, the final "
-    .. "job on stdout, and an exit code that says how it ended (0 completed, 8 failed, 9 cancelled, 10 expired, "
-    .. "11 the watch timed out, the last state seen on stdout). A poll that still fails after its retries ends "
-    .. "the watch with that failure's code (5 rate-limited, 6 network, 7 bad response...).")
+  local watch = with_help(parser:command("watch", "Waits for a restore job to end: each status change on stderr, "
+    .. "the final job on stdout, and an exit code that says how it ended (0 completed, 8 failed, 9 cancelled, "
+    .. "10 expired, 11 the watch timed out, the last state seen on stdout). A poll that still fails after its "
+    .. "retries ends the watch with that failure's code (5 rate-limited, 6 network, 7 bad response...)."),
+    "atlasrestore watch")
   watch:argument("name", "The instance.")
   watch:argument("job_id", "The restore job's id.")
   connection_options(watch)
@@ -121,14 +157,14 @@ local function build_parser()
   watch:flag("--tolerate-failures", "Polls on through network failures, rate limits, 5xx and broken answers "
     .. "until the watch times out (11), instead of ending at the first poll that fails.")
 
-  local emulator = parser:command("emulator", "Runs the bundled Atlas emulator (the atlasrestore-emulator package) "
-    .. "on a loopback port and prints its settings as export lines: in the foreground until Ctrl-C or SIGTERM, or "
-    .. "with --daemon in the background, for a script's eval \"$(atlasrestore emulator --daemon)\" and a later "
-    .. "`atlasrestore emulator stop`. Needs nginx and libnginx-mod-http-lua.")
+  local emulator = with_help(parser:command("emulator", "Runs the bundled Atlas emulator (the atlasrestore-emulator "
+    .. "package) on a loopback port and prints its settings as export lines: in the foreground until Ctrl-C or "
+    .. "SIGTERM, or with --daemon in the background, for a script's eval \"$(atlasrestore emulator --daemon)\" and a "
+    .. "later `atlasrestore emulator stop`. Needs nginx and libnginx-mod-http-lua."), "atlasrestore emulator")
   require("atlasrestore_cli.emulator").options(emulator, values)
 
-  local completion = parser:command("completion", "Prints the shell completion script for bash, zsh or fish, e.g. "
-    .. "source <(atlasrestore completion bash).")
+  local completion = with_help(parser:command("completion", "Prints the shell completion script for bash, zsh or "
+    .. "fish, e.g. source <(atlasrestore completion bash)."), "atlasrestore completion")
   completion:argument("shell", "The shell."):choices { "bash", "zsh", "fish" }
 
   parser.error = usage_error
@@ -203,9 +239,13 @@ function Run:writer(one, with_instance, with_project)
     before_row = before_row, collector = self.collector })
 end
 
--- Prints an error value: one line, never a secret (the module scrubs them).
+-- Prints an error value: one line, never a secret (the module scrubs them). An invalid
+-- argument is a usage error, in that format.
 function Run:report(err)
   self.progress:clear()
+  if type(err) == "table" and err.kind == "invalid_argument" then
+    usage_error(self.cmd, (tostring(err):gsub("^atlasrestore: [%w_]+: ", "")))
+  end
   io.stderr:write(tostring(err), "\n")
   return exits.of_error(err)
 end
@@ -463,19 +503,56 @@ local function ending(e, run)
   return exits.FAILURE
 end
 
+-- Standard input, output and error must be open before anything opens a file or a socket,
+-- which would take their numbers: a closed stdout would then receive another file's bytes.
+-- A closed stdin or stderr gets /dev/null; a closed stdout is an error. The handles stay
+-- open for the run.
+local placeholders = {}
+local function check_standard_fds()
+  local _, _, stdin_errno = io.stdin:seek("cur")
+  if stdin_errno == EBADF then placeholders[#placeholders + 1] = io.open("/dev/null", "r") end
+  local _, _, stdout_errno = io.stdout:seek("cur")
+  local _, _, stderr_errno = io.stderr:seek("cur")
+  if stdout_errno == EBADF then
+    if stderr_errno ~= EBADF then io.stderr:write("atlasrestore: standard output is closed: nothing to print to\n") end
+    return false
+  end
+  if stderr_errno == EBADF then placeholders[#placeholders + 1] = io.open("/dev/null", "w") end
+  return true
+end
+
+-- `-o=json` as `--output=json` works: argparse reads `-o=json` as the value "=json".
+local function split_short_equals(argv)
+  local list = {}
+  for i = 1, #argv do
+    local flag, value = argv[i]:match("^(%-%a)=(.*)$")
+    if flag then
+      list[#list + 1], list[#list + 2] = flag, value
+    else
+      list[#list + 1] = argv[i]
+    end
+  end
+  return list
+end
+
+-- The progress line redraws itself with escape sequences: never on a dumb terminal or with NO_COLOR.
+local function escapes_allowed()
+  return os.getenv("TERM") ~= "dumb" and nonempty(os.getenv("NO_COLOR")) == nil
+end
+
 --- Runs the command with `argv` (the launcher's `arg`); returns the exit code.
 function cli.main(argv)
+  if not check_standard_fds() then return exits.FAILURE end
   process.ignore_sigpipe()
   process.trap()
-  local list = {}
-  for i = 1, #argv do list[i] = argv[i] end
+  local list = split_short_equals(argv)
   local run
   local ok, code = pcall(function()
     local parser, commands = build_parser()
     refuse_secret_arguments(parser, list)
     local args = parser:parse(list)
     local cmd = commands[args.command]
-    local shown = args.progress or not args.no_progress and process.isatty(2)
+    local shown = escapes_allowed() and (args.progress or not args.no_progress and process.isatty(2))
     run = setmetatable({ args = args, cmd = cmd, parser = parser,
       progress = progress.new(io.stderr, curl.now, shown and args.command == "list" and not args.page
         and not args.limit) }, Run)

@@ -1,6 +1,9 @@
 --- The command's output formats: an aligned table, a JSON array, NDJSON and RFC 4180 CSV,
 -- each a writer taking one job at a time; the columns (`--fields`); failed writes raised as values.
-local json = require "atlasrestore_cli.json"
+-- JSON text is the library's (atlasrestore.encode): the same data gives the same bytes.
+local atlasrestore = require "atlasrestore"
+local core = require "atlasrestore.core"
+local shape = require "atlasrestore.shape"
 
 local output = {}
 
@@ -27,6 +30,15 @@ local function valid_path(path)
   return path ~= ""
 end
 
+-- The fields a printed record may have: the documented ones, the wire fields that some
+-- endpoint keeps under their own names, and `raw` (the wire record: raw.<any field>).
+local WIRE_FIELDS = { "components", "createdAt", "instanceName", "projectId", "restoreScheduledDate",
+  "targetDeploymentItemName", "privateDownloadDeliveryUrls", "raw" }
+local KNOWN = {}
+for _, list in ipairs { shape.FIELDS, WIRE_FIELDS } do
+  for _, name in ipairs(list) do KNOWN[#KNOWN + 1], KNOWN[name] = name, true end
+end
+
 --- The columns of `--fields a,b.c` (nil for the default ones, `instance` first when
 -- `with_instance`, `project` before it when `with_project`), or nil, message.
 function output.fields(text, with_instance, with_project)
@@ -43,6 +55,9 @@ function output.fields(text, with_instance, with_project)
       return nil, ("--fields: %q is not a field name (letters, digits and _, with dots for nested fields)"):format(
         path)
     end
+    if not KNOWN[path:match("^[^.]+")] then
+      return nil, ("--fields: %q is not a field of a restore job (%s)"):format(path, table.concat(KNOWN, ", "))
+    end
     list[#list + 1] = field(path)
   end
   return list, true
@@ -57,32 +72,40 @@ local function value_at(job, parts)
   return v
 end
 
+-- The JSON text of a value of a job; `key_order` as for atlasrestore.encode. Jobs come from
+-- the decoder, which never gives what JSON cannot hold: a failure is the command's own bug.
+local function encode(value, key_order)
+  local text, why = atlasrestore.encode(value, key_order)
+  if not text then error("a job has no JSON text: " .. why, 0) end
+  return text
+end
+
 --- The text of one value in a table cell or a CSV field: "" when absent, compact JSON for objects and arrays.
 local function text_of(v)
   local t = type(v)
   if t == "string" then return v end
-  if t == "number" then return json.number_text(v) or "" end
+  if t == "number" or t == "table" then return encode(v) end
   if t == "boolean" then return tostring(v) end
-  if t == "table" then return json.encode(v) end
   return ""
 end
 
--- The record of one job for JSON: every field but `raw` (the wire record, which the
--- unified fields already carry), or the chosen fields under their dotted names.
-local function record_of(job, fields, chosen)
+-- The JSON text of one job: every field but `raw` (the wire record, which the unified
+-- fields already carry) in the record's order, or the chosen fields under their dotted
+-- names, in the order --fields gave them (null for an absent one).
+local function json_of(self, job)
   local out = {}
-  if not chosen then
+  if not self.chosen then
     for k, v in pairs(job) do
       if k ~= "raw" then out[k] = v end
     end
-    return out
+    return encode(out)
   end
-  for _, f in ipairs(fields) do
+  for _, f in ipairs(self.columns) do
     local v = value_at(job, f.parts)
-    if v == nil then v = json.null end
+    if v == nil then v = core.null end
     out[f.path] = v
   end
-  return out
+  return encode(out, self.paths)
 end
 
 ---------------------------------------------------------------------------
@@ -138,15 +161,26 @@ end
 
 -- json: the texts kept until the end, so that a failed listing prints no half array.
 function ROW.json(self, job)
-  self.rows[#self.rows + 1] = json.encode(record_of(job, self.columns, self.chosen))
+  self.rows[#self.rows + 1] = json_of(self, job)
 end
 
 function ROW.ndjson(self, job)
-  emit(self.stream, json.encode(record_of(job, self.columns, self.chosen)) .. "\n")
+  emit(self.stream, json_of(self, job) .. "\n")
   flush(self.stream)
 end
 
+-- The header goes out with the first row (or at the end of an empty listing), so a
+-- listing that fails before its first job leaves stdout empty.
+local function csv_header(self)
+  if self.header_written then return end
+  self.header_written = true
+  local header = {}
+  for i, f in ipairs(self.columns) do header[i] = csv_field(f.path) end
+  emit(self.stream, table.concat(header, ",") .. "\r\n")
+end
+
 function ROW.csv(self, job)
+  csv_header(self)
   local cells = {}
   for i, f in ipairs(self.columns) do cells[i] = csv_field(text_of(value_at(job, f.parts))) end
   emit(self.stream, table.concat(cells, ",") .. "\r\n")
@@ -186,7 +220,7 @@ function FINISH.json(self)
 end
 
 function FINISH.ndjson() end
-function FINISH.csv() end
+FINISH.csv = csv_header
 
 --- A writer of `format` on `stream`: w:row(job) for each job, then w:finish().
 -- cfg: columns (from output.fields), chosen (true when --fields named them), one
@@ -198,11 +232,10 @@ function output.writer(format, stream, cfg)
     before_row = cfg.before_row, collector = cfg.collector,
     rows = {}, widths = {},
   }, Writer)
-  for i, f in ipairs(self.columns) do self.widths[i] = width(f.label) end
-  if format == "csv" then
-    local header = {}
-    for i, f in ipairs(self.columns) do header[i] = csv_field(f.path) end
-    emit(stream, table.concat(header, ",") .. "\r\n")
+  self.paths = {}
+  for i, f in ipairs(self.columns) do
+    self.widths[i] = width(f.label)
+    self.paths[i] = f.path
   end
   return self
 end

@@ -1,6 +1,9 @@
--- Hand-written JSON output.  Atlas emits object keys in alphabetical order and
--- the emulator must be able to write numbers in a chosen notation, which a
--- generic encoder (cjson) cannot guarantee.
+--- The emulator's JSON output: one small encoder of its own, not the module's core.encode.
+-- It plays Atlas, so it writes Atlas's bytes: each record's keys in the recorded order
+-- (ordered objects) and numbers in a chosen notation (raw "1.7000352e+09"), which a
+-- canonical encoder must not do; it runs in Debian's nginx (LuaJIT), where the module's
+-- C core is found only if a LuaJIT build was installed too; and the server a client is
+-- tested against should not share that client's encoder, whose bugs would hide on both sides.
 local M = {}
 
 local concat, format, byte = table.concat, string.format, string.byte
@@ -31,8 +34,13 @@ end
 
 local quote = M.quote
 
--- Ordered objects are arrays of {key, value} pairs; plain Lua arrays are JSON
--- arrays.  A table with `__object = true` and no pairs is an empty object.
+local function is_ordered(v)
+  return v.__object or (type(v[1]) == "table" and v[1].__pair)
+end
+
+-- Values: ordered objects (obj{...}) keep their pairs' order; a plain table with v[1]
+-- (or none at all) is an array; any other plain table (decoded config, stats) is an
+-- object with sorted keys; userdata (cjson.null) and nil are null.
 local function encode(v, out)
   local t = type(v)
   if t == "string" then
@@ -45,11 +53,11 @@ local function encode(v, out)
     end
   elseif t == "boolean" then
     out[#out + 1] = v and "true" or "false"
-  elseif t == "nil" then
+  elseif t ~= "table" then
     out[#out + 1] = "null"
   elseif getmetatable(v) == raw_mt then
     out[#out + 1] = v[1]
-  elseif v.__object or (type(v[1]) == "table" and v[1].__pair) then
+  elseif is_ordered(v) then
     out[#out + 1] = "{"
     for i, p in ipairs(v) do
       if i > 1 then out[#out + 1] = "," end
@@ -58,13 +66,27 @@ local function encode(v, out)
       encode(p[2], out)
     end
     out[#out + 1] = "}"
-  else
+  elseif next(v) == nil or v[1] ~= nil then
     out[#out + 1] = "["
     for i, item in ipairs(v) do
       if i > 1 then out[#out + 1] = "," end
       encode(item, out)
     end
     out[#out + 1] = "]"
+  else
+    local keys = {}
+    for k in pairs(v) do keys[#keys + 1] = tostring(k) end
+    table.sort(keys)
+    out[#out + 1] = "{"
+    for i, k in ipairs(keys) do
+      if i > 1 then out[#out + 1] = "," end
+      out[#out + 1] = quote(k)
+      out[#out + 1] = ":"
+      local item = v[k]
+      if item == nil then item = v[tonumber(k)] end
+      encode(item, out)
+    end
+    out[#out + 1] = "}"
   end
 end
 
@@ -78,46 +100,6 @@ end
 function M.encode(v)
   local out = {}
   encode(v, out)
-  return concat(out)
-end
-
--- Encodes plain Lua data (decoded config, stats): objects get sorted keys,
--- an empty table is an empty array, userdata (cjson.null) is null.
-local function encode_plain(v, out)
-  local t = type(v)
-  if t == "table" and getmetatable(v) ~= raw_mt then
-    if next(v) == nil or v[1] ~= nil then
-      out[#out + 1] = "["
-      for i, item in ipairs(v) do
-        if i > 1 then out[#out + 1] = "," end
-        encode_plain(item, out)
-      end
-      out[#out + 1] = "]"
-    else
-      local keys = {}
-      for k in pairs(v) do keys[#keys + 1] = tostring(k) end
-      table.sort(keys)
-      out[#out + 1] = "{"
-      for i, k in ipairs(keys) do
-        if i > 1 then out[#out + 1] = "," end
-        out[#out + 1] = quote(k)
-        out[#out + 1] = ":"
-        local item = v[k]
-        if item == nil then item = v[tonumber(k)] end
-        encode_plain(item, out)
-      end
-      out[#out + 1] = "}"
-    end
-  elseif t == "userdata" or t == "function" then
-    out[#out + 1] = "null"
-  else
-    encode(v, out)
-  end
-end
-
-function M.encode_plain(v)
-  local out = {}
-  encode_plain(v, out)
   return concat(out)
 end
 

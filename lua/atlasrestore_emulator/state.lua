@@ -155,7 +155,7 @@ local cached_text, cached_cfg
 function M.config()
   local text = state:get("config")
   if not text then
-    text = json.encode_plain(defaults())
+    text = json.encode(defaults())
     state:set("config", text)
   end
   if text ~= cached_text then
@@ -187,7 +187,7 @@ function M.update_config(patch)
   end
   local ok, err = validate(cfg)
   if not ok then return nil, err end
-  state:set("config", json.encode_plain(cfg))
+  state:set("config", json.encode(cfg))
   if patch.faults ~= nil then
     -- A new fault plan starts its script and PRNG sequence from the beginning.
     state:set("script_pos", 0)
@@ -212,7 +212,7 @@ end
 
 function M.append_log(entry)
   local n = logd:incr("n", 1, 0)
-  logd:set(n, json.encode_plain(entry))
+  logd:set(n, json.encode(entry))
   if n > LOG_MAX then logd:delete(n - LOG_MAX) end
 end
 
@@ -249,7 +249,7 @@ function M.stats_json(extra)
     trap_log = trap_log,
   }
   for k, v in pairs(extra or {}) do counters[k] = v end
-  local head = json.encode_plain(counters)
+  local head = json.encode(counters)
   return head:sub(1, -2) .. ',"log":[' .. table.concat(entries, ",") .. "]}"
 end
 

@@ -203,20 +203,44 @@ describe("the atlasrestore command", function()
       { "--endpoint without a name", "list --endpoint flex" },
       { "--page with a filter", "list demo --page 2 --status RUNNING" },
       { "--fields with a bad name", "list demo --fields 'id,,status'" },
+      { "a misspelt option", "list demo --outptu json" },
+      { "a concurrency past the bound", "list demo --concurrency 64" },
+      { "an unknown command", "lsit demo" },
     }
+    -- One line: the code, what is wrong, which --help to read.
+    local USAGE_LINE = "^atlasrestore: USAGE: [^\n]+ %(see 'atlasrestore[%a ]* %-%-help'%)\n$"
     for _, case in ipairs(cases) do
-      it("for " .. case[1], function()
+      it("for " .. case[1] .. ", in one line", function()
         local r = run(case[2], key_env())
         assert.equal(2, r.code, r.err)
-        assert.matches("Error: ", r.err, 1, true)
+        assert.matches(USAGE_LINE, r.err)
         assert.equal("", r.out)
+        assert.equal(0, emu:stats().requests)
       end)
     end
+
+    it("names the --help of the command that was misused", function()
+      assert.matches("(see 'atlasrestore list --help')", run("list demo --outptu json", key_env()).err, 1, true)
+      assert.matches("(see 'atlasrestore describe --help')", run("describe demo", key_env()).err, 1, true)
+      assert.matches("(see 'atlasrestore --help')", run("", key_env()).err, 1, true)
+      assert.matches("did you mean '--output'", run("list demo --outptu json", key_env()).err, 1, true)
+    end)
+
+    it("for an unknown --fields name, listing the valid ones", function()
+      local r = run("list demo -o json --fields id,nosuch", key_env())
+      assert.equal(2, r.code, r.err)
+      assert.matches(USAGE_LINE, r.err)
+      assert.matches('"nosuch" is not a field', r.err, 1, true)
+      for _, name in ipairs { "id", "status", "targetClusterName", "finishedAt", "raw" } do
+        assert.matches("[ (]" .. name .. "[,)]", r.err)
+      end
+      assert.equal("", r.out)
+    end)
 
     it("without credentials, naming the variables", function()
       local r = run("list demo", { MONGODB_ATLAS_BASE_URL = emu.base_url, MONGODB_ATLAS_PROJECT_ID = G })
       assert.equal(2, r.code)
-      assert.matches("INVALID_ARGUMENT", r.err, 1, true)
+      assert.matches(USAGE_LINE, r.err)
       assert.matches("MONGODB_ATLAS_CLIENT_ID", r.err, 1, true)
       assert.equal(0, emu:stats().requests)
     end)
@@ -226,7 +250,15 @@ describe("the atlasrestore command", function()
       vars.MONGODB_ATLAS_PROJECT_ID = nil
       local r = run("list demo", vars)
       assert.equal(2, r.code)
+      assert.matches(USAGE_LINE, r.err)
       assert.matches("--projectId", r.err, 1, true)
+    end)
+
+    it("for a format in MONGODB_ATLAS_OUTPUT that it does not have", function()
+      local r = run("list demo", key_env { MONGODB_ATLAS_OUTPUT = "xml" })
+      assert.equal(2, r.code)
+      assert.matches(USAGE_LINE, r.err)
+      assert.matches("MONGODB_ATLAS_OUTPUT", r.err, 1, true)
     end)
 
     it("for a secret given as an argument, which it never echoes", function()
@@ -291,10 +323,10 @@ describe("the atlasrestore command", function()
     end)
 
     it("is RFC 4180 CSV with -o csv: a header, and commas, quotes, CR and LF inside values quoted", function()
-      local r = run("list sandbox -o csv --fields id,note,status,deliveryType", key_env())
+      local r = run("list sandbox -o csv --fields id,raw.note,status,deliveryType", key_env())
       assert.equal(0, r.code, r.err)
       local rows = python(CSV_ROWS, r.out)
-      assert.same({ "id", "note", "status", "deliveryType" }, rows[1])
+      assert.same({ "id", "raw.note", "status", "deliveryType" }, rows[1])
       assert.equal(4, #rows)
       assert.equal('Restore "before the upgrade", then check\r\nline two', rows[2][2])
       assert.equal("COMPLETED", rows[2][3])
@@ -322,6 +354,98 @@ describe("the atlasrestore command", function()
       r = run("list demo --fields id,desiredTimestamp.date", key_env())
       assert.matches("^ID%s+DESIREDTIMESTAMP.DATE\n", r.out)
       assert.matches("6a7a1c0e5f1b2c3d4e5f6a02%s+2023%-11%-15T08:00:00Z\n", r.out)
+    end)
+  end)
+
+  describe("output a script can rely on", function()
+    it("is the same bytes every run, in every format", function()
+      for _, args in ipairs { "list demo -o json", "list demo -o ndjson", "list demo -o csv",
+        "list demo -o json --fields status,id,desiredTimestamp,deliveryUrl", "list demo -o csv --fields links,id",
+        "list flex-demo -o ndjson", "list --projectId " .. emulator.MIXED_GROUP_ID .. " -o json" } do
+        local first = run(args, key_env())
+        local second = run(args, key_env())
+        assert.truthy(#first.out > 100, args)
+        assert.equal(first.out, second.out, args)
+      end
+    end)
+
+    it("writes a record's documented fields first, in their order, then the others sorted", function()
+      local r = run("list demo -o ndjson", key_env())
+      assert.equal(0, r.code, r.err)
+      local keys = python("import json, sys; print(json.dumps(list(json.loads(sys.stdin.readlines()[1]).keys())))",
+        r.out)
+      assert.same({ "id", "status", "source", "deliveryType" }, { keys[1], keys[2], keys[3], keys[4] })
+      local ORDER = require("atlasrestore.shape").FIELDS
+      local rank = {}
+      for i, name in ipairs(ORDER) do rank[name] = i end
+      local last_rank, last_other = 0, nil
+      for _, key in ipairs(keys) do
+        if rank[key] then
+          assert.is_nil(last_other, key .. " after a field outside the documented order")
+          assert.truthy(rank[key] > last_rank, key)
+          last_rank = rank[key]
+        else
+          assert.truthy(last_other == nil or key > last_other, key)
+          last_other = key
+        end
+      end
+      -- --fields: the order given.
+      r = run("list demo -o ndjson --fields status,id", key_env())
+      assert.matches('^{"status":"[A-Z]+","id":"6a7a1c0e5f1b2c3d4e5f6a01"}\n', r.out)
+    end)
+
+    it("prints nothing on stdout when the listing fails before its first job", function()
+      for _, format in ipairs { "csv", "json", "ndjson", "table" } do
+        local file = WORK .. "/nope." .. format
+        os.remove(file)
+        local _, code = sh(CLEAR .. assignments(key_env()) .. q(BIN) .. " list nope -o " .. format .. " >"
+          .. q(file) .. " 2>/dev/null")
+        assert.equal(4, code, format)
+        assert.equal("", read_file(file), format)
+      end
+      -- An empty listing is data: the CSV header alone.
+      local r = run("list empty -o csv --fields id,status", key_env())
+      assert.equal(0, r.code, r.err)
+      assert.equal("id,status\r\n", r.out)
+    end)
+
+    it("exits 1 with a message when stdout is closed or cannot be written", function()
+      local err = WORK .. "/closed.err"
+      local _, code = sh(CLEAR .. assignments(key_env()) .. q(BIN) .. " list demo -o json >&- 2>" .. q(err))
+      assert.equal(1, code)
+      assert.matches("standard output is closed", read_file(err), 1, true)
+      assert.equal(0, emu:stats().requests)
+      for _, args in ipairs { "--help", "--version", "list --help" } do
+        _, code = sh(CLEAR .. q(BIN) .. " " .. args .. " >/dev/full 2>" .. q(err))
+        assert.equal(1, code, args)
+        assert.matches("cannot write the output", read_file(err), 1, true)
+      end
+    end)
+
+    it("runs with stdin and stderr closed", function()
+      local out = WORK .. "/closed.out"
+      local _, code = sh(CLEAR .. assignments(key_env()) .. q(BIN) .. " list demo -o ndjson <&- 2>&- >" .. q(out))
+      assert.equal(0, code)
+      assert.equal(7, #lines_of(read_file(out)))
+    end)
+
+    it("takes -o=json as --output=json, and the default format from MONGODB_ATLAS_OUTPUT", function()
+      local long = run("list demo --output=json", key_env())
+      assert.equal(0, long.code, long.err)
+      assert.equal(long.out, run("list demo -o=json", key_env()).out)
+      assert.equal(long.out, run("list demo", key_env { MONGODB_ATLAS_OUTPUT = "json" }).out)
+      local csv = run("list demo -o csv", key_env { MONGODB_ATLAS_OUTPUT = "json" })
+      assert.matches("^id,snapshotId,", csv.out)
+      assert.matches("^ID%s+SNAPSHOT", run("list demo", key_env { MONGODB_ATLAS_OUTPUT = "plaintext" }).out)
+    end)
+
+    it("writes no escape sequence for TERM=dumb or NO_COLOR", function()
+      for _, vars in ipairs { { TERM = "dumb" }, { NO_COLOR = "1" } } do
+        local r = run("list jobs-1000 -o csv --fields id --progress", key_env(vars), { tty = true })
+        assert.equal(0, r.code, r.out)
+        assert.is_nil(r.out:find("\27", 1, true))
+        assert.equal(1000, select(2, r.out:gsub("\n%x+\r", "")))
+      end
     end)
   end)
 
@@ -692,6 +816,36 @@ describe("the atlasrestore command", function()
       assert.equal(0, stats.list_requests, "and no listing started after the signal")
       assert.equal(1, stats.revokes)
       assert.equal(0, stats.live_tokens)
+    end)
+  end)
+
+  describe("cron-like runs", function()
+    it("leave no token alive after 24 runs with refusals, faults, closed pipes and signals", function()
+      -- max_tokens = 2: a run that left its token alive would make a later one fail with 403.
+      local SIGNALS = { TERM = true, HUP = true, INT = true }
+      local EXIT = { ok = 0, refused = 3, faults = 0, pipe = 0, missing = 4 }
+      local ARGS = { ok = "list demo", refused = "list demo", faults = "list demo --max-attempts 6",
+        pipe = "list jobs-10000 -o ndjson", missing = "list nowhere" }
+      local kinds = { "ok", "refused", "faults", "pipe", "TERM", "HUP", "INT", "missing" }
+      for i = 1, 24 do
+        local kind = kinds[(i - 1) % #kinds + 1]
+        emu:config { max_tokens = 2, refuse_bearer = kind == "refused",
+          latency = { request = SIGNALS[kind] and 0.1 or 0 },
+          faults = kind == "faults" and { rate = 0.3, kinds = { "503", "close", "truncated" }, retry_after = 0,
+            seed = i } or { rate = 0 } }
+        if SIGNALS[kind] then
+          local base = background("cron" .. i, "list jobs-10000 -o ndjson", sa_env())
+          assert.truthy(wait_for(10, function() return (read_file(base .. ".out") or "") ~= "" end))
+          signal(base, kind)
+          assert.truthy(wait_for(10, function() return (read_file(base .. ".code") or ""):match("%d+") end))
+        else
+          local r = run(ARGS[kind], sa_env(), kind == "pipe" and { pipe = "head -n 1" } or nil)
+          assert.equal(EXIT[kind], r.code, kind .. ": " .. r.err)
+        end
+        assert.equal(0, emu:stats().live_tokens, "after run " .. i .. " (" .. kind .. ")")
+      end
+      local stats = emu:stats()
+      assert.equal(stats.tokens, stats.revokes)
     end)
   end)
 

@@ -168,6 +168,7 @@ static void fuzz_decode_once(lua_State *L, const uint8_t *data, size_t size, int
     *too_deep = 0;
     opts.max_depth = max_depth;
     opts.array_mt = FUZZ_ARRAY_MT;
+    opts.integer_keys = 0;
     opts.sparse_array_mt = 0;
     if (ar_json_decode(L, (const char *)data, size, &opts, &err)) {
         if (lua_gettop(L) != FUZZ_ARRAY_MT + 1)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses and runs a bounded campaign on each:
 #   fuzz_decode     csrc/json.c, the JSON decoder
+#   fuzz_encode     csrc/encode.c, the JSON encoder, on what the decoder builds
 #   fuzz_head       csrc/head.c, csrc/framing.c and csrc/luahead.c, the response
 #                   head parser, the framing rules and the chunked-body checker
 #   fuzz_challenge  csrc/challenge.c and core.parse_digest_challenges
@@ -20,7 +21,7 @@ LUA_INCDIR=${LUA_INCDIR:-/usr/include/lua5.4}
 LUA_LIB=${LUA_LIB:--llua5.4}
 FUZZ_EXTRA_SEEDS=${FUZZ_EXTRA_SEEDS:-}
 OUT=build/fuzz
-TARGETS=(fuzz_decode fuzz_head fuzz_challenge)
+TARGETS=(fuzz_decode fuzz_encode fuzz_head fuzz_challenge)
 # The sources of atlasrestore.core, as the Makefile lists them (make fuzz passes them).
 CORE_SRC=${CORE_SRC:?"CORE_SRC: run this through make fuzz"}
 
@@ -44,6 +45,7 @@ mkdir -p "$OUT"
 for target in "${TARGETS[@]}"; do mkdir -p "spec/fuzz/corpus/$target"; done
 build fuzz_decode csrc/json.c
 build fuzz_head csrc/head.c csrc/framing.c csrc/luahead.c
+build fuzz_encode csrc/json.c csrc/encode.c
 build fuzz_challenge $CORE_SRC
 
 # fuzz_decode: fixture bodies plus small inputs aimed at each grammar corner.
@@ -62,6 +64,9 @@ seed "$CORPUS" 'null'
 seed "$CORPUS" "$(printf '%.0s[{"k":' {1..60})1$(printf '%.0s}]' {1..60})"
 # More significant digits than are handed to strtod.
 seed "$CORPUS" "[0.1$(printf '%.0s1234567890' {1..90})e-5,-$(printf '%.0s9' {1..900})]"
+
+# fuzz_encode: the decoder's seeds, whose values it encodes.
+cp -n spec/fuzz/corpus/fuzz_decode/* spec/fuzz/corpus/fuzz_encode/ 2>/dev/null || true
 
 # fuzz_head: heads as libcurl collects them, interim responses, folds, repeats.
 CORPUS=spec/fuzz/corpus/fuzz_head
@@ -84,7 +89,7 @@ budget=$((FUZZ_SECONDS / ${#TARGETS[@]}))
 [ "$budget" -ge 1 ] || budget=1
 for target in "${TARGETS[@]}"; do
   dict=spec/fuzz/${target#fuzz_}.dict
-  [ "$target" = fuzz_decode ] && dict=spec/fuzz/json.dict
+  [ "$target" = fuzz_decode ] || [ "$target" = fuzz_encode ] && dict=spec/fuzz/json.dict
   set +e
   "$OUT/$target" "spec/fuzz/corpus/$target" \
     -dict="$dict" \

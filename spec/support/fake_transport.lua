@@ -11,10 +11,10 @@
 --   t.max_in_flight, t:now(), t:advance(seconds)
 --   fake.digest_server(key, opts), fake.oauth_server(opts): handlers of an Atlas that authenticates
 --   fake.count(log, path): the requests of a log that went to a path
+--   fake.client(handler, opts): a client on a new fake transport -> client, t
 --
 -- A handler returns a response { status, headers, body, latency } or a failure
 -- { code = "TIMEOUT", message = ..., latency = ... }; latency is virtual seconds.
-local cjson = require "cjson"
 local core = require "atlasrestore.core"
 local errors = require "atlasrestore.errors"
 local scheduler = require "atlasrestore.scheduler"
@@ -23,8 +23,11 @@ local fake = {}
 
 --- A JSON response; `headers` keys are lower case, as the contract says.
 function fake.json(status, doc, headers, latency)
-  -- lua-cjson 2.1.0 writes an empty table as {}: an empty results array is [].
-  local body = cjson.encode(doc):gsub('"results":{}', '"results":[]')
+  -- A page's results are an array even when empty: core.encode writes an unmarked {} as an object.
+  if type(doc) == "table" and type(doc.results) == "table" and getmetatable(doc.results) == nil then
+    setmetatable(doc.results, core.array_mt)
+  end
+  local body = assert(core.encode(doc))
   return { status = status, headers = headers or {}, body = body, latency = latency }
 end
 
@@ -186,6 +189,17 @@ function fake.new(handler)
   --- Moves the virtual clock (a caller's pause between two calls).
   function self.advance(_, seconds) self.clock = self.clock + seconds end
   return self
+end
+
+--- A client on a new fake transport answered by `handler`: client, transport.
+-- A ready token unless `opts` gives an API key or a service account; opts win.
+function fake.client(handler, opts)
+  local t = fake.new(handler)
+  local o = { transport = t, base_url = "https://atlas.test", access_token = "ready-token-0001",
+    on_warning = function() end }
+  for k, v in pairs(opts or {}) do o[k] = v end
+  if o.public_key or o.client_id then o.access_token = nil end
+  return assert(require("atlasrestore").new(o)), t
 end
 
 return fake

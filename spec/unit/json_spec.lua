@@ -565,3 +565,190 @@ describe("core.decode numbers no double can hold", function()
     assert.equal(0, core.decode("[1e-400]")[1])
   end)
 end)
+
+-- core.encode: the C JSON encoder (csrc/encode.c), and atlasrestore.encode, which passes the record's order.
+describe("core.encode", function()
+  local core = require "atlasrestore.core"
+  local encode = core.encode
+  local array = function(t) return setmetatable(t, core.array_mt) end
+
+  -- Every refusal is nil, a message and a code, as core.decode's, never a raised error.
+  local function refused(value, pattern, ...)
+    local ok, text, why, code = pcall(encode, value, ...)
+    assert(ok, "encode raised: " .. tostring(text))
+    assert.is_nil(text)
+    assert.is_string(why)
+    assert.equal("INVALID_ARGUMENT", code)
+    assert.matches(pattern, why)
+    return why
+  end
+
+  describe("numbers", function()
+    it("writes integers exactly, without exponent or fraction", function()
+      assert.equal("[0,1,-1,1199145600,9007199254740991,-9007199254740991,1000000000000000]",
+        encode({ 0, 1, -1, 1199145600, 2 ^ 53 - 1, -(2 ^ 53 - 1), 1e15 }))
+      assert.equal("1700035200", encode(1.7000352e+09))
+      assert.equal("9007199254740992", encode(2 ^ 53))
+      -- Integral doubles below 2^63 in full: a decoder with 64-bit integers reads the same value.
+      assert.equal("1152921504606846976", encode(2 ^ 60))
+      assert.equal("-73438841771396368", encode(-73438841771396368))
+    end)
+
+    it_int64("writes every 64-bit integer exactly", function()
+      assert.equal("[9223372036854775807,-9223372036854775808,1234567890123456789]",
+        encode({ math.maxinteger, math.mininteger, 1234567890123456789 }))
+      assert.equal("3", encode(3.0))
+    end)
+
+    it("writes other numbers so that they read back the same, as short as 15 to 17 digits allow", function()
+      local cases = { { 0.1, "0.1" }, { 1.5, "1.5" }, { -2.25, "-2.25" }, { 1 / 3, "0.3333333333333333" },
+        { 1e300, "1e+300" }, { 5e-324, "4.94065645841247e-324" }, { 2 ^ 63, "9.223372036854776e+18" } }
+      for _, case in ipairs(cases) do
+        assert.equal(case[2], encode(case[1]))
+        assert.equal(case[1], core.decode(encode(case[1])))
+      end
+      for _ = 1, 2000 do
+        local x = (math.random() - 0.5) * 10 ^ math.random(-300, 300)
+        -- == and not equal(): past 2^53 the decoder gives an integral number back as an integer.
+        assert.truthy(x == core.decode(encode(x)), encode(x))
+      end
+    end)
+
+    it("refuses NaN and the infinities", function()
+      refused(0 / 0, "^NaN has no JSON text$")
+      refused(math.huge, "^inf has no JSON text$")
+      refused({ results = array { { size = -math.huge } } }, "^%-inf has no JSON text at results%[1%]%.size$")
+    end)
+  end)
+
+  describe("arrays and objects", function()
+    it("keeps marked arrays arrays, empty ones included, and {} an object", function()
+      assert.equal("[]", encode(array {}))
+      assert.equal("{}", encode({}))
+      assert.equal('{"deliveryUrl":[],"links":{}}', encode({ deliveryUrl = array {}, links = {} }))
+      assert.equal('[1,"a",true]', encode({ 1, "a", true }))
+      assert.equal('[[],[{}]]', encode(array { array {}, array { {} } }))
+    end)
+
+    it("gives back what the decoder read: [] and {} apart, arrays with holes as null", function()
+      for _, text in ipairs { '{"a":[],"b":{},"c":[[]],"d":[1,null,3],"e":"x"}', "[]", "{}", "[null,1]" } do
+        assert.equal(text, encode(core.decode(text)))
+      end
+    end)
+
+    it("writes a table keyed 1..n as an array, any other as an object with its integer keys as text", function()
+      assert.equal('{"1":"a","3":"c"}', encode({ [1] = "a", [3] = "c" }))
+      assert.equal('{"1":"a","x":"b"}', encode({ "a", x = "b" }))
+      refused({ [1] = "a", ["1"] = "b" }, "same text")
+    end)
+
+    it("refuses keys JSON cannot have, and arrays with other keys", function()
+      refused({ [true] = 1 }, "a boolean key")
+      refused({ [1.5] = 1 }, "not an integer")
+      refused(array { 1, x = 2 }, "an array holds a string key")
+    end)
+  end)
+
+  describe("key order", function()
+    it("sorts keys bytewise, whatever order the table was filled in", function()
+      local texts = {}
+      for round = 1, 20 do
+        local t = {}
+        local keys = { "b", "a", "B", "ab", "_", "aa", "a1", "é", "z" }
+        for i = 1, #keys do
+          local k = keys[(i + round) % #keys + 1]
+          t[k] = i
+        end
+        for k in pairs(t) do t[k] = #k end
+        texts[#texts + 1] = encode(t)
+      end
+      for i = 2, #texts do assert.equal(texts[1], texts[i]) end
+      assert.equal('{"B":1,"_":1,"a":1,"a1":2,"aa":2,"ab":2,"b":1,"z":1,"' .. U(0xe9) .. '":2}', texts[1])
+    end)
+
+    it("writes the keys of key_order first, in that order, in every object", function()
+      local order = { "id", "status", "links" }
+      assert.equal('{"id":"x","status":"S","links":[{"rel":"self","href":"h"}],"a":1,"z":2}',
+        encode({ z = 2, a = 1, links = array { { href = "h", rel = "self" } }, status = "S", id = "x" },
+          { "id", "status", "links", "rel" }))
+      assert.equal('{"status":"S","a":1}', encode({ a = 1, status = "S" }, order))
+    end)
+
+    it("raises at the caller for a key_order that is not an array of strings", function()
+      assert.has_error(function() encode({}, { 1 }) end)
+      assert.has_error(function() encode({}, "id") end)
+    end)
+
+    it("is the record's documented order in atlasrestore.encode", function()
+      local atlasrestore = require "atlasrestore"
+      local shape = require "atlasrestore.shape"
+      local job = { zeta = 1, finishedAt = "f", id = "i", status = "COMPLETED", cancelled = false }
+      assert.equal('{"id":"i","status":"COMPLETED","finishedAt":"f","cancelled":false,"zeta":1}',
+        atlasrestore.encode(job))
+      assert.equal("id", shape.FIELDS[3])
+      assert.equal('{"zeta":1,"id":"i"}', atlasrestore.encode({ id = "i", zeta = 1 }, { "zeta" }))
+    end)
+  end)
+
+  describe("strings", function()
+    it("escapes quote, backslash and control characters, and passes UTF-8 and / through", function()
+      assert.equal([["a\"b\\c/d"]], encode('a"b\\c/d'))
+      assert.equal([["\b\f\n\r\t\u0000\u0001\u001f"]], encode("\b\f\n\r\t\0" .. X("01 1f")))
+      assert.equal('"' .. U(0xe9, 0x20ac, 0x1f600, 0x2028) .. X("7f") .. '"', encode(U(0xe9, 0x20ac, 0x1f600, 0x2028)
+        .. X("7f")))
+      local long = ("x"):rep(100000) .. "\n" .. ("y"):rep(100000)
+      assert.equal('"' .. long:gsub("\n", "\\n") .. '"', encode(long))
+    end)
+
+    it("refuses invalid UTF-8, in values and in keys", function()
+      for _, bad in ipairs { X("ff"), X("c0 80"), X("ed a0 80"), "ok" .. X("e2 82"), X("f4 90 80 80") } do
+        refused(bad, "invalid UTF%-8")
+        refused({ [bad] = 1 }, "invalid UTF%-8 at byte %d+ of a key")
+      end
+    end)
+  end)
+
+  describe("what has no JSON text", function()
+    it("writes nil, and core.null (a NULL light userdata, as cjson.null), as null", function()
+      assert.equal("null", encode(nil))
+      assert.equal('{"a":null}', encode({ a = core.null }))
+      assert.equal("[true,false]", encode({ true, false }))
+    end)
+
+    it("refuses functions, coroutines and full userdata, naming where", function()
+      refused(print, "^a function has no JSON text$")
+      refused({ a = { b = array { 1, coroutine.create(function() end) } } }, "^a thread has no JSON text at a%.b%[2%]$")
+      refused({ [("k"):rep(40)] = io.stdout }, '^a userdata has no JSON text at %["k+%.%.%."%]$')
+    end)
+
+    it("refuses a table that contains itself, and nesting past max_depth", function()
+      local t = { list = array {} }
+      t.list[1] = t
+      refused(t, "^a table that contains itself at list%[1%]$")
+      local deep = {}
+      for _ = 1, 64 do deep = array { deep } end
+      refused(deep, "^nested deeper than 64")
+      assert.is_string(encode(deep, nil, 100))
+      assert.has_error(function() encode({}, nil, 0) end)
+    end)
+
+    it("leaves the stack as it was, after thousands of refusals and successes", function()
+      for i = 1, 5000 do
+        if i % 2 == 0 then
+          assert.equal(tostring(i), encode(i))
+        else
+          assert.is_nil((encode({ 0 / 0 })))
+        end
+      end
+    end)
+  end)
+
+  it("gives the same bytes for the same page, and the page the decoder read", function()
+    local body = read_fixture("dedicated_restore_jobs_list_200")
+    local doc = assert(core.decode(body))
+    local text = assert(encode(doc))
+    assert.equal(text, encode(core.decode(text)))
+    assert.equal(text, encode(assert(core.decode(body))))
+    assert.matches('"deliveryUrl":[]', text, 1, true)
+  end)
+end)

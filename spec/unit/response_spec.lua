@@ -111,6 +111,38 @@ describe("response.page with hostile bodies", function()
     assert.is_table(response.page(200, page_of('{"id":"a","oplogTs":-9007199254740991}'), {}))
   end)
 
+  -- The rule of every Lua: an integer field holds an integer in the text. Where numbers are
+  -- doubles, 1e-400 rounds to 0 and 1199145600.0000000000000000001 to 1199145600, both integral.
+  it("gives BAD_RESPONSE on every Lua for an integer field whose text is not an integer", function()
+    local values = { "1E-400", "1199145600.0000000000000000001", "0.5", "1.5e0", "-1e-5" }
+    for _, value in ipairs(values) do
+      for _, field in ipairs(response.INTEGER_FIELDS) do
+        local page, err = response.page(200, page_of('{"id":"a","' .. field .. '":' .. value .. '}'), {})
+        assert.is_nil(page, field .. " " .. value)
+        assert.equal("BAD_RESPONSE", err.errorCode)
+        assert.matches("results%[1%]%." .. field .. " is not an? ", err.message)
+        local job
+        job, err = response.entity(200, '{"id":"a","' .. field .. '":' .. value .. '}', {})
+        assert.is_nil(job, "entity " .. field .. " " .. value)
+        assert.equal("BAD_RESPONSE", err.errorCode)
+      end
+      local page, err = response.page(200, page_of('{"id":"a","desiredTimestamp":{"increment":' .. value .. '}}'), {})
+      assert.is_nil(page, "increment " .. value)
+      assert.matches("desiredTimestamp.increment is not", err.message, 1, true)
+      assert.is_nil(response.page(200, page_of(JOB, ',"totalCount":' .. value), {}), "totalCount " .. value)
+    end
+    -- Integers in any notation stay integers; other fields keep the nearest double.
+    local page = assert(response.page(200, page_of('{"id":"a","oplogTs":1.1991456e+09,"oplogInc":1.0,'
+      .. '"pointInTimeUTCSeconds":11991456E2,"size":1E-400,"ratio":0.5}'), {}))
+    local job = page.results[1]
+    assert.equal(1199145600, job.oplogTs)
+    assert.equal(1, job.oplogInc)
+    assert.equal(1199145600, job.pointInTimeUTCSeconds)
+    assert.equal(0, job.size)
+    assert.equal("number", type(job.size))
+    assert.equal(0.5, job.ratio)
+  end)
+
   it("turns null into nil and keeps unknown fields", function()
     local page = assert(response.page(200, page_of('{"id":"a","finishedAt":null,"createdAt":"2026-01-01T00:00:00Z"}'),
       {}))
