@@ -85,7 +85,7 @@ local function choose_transport(opts, phase)
 end
 
 -- What outlives a client in an nginx worker (see shared.lua): the strategy, the
--- scrubber, the "auto" routes and the notices. Elsewhere each client has its own.
+-- scrubber, the "auto" routes, the notices and the single flights (flight.lua). Elsewhere each client has its own.
 local function lasting_state(opts, creds, base, ngx, phase)
   local dict
   if opts.shared_dict then
@@ -107,7 +107,7 @@ local function lasting_state(opts, creds, base, ngx, phase)
     end
     local strategy = auth.strategy(creds, random.hex, tokens)
     scrubber:add("key", strategy.secrets[1], strategy.secrets[2])
-    return { strategy = strategy, scrubber = scrubber, memory = {}, once = {} }
+    return { strategy = strategy, scrubber = scrubber, memory = {}, once = {}, flights = {} }
   end
   if not in_worker then return make() end
   return shared.worker(shared.key(base.url, opts.shared_dict or "", creds.public_key or "", creds.private_key or "",
@@ -149,6 +149,7 @@ function atlasrestore.new(opts)
       strategy = lasting.strategy,
       scrubber = lasting.scrubber,
       once = lasting.once,
+      flights = lasting.flights,
       base = base,
       user_agent = ("atlasrestore/%s (%s; %s)"):format(atlasrestore._VERSION, platform.lua_name(), transport.version)
         .. (opts.user_agent and " " .. opts.user_agent or ""),

@@ -24,7 +24,8 @@ end
 --- The first page, routed (for "auto", through the probe table): page, endpoint or nil, err.
 local function first_page(self, ctx, include_count)
   local function get(endpoint, notice) return fetch(self, ctx, endpoint, 1, include_count, notice) end
-  return probe.route(self.pipe, self.memory, self.group_id, self.name, self.endpoint, get, true, self.routed)
+  return probe.route(self.pipe, self.memory, self.group_id, self.name, self.endpoint, get, true, self.routed,
+    ctx.deadline)
 end
 
 local Listing = {}

@@ -2,6 +2,7 @@
 -- within a call's deadline, returning a decoded document or an error value.
 local core = require "atlasrestore.core"
 local errors = require "atlasrestore.errors"
+local flight = require "atlasrestore.flight"
 local request = require "atlasrestore.request"
 local response = require "atlasrestore.response"
 
@@ -14,9 +15,12 @@ local RETRY_STATUS = { [429] = true, [500] = true, [502] = true, [503] = true, [
 local RETRY_CODES = { CONNECT_FAILED = true, TIMEOUT = true, NETWORK_ERROR = true, BAD_RESPONSE = true }
 
 --- cfg: settings, transport, strategy (auth.strategy), scrubber, once (a table
--- for the notices given once: per client, or per nginx worker), base (the
--- checked base URL: url, path, target), user_agent, events (events.emitter), on_warning.
+-- for the notices given once: per client, or per nginx worker), flights (the
+-- single flights of the same scope, flight.lua's slots; default the pipeline's
+-- own), base (the checked base URL: url, path, target), user_agent, events
+-- (events.emitter), on_warning.
 function pipeline.new(cfg)
+  cfg.flights = cfg.flights or {}
   return setmetatable(cfg, Pipeline)
 end
 
@@ -142,13 +146,7 @@ function Pipeline:authorization(ctx, method, uri)
     if proof then self.scrubber:add("digest response", proof) end
     return value
   end
-  local pending = self.pending
-  if not pending then
-    pending = transport:spawn(fetch_token, self, ctx)
-    self.pending = pending
-  end
-  local ok, got, err = transport:wait(pending)
-  if self.pending == pending then self.pending = nil end
+  local _, ok, got, err = flight.share(transport, self, "pending", nil, fetch_token, self, ctx)
   if not ok then error(got, 0) end
   return got, err
 end
@@ -161,27 +159,67 @@ function Pipeline:close(revoke)
   return self:revoke(self:context(), token, "close")
 end
 
+-- Sends one request of an exchange and, after a 401, asks the strategy what it
+-- means: res, verdict (strategy:refused's; nil for any other answer) | nil, err.
+local function send_once(self, ctx, attempt, path, headers, exchange)
+  local strategy = self.strategy
+  local res, err = self:send(ctx, attempt, "GET", path, headers)
+  if not res then return nil, err end
+  if res.status ~= 401 then
+    strategy:accepted()
+    return res
+  end
+  local verdict
+  verdict, err = strategy:refused(res, exchange, self.transport:now())
+  if err then return nil, err end
+  return res, verdict
+end
+
+-- A request while no Digest challenge is adopted yet: one of the concurrent
+-- requests (of the client; of the worker, inside nginx) goes without credentials
+-- for the challenge its 401 brings, and the others wait for it, then authorize
+-- with that challenge. A waiter gets the error of a request that failed on its way
+-- (its own retries then apply, as for any failed attempt); it goes on its own when
+-- the request brought no challenge, or its task ended, or when it may outlast the
+-- waiter's deadline. Returns send_once's answer, or false: authorize again.
+local function unchallenged(self, ctx, attempt, path, headers, exchange)
+  local led, ok, res, verdict
+  if not exchange.waited then
+    led, ok, res, verdict = flight.share(self.transport, self.flights, "challenge", ctx.deadline, send_once, self,
+      ctx, attempt, path, headers, exchange)
+  end
+  if led == nil then return send_once(self, ctx, attempt, path, headers, exchange) end
+  if led then
+    if not ok then error(res, 0) end
+    return res, verdict
+  end
+  exchange.waited = true
+  if ok and not res then return nil, errors.copy(verdict) end
+  -- The challenge is as fresh for this request as for the one that brought it.
+  exchange.challenged = ok and verdict == "challenge"
+  return false
+end
+
 --- One authenticated exchange. A Digest challenge and its answer, or a token
 -- renewal after a 401, belong to the same attempt. Returns the last response.
 function Pipeline:exchange(ctx, attempt, path, accept)
   local headers = { Accept = accept, ["Accept-Encoding"] = "gzip", ["User-Agent"] = self.user_agent }
-  local strategy, exchange = self.strategy, {}
-  local res, err
+  local exchange = {}
+  local res, verdict
   for _ = 1, 3 do
-    local authorization
-    authorization, err = self:authorization(ctx, "GET", self.base.path .. path)
+    local authorization, err = self:authorization(ctx, "GET", self.base.path .. path)
     if err then return nil, err end
     headers.Authorization, exchange.authorization = authorization, authorization
-    res, err = self:send(ctx, attempt, "GET", path, headers)
-    if not res then return nil, err end
-    if res.status ~= 401 then
-      strategy:accepted()
+    if authorization then
+      res, verdict = send_once(self, ctx, attempt, path, headers, exchange)
+    else
+      res, verdict = unchallenged(self, ctx, attempt, path, headers, exchange)
+    end
+    if not res then
+      if res == nil then return nil, verdict end
+    elseif not verdict then
       return res
     end
-    local verdict
-    verdict, err = strategy:refused(res, exchange, self.transport:now())
-    if err then return nil, err end
-    if not verdict then return res end
   end
   return res
 end

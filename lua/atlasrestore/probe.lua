@@ -4,6 +4,7 @@
 -- deprecation warning of the answer used.
 local endpoints = require "atlasrestore.endpoints"
 local errors = require "atlasrestore.errors"
+local flight = require "atlasrestore.flight"
 
 local probe = {}
 
@@ -96,6 +97,24 @@ local function resolve(memory, key, get, first_page)
   return failed(answers, asked)
 end
 
+-- Resolves as `resolve` does, once at a time per instance in the client (in
+-- the worker, inside nginx: pipe.flights): while one request probes a cold
+-- instance, the others for it wait (never past `deadline`, their call's), then
+-- ask the endpoint it found. A probe that failed gives its error to those that
+-- waited: the same instance, the same answers. One that raised or ended without
+-- an answer (its request went away), or that may outlast a waiter, leaves it to probe alone.
+local function resolve_once(pipe, memory, key, ask, first_page, deadline)
+  if memory[key] then return resolve(memory, key, ask, first_page) end
+  local led, ok, doc, err, used = flight.share(pipe.transport, pipe.flights, "auto " .. key, deadline, resolve,
+    memory, key, ask, first_page)
+  if led then
+    if not ok then error(doc, 0) end
+    return doc, err, used
+  end
+  if ok and not doc then return nil, errors.copy(err), used end
+  return resolve(memory, key, ask, first_page)
+end
+
 -- Restore jobs refused with a 400 that is not a "wrong kind" answer, by an
 -- endpoint whose description says what that likely means: the error keeps
 -- Atlas's code and gains a `hint`.
@@ -135,7 +154,8 @@ end
 -- it. `first_page`: `doc` is a listing's first page. Only the answer used (the
 -- doc, or the error returned) gives its deprecation warning; `chosen`: the
 -- module chose the endpoint itself (a project listing), as "auto" does.
-function probe.route(pipe, memory, group_id, name, endpoint, get, first_page, chosen)
+-- `deadline`: the call's, which a wait for another request's probe never passes.
+function probe.route(pipe, memory, group_id, name, endpoint, get, first_page, chosen, deadline)
   local signals = {}
   local function ask(where)
     local doc, err = get(where, function(given) signals[where] = given end)
@@ -145,7 +165,7 @@ function probe.route(pipe, memory, group_id, name, endpoint, get, first_page, ch
   local routed = endpoint == endpoints.AUTO
   local doc, err, used
   if routed then
-    doc, err, used = resolve(memory, key_of(group_id, name), ask, first_page)
+    doc, err, used = resolve_once(pipe, memory, key_of(group_id, name), ask, first_page, deadline)
   else
     doc, err = ask(endpoint)
     used = endpoint

@@ -1,7 +1,7 @@
 --- Inside nginx a client lives for one request: what must outlive it (the credential
 -- strategy with its Digest nonce or token, the scrubber that knows the secrets, the
--- "auto" route memory, the once-per-worker notices) lives here, per worker, keyed by a
--- digest of the base URL and the credentials.
+-- "auto" route memory, the once-per-worker notices, the single flights its requests
+-- share) lives here, per worker, keyed by a digest of the base URL and the credentials.
 local shared = {}
 
 local MAX_ENTRIES = 64 -- credentials a worker keeps state for; past it, the least recently used goes

@@ -22,7 +22,8 @@ function single.page(st, group_id, name, query_string, endpoint, query)
     return pipe:get(ctx, path, accept, { include_count = query.include_count, envelope = query.envelope,
       notice = notice })
   end
-  local page, resolved = probe.route(pipe, st.memory, group_id, name, endpoint, get, (query.page_num or 1) == 1)
+  local page, resolved = probe.route(pipe, st.memory, group_id, name, endpoint, get, (query.page_num or 1) == 1,
+    nil, ctx.deadline)
   if not page then return nil, resolved end
   local map, results = shape.mapper(resolved, st.clock), {}
   for i, job in ipairs(page.results) do results[i] = map(job) end
@@ -36,7 +37,7 @@ local function fetch_job(st, ctx, group_id, name, job_id, endpoint)
     local path, accept = routes.restore_jobs(where, st.settings.api_version, group_id, name, nil, job_id)
     return st.pipe:get(ctx, path, accept, { entity = true, notice = notice })
   end
-  return probe.route(st.pipe, st.memory, group_id, name, endpoint, get, false)
+  return probe.route(st.pipe, st.memory, group_id, name, endpoint, get, false, nil, ctx.deadline)
 end
 
 --- One restore job: the wire record, or the unified shape with "auto"; or nil, err.

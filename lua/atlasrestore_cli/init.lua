@@ -20,6 +20,7 @@ local CA_FILE_ENV = "ATLASRESTORE_CA_FILE"
 local OUTPUT_ENV = "MONGODB_ATLAS_OUTPUT"
 local EBADF = 9 -- Linux and the BSDs: a file descriptor that is not open
 local ALLOW_HTTP_ENV = "ATLASRESTORE_ALLOW_HTTP"
+local QUIET_ENV = "ATLASRESTORE_QUIET"
 
 local function nonempty(v) if v ~= nil and v ~= "" then return v end end
 
@@ -89,6 +90,8 @@ local function connection_options(cmd)
   cmd:option("--max-attempts", "Attempts per request, the first included (default 4).", nil, values.count)
     :argname("<n>")
   cmd:flag("--debug", "Logs every request and response on stderr, secrets scrubbed.")
+  cmd:flag("-q --quiet", "Prints no warning (a deprecated endpoint, plain http://, a token left unrevoked); errors "
+    .. "are always printed. Also $" .. QUIET_ENV .. "=1, for cron.")
 end
 
 local function build_parser()
@@ -197,12 +200,13 @@ Run.__index = Run
 -- progress line, which counts the pages as the module's page events arrive.
 function Run:connect()
   local args, prog = self.args, self.progress
+  self.quiet = args.quiet or os.getenv(QUIET_ENV) == "1"
   local opts = {
     base_url = args.base_url, timeout = args.timeout, max_attempts = args.max_attempts,
     ca_file = args.ca_file or nonempty(os.getenv(CA_FILE_ENV)), endpoint = args.endpoint,
     allow_http = args.allow_http or os.getenv(ALLOW_HTTP_ENV) == "1" or nil,
     user_agent = "cli",
-    on_warning = function(message) prog:message(message) end,
+    on_warning = function(message) if not self.quiet then prog:message(message) end end,
   }
   -- A signal waits while a token request or a revocation is on the wire: a
   -- token that Atlas issued is always one this run holds, and then revokes.
@@ -473,7 +477,9 @@ function Run:close()
   process.hold(true)
   local ok, err = client:close()
   process.hold(false)
-  if not ok then io.stderr:write("atlasrestore: warning: the token was not revoked: ", tostring(err), "\n") end
+  if not ok and not self.quiet then
+    io.stderr:write("atlasrestore: warning: the token was not revoked: ", tostring(err), "\n")
+  end
 end
 
 local SIGNALS = { ["atlasrestore: SIGINT"] = exits.SIGINT, ["atlasrestore: SIGTERM"] = exits.SIGTERM,

@@ -24,7 +24,7 @@ local POLL = emulator.POLLING_JOBS
 -- Every variable the command (and the module under it) reads, cleared first.
 local CLEAR = "env -u MONGODB_ATLAS_PUBLIC_API_KEY -u MONGODB_ATLAS_PRIVATE_API_KEY -u MONGODB_ATLAS_CLIENT_ID "
   .. "-u MONGODB_ATLAS_CLIENT_SECRET -u MONGODB_ATLAS_ACCESS_TOKEN -u MONGODB_ATLAS_BASE_URL "
-  .. "-u MONGODB_ATLAS_OPS_MANAGER_URL -u MONGODB_ATLAS_PROJECT_ID -u ATLASRESTORE_CA_FILE "
+  .. "-u MONGODB_ATLAS_OPS_MANAGER_URL -u MONGODB_ATLAS_PROJECT_ID -u ATLASRESTORE_CA_FILE -u ATLASRESTORE_QUIET "
 
 local function sh(cmd)
   local ok, _, code = compat.execute(emulator.clean_env(cmd))
@@ -608,6 +608,35 @@ describe("the atlasrestore command", function()
       local r = run("list nope", key_env())
       assert.equal(4, r.code)
       assert.equal(1, #lines_of(r.err), r.err)
+    end)
+
+    -- --quiet, or ATLASRESTORE_QUIET=1 for cron.
+    local QUIET = { { "--quiet", key_env() }, { "-q", key_env() }, { "", key_env { ATLASRESTORE_QUIET = "1" } } }
+
+    it("are silenced by --quiet and by ATLASRESTORE_QUIET=1: a serverless listing prints nothing on stderr", function()
+      local loud = run("list demo -o csv --fields id", key_env())
+      assert.equal(1, #warnings_of(loud.err), loud.err)
+      for _, case in ipairs(QUIET) do
+        local r = run("list demo -o csv --fields id " .. case[1], case[2])
+        assert.equal(0, r.code, r.err)
+        assert.equal("", r.err, case[1])
+        local ids = lines_of((r.out:gsub("\r", "")))
+        assert.equal("id", table.remove(ids, 1))
+        assert.same(DEMO_IDS, ids)
+      end
+    end)
+
+    it("go under --quiet and ATLASRESTORE_QUIET=1, and errors stay", function()
+      local loud = run("list nope --endpoint serverless", key_env())
+      assert.equal(4, loud.code)
+      assert.equal(1, #warnings_of(loud.err), loud.err)
+      assert.equal(2, #lines_of(loud.err), loud.err)
+      for _, case in ipairs(QUIET) do
+        local r = run("list nope --endpoint serverless " .. case[1], case[2])
+        assert.equal(4, r.code, r.err)
+        assert.same({}, warnings_of(r.err))
+        assert.same({ lines_of(loud.err)[2] }, lines_of(r.err))
+      end
     end)
   end)
 

@@ -10,6 +10,7 @@ local probe = require "atlasrestore.probe"
 local response = require "atlasrestore.response"
 local shape = require "atlasrestore.shape"
 
+local fake = require "support.fake_transport"
 local fixture = require("support.fixtures").read
 
 describe("dates.parse", function()
@@ -56,7 +57,7 @@ describe("the probe table", function()
   -- Routes through `answers` (endpoint -> doc or error): doc, endpoint or nil, err, and the endpoints asked.
   local function route(memory, answers, endpoint, first_page)
     local asked = {}
-    local pipe = { warn = function() end }
+    local pipe = { warn = function() end, transport = fake.new(function() error("no request here") end), flights = {} }
     local doc, where = probe.route(pipe, memory, "g", "n", endpoint or "auto", function(at)
       asked[#asked + 1] = at
       local answer = answers[at]
