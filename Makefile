@@ -206,8 +206,9 @@ lint-lua:
 	luac5.1 -p $(LUA_SRC)
 	luac5.2 -p $(LUA_SRC)
 
-# cppcheck, then the C compiled with -Werror against every header set of LUAS.
+# The C in .clang-format's one style, cppcheck, then the C compiled with -Werror against every header set of LUAS.
 lint-c:
+	clang-format --dry-run --Werror csrc/*.c csrc/*.h
 	cppcheck --quiet --error-exitcode=1 --enable=warning,style,performance,portability \
 	  --inline-suppr --suppress=missingIncludeSystem -I csrc csrc
 	@set -e; for abi in $(LUAS); do \

@@ -3,6 +3,7 @@
 local dates = require "atlasrestore.dates"
 local endpoints = require "atlasrestore.endpoints"
 local errors = require "atlasrestore.errors"
+local redact = require "atlasrestore.redact"
 local request = require "atlasrestore.request"
 local routes = require "atlasrestore.routes"
 local shape = require "atlasrestore.shape"
@@ -169,14 +170,6 @@ local function parse_base_url(url, allow_http)
     insecure = remote_http and host or nil }
 end
 
--- A URL as a message may show it: no userinfo (user:password@), no query or fragment.
-local function without_secrets(url)
-  local scheme, rest = url:match("^(%a[%w+.-]*://)(.*)$")
-  if not scheme then scheme, rest = "", url end
-  rest = rest:gsub("^[^/?#]*@", "***@"):gsub("[?#].*$", "?...")
-  return scheme .. rest
-end
-
 --- The base URL and where it came from, for messages.
 local function base_url(opts, getenv)
   local sources = {
@@ -190,7 +183,7 @@ local function base_url(opts, getenv)
     if url then
       local base, problem = parse_base_url(url, opts.allow_http)
       if base then return base end
-      return nil, errors.invalid(("%s %s %s"):format(from, quoted(without_secrets(url)), problem))
+      return nil, errors.invalid(("%s %s %s"):format(from, quoted(redact.url(url)), problem))
     end
   end
 end
@@ -199,7 +192,7 @@ local function check_proxy(proxy)
   if proxy == nil then return nil end
   if proxy:find("[%c%s]") or not proxy:match("^%a[%w+.-]*://[^/?#]+") then
     return errors.invalid(("proxy %s must be a URL such as http://proxy.example:3128"):format(
-      quoted(without_secrets(proxy))))
+      quoted(redact.url(proxy))))
   end
 end
 

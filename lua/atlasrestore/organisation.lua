@@ -2,9 +2,7 @@
 -- organisation's, every page), and their restore jobs, `project_concurrency`
 -- projects at a time, each with its own deadline and rate-limit budget (Atlas
 -- keeps a bucket per project), each project's instances as project.list runs them.
-local errors = require "atlasrestore.errors"
 local project = require "atlasrestore.project"
-local response = require "atlasrestore.response"
 local routes = require "atlasrestore.routes"
 
 local organisation = {}
@@ -15,24 +13,12 @@ local function is_id(v) return type(v) == "string" and #v == 24 and v:match("^[0
 -- credentials, or of organisation `org_id`; or nil, err.
 function organisation.projects(st, org_id, per_page)
   local pipe = st.pipe
-  local ctx = pipe:context()
-  local records = {}
-  for page_num = 1, st.settings.max_pages do
-    local path, accept = routes.projects(org_id, routes.page_query(page_num, per_page, false))
-    local page, err = pipe:get(ctx, path, accept, { include_count = false })
-    if not page then return nil, err end
-    for _, record in ipairs(page.results) do
-      -- The id goes into every path that follows: only Atlas's form of one.
-      if not is_id(record.id) then
-        return pipe:fail(errors.new(errors.BAD_RESPONSE, { status = 200,
-          message = "the project list has a record without a valid id" }), 1)
-      end
-      records[#records + 1] = record
-    end
-    if #page.results < per_page or not response.has_next(page) then return records end
-  end
-  return pipe:fail(errors.new(errors.TOO_MANY_PAGES, { message = ("the project list passed max_pages (%d)")
-    :format(st.settings.max_pages) }), 1)
+  return project.records(pipe, pipe:context(), {
+    what = "the project list", per_page = per_page, max_pages = st.settings.max_pages,
+    route = function(page_num) return routes.projects(org_id, routes.page_query(page_num, per_page, false)) end,
+    -- The id goes into every path that follows: only Atlas's form of one.
+    valid = function(record) return is_id(record.id) end, invalid = "without a valid id",
+  })
 end
 
 --- The restore jobs of every project, in the projects' order, each job with

@@ -54,29 +54,44 @@ function project.cannot_have_jobs(kind, record)
   return rule ~= nil and rule(record) == true
 end
 
--- Every record of one instance list, or nil, err. A list whose description says
--- `gone_is_empty` (the serverless one after its sunset) answers 404 or 410: none.
-local function list_instances(pipe, ctx, group_id, kind, max_pages)
+--- Every record of a paginated Atlas list, or nil, err. list: what (for messages,
+-- "the project list"), route(page_num) -> path, accept; per_page; max_pages;
+-- valid(record) -> true, or false with `invalid` saying what was wrong;
+-- gone_is_empty: a 404 or 410 for the first page means no records.
+function project.records(pipe, ctx, list)
   local records = {}
-  for page_num = 1, max_pages do
-    local path, accept = routes.instances(kind, group_id, routes.page_query(page_num, PER_PAGE, false))
+  for page_num = 1, list.max_pages do
+    local path, accept = list.route(page_num)
     local page, err = pipe:get(ctx, path, accept, { include_count = false })
     if not page then
-      local gone = endpoints.of(kind).instances.gone_is_empty and (err.status == 404 or err.status == 410)
-      if gone and page_num == 1 then return records end
+      if list.gone_is_empty and page_num == 1 and (err.status == 404 or err.status == 410) then return records end
       return nil, err
     end
     for _, record in ipairs(page.results) do
-      if type(record.name) ~= "string" or record.name == "" then
+      if not list.valid(record) then
         return pipe:fail(errors.new(errors.BAD_RESPONSE, { status = 200,
-          message = ("the %s instance list has a record without a name"):format(kind) }), 1)
+          message = ("%s has a record %s"):format(list.what, list.invalid) }), 1)
       end
       records[#records + 1] = record
     end
-    if #page.results < PER_PAGE or not response.has_next(page) then return records end
+    if #page.results < list.per_page or not response.has_next(page) then return records end
   end
-  return pipe:fail(errors.new(errors.TOO_MANY_PAGES, { message = ("the %s instance list passed max_pages (%d)")
-    :format(kind, max_pages) }), 1)
+  return pipe:fail(errors.new(errors.TOO_MANY_PAGES, { message = ("%s passed max_pages (%d)")
+    :format(list.what, list.max_pages) }), 1)
+end
+
+local function named(record) return type(record.name) == "string" and record.name ~= "" end
+
+-- Every record of one instance list, or nil, err. A list whose description says
+-- `gone_is_empty` (the serverless one after its sunset) answers 404 or 410: none.
+local function list_instances(pipe, ctx, group_id, kind, max_pages)
+  return project.records(pipe, ctx, {
+    what = ("the %s instance list"):format(kind), per_page = PER_PAGE, max_pages = max_pages,
+    route = function(page_num)
+      return routes.instances(kind, group_id, routes.page_query(page_num, PER_PAGE, false))
+    end,
+    valid = named, invalid = "without a name", gone_is_empty = endpoints.of(kind).instances.gone_is_empty,
+  })
 end
 
 -- The instances to list, by name: { name =, endpoint = }, or nil, err.

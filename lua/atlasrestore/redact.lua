@@ -102,4 +102,12 @@ function Scrubber:deep(value, seen)
   return value
 end
 
+--- A URL as a message may show it: no userinfo (user:password@), no query or fragment.
+function redact.url(url)
+  local scheme, rest = url:match("^(%a[%w+.-]*://)(.*)$")
+  if not scheme then scheme, rest = "", url end
+  rest = rest:gsub("^[^/?#]*@", "***@"):gsub("[?#].*$", "?...")
+  return scheme .. rest
+end
+
 return redact

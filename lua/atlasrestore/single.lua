@@ -78,6 +78,10 @@ function single.wait(st, group_id, name, job_id, plan)
         if plan.on_change then plan.on_change(shown, unified.status) end
       end
       if shape.FINAL[unified.status] then return shown end
+    elseif resolved.errorCode == errors.TIMEOUT and transport:now() >= deadline then
+      -- The wait's own end cut this poll short: the wait timed out, and what the
+      -- polls met before stays its cause.
+      cause = cause or resolved
     elseif plan.tolerate_failures and transient(resolved) then
       cause = resolved
     else

@@ -790,6 +790,36 @@ describe("the atlasrestore command", function()
     end)
   end)
 
+  describe("cron-like runs", function()
+    it("leave no token alive after 24 runs with refusals, faults, closed pipes and signals", function()
+      -- max_tokens = 2: a run that left its token alive would make a later one fail with 403.
+      local SIGNALS = { TERM = true, HUP = true, INT = true }
+      local EXIT = { ok = 0, refused = 3, faults = 0, pipe = 0, missing = 4 }
+      local ARGS = { ok = "list demo", refused = "list demo", faults = "list demo --max-attempts 6",
+        pipe = "list jobs-10000 -o ndjson", missing = "list nowhere" }
+      local kinds = { "ok", "refused", "faults", "pipe", "TERM", "HUP", "INT", "missing" }
+      for i = 1, 24 do
+        local kind = kinds[(i - 1) % #kinds + 1]
+        emu:config { max_tokens = 2, refuse_bearer = kind == "refused",
+          latency = { request = SIGNALS[kind] and 0.1 or 0 },
+          faults = kind == "faults" and { rate = 0.3, kinds = { "503", "close", "truncated" }, retry_after = 0,
+            seed = i } or { rate = 0 } }
+        if SIGNALS[kind] then
+          local base = background("cron" .. i, "list jobs-10000 -o ndjson", sa_env())
+          assert.truthy(wait_for(10, function() return (read_file(base .. ".out") or "") ~= "" end))
+          signal(base, kind)
+          assert.truthy(wait_for(10, function() return (read_file(base .. ".code") or ""):match("%d+") end))
+        else
+          local r = run(ARGS[kind], sa_env(), kind == "pipe" and { pipe = "head -n 1" } or nil)
+          assert.equal(EXIT[kind], r.code, kind .. ": " .. r.err)
+        end
+        assert.equal(0, emu:stats().live_tokens, "after run " .. i .. " (" .. kind .. ")")
+      end
+      local stats = emu:stats()
+      assert.equal(stats.tokens, stats.revokes)
+    end)
+  end)
+
   describe("progress", function()
     it("shows on a terminal and clears itself", function()
       local r = run("list jobs-10000 -o csv --fields id", key_env(), { tty = true })

@@ -253,11 +253,34 @@ describe("atlasrestore against the emulator", function()
       client:close()
     end)
 
-    it("goes through the proxy it is given", function()
-      local client = new_client { proxy = "http://127.0.0.1:1", max_attempts = 1 }
-      fails("CONNECT_FAILED", nil, client:list_restore_jobs(emu.group_id, "demo"))
+    it("goes through the proxy it is given, and names it (without its credentials) when it cannot connect", function()
+      local client = new_client { proxy = "http://proxy-user:proxy-pass@127.0.0.1:1", max_attempts = 1 }
+      local err = fails("CONNECT_FAILED", nil, client:list_restore_jobs(emu.group_id, "demo"))
+      assert.matches("(through the proxy http://***@127.0.0.1:1)", err.message, 1, true)
+      assert.is_nil(tostring(err):find("proxy-pass", 1, true))
       assert.equal(0, emu:stats().requests, "nothing reached the emulator past the dead proxy")
       client:close()
+    end)
+
+    it("names the environment's proxy when it cannot connect, and none that no_proxy bypasses", function()
+      -- A child process: the proxy variables are the environment's, which this one cannot set.
+      local script = ("package.path = './lua/?.lua;./lua/?/init.lua;' .. package.path "
+        .. "package.cpath = './build/5.4/?.so;' .. package.cpath "
+        .. "local c = assert(require('atlasrestore').new { base_url = %q, access_token = 'mdb_token', "
+        .. "max_attempts = 1 }) "
+        .. "local _, err = c:list_restore_jobs(%q, 'demo') io.write(tostring(err))"):format(emu.base_url, emu.group_id)
+      local function run(env)
+        local p = assert(io.popen(emulator.clean_env("env -u no_proxy -u NO_PROXY " .. env .. " lua5.4 -e "
+          .. emulator.sh_quote(script) .. " 2>&1")))
+        local out = p:read("*a")
+        p:close()
+        return out
+      end
+      assert.matches("CONNECT_FAILED: .* %(through the proxy http://127%.0%.0%.1:1%)$",
+        run("http_proxy=http://127.0.0.1:1"))
+      local bypassed = run("http_proxy=http://127.0.0.1:1 no_proxy=example.org,127.0.0.1")
+      assert.is_nil(bypassed:find("CONNECT_FAILED", 1, true), bypassed) -- it reached the emulator
+      assert.is_nil(bypassed:find("proxy", 1, true), bypassed)
     end)
 
     it("keeps the status of an error asked for with envelope = true", function()

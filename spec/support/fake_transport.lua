@@ -11,6 +11,7 @@
 --   t.max_in_flight, t:now(), t:advance(seconds)
 --   fake.digest_server(key, opts), fake.oauth_server(opts): handlers of an Atlas that authenticates
 --   fake.count(log, path): the requests of a log that went to a path
+--   fake.client(handler, opts): a client on a new fake transport -> client, t
 --
 -- A handler returns a response { status, headers, body, latency } or a failure
 -- { code = "TIMEOUT", message = ..., latency = ... }; latency is virtual seconds.
@@ -188,6 +189,17 @@ function fake.new(handler)
   --- Moves the virtual clock (a caller's pause between two calls).
   function self.advance(_, seconds) self.clock = self.clock + seconds end
   return self
+end
+
+--- A client on a new fake transport answered by `handler`: client, transport.
+-- A ready token unless `opts` gives an API key or a service account; opts win.
+function fake.client(handler, opts)
+  local t = fake.new(handler)
+  local o = { transport = t, base_url = "https://atlas.test", access_token = "ready-token-0001",
+    on_warning = function() end }
+  for k, v in pairs(opts or {}) do o[k] = v end
+  if o.public_key or o.client_id then o.access_token = nil end
+  return assert(require("atlasrestore").new(o)), t
 end
 
 return fake

@@ -8,13 +8,7 @@ local routes = require "atlasrestore.routes"
 
 local GROUP = "65a1b2c3d4e5f60718293a4b"
 
-local function client_on(handler, opts)
-  local t = fake.new(handler)
-  local o = { transport = t, base_url = "https://atlas.test", access_token = "ready-token-0001",
-    on_warning = function() end }
-  for k, v in pairs(opts or {}) do o[k] = v end
-  return assert(atlasrestore.new(o)), t
-end
+local client_on = fake.client
 
 -- A server answering by path: `answers[path]` (a response), else a plain 404.
 local function by_path(answers)

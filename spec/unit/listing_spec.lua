@@ -1,18 +1,10 @@
 -- The listing on the fake transport: page order, exactly-once, the stop rules,
 -- the page bound, "auto" routing, parallel pages and the shared 429 pause.
-local atlasrestore = require "atlasrestore"
 local fake = require "support.fake_transport"
 
 local GROUP = "65a1b2c3d4e5f60718293a4b"
 
-local function client_on(handler, opts)
-  local t = fake.new(handler)
-  local o = { transport = t, base_url = "https://atlas.test", access_token = "ready-token-0001",
-    on_warning = function() end }
-  for k, v in pairs(opts or {}) do o[k] = v end
-  if o.client_id then o.access_token = nil end
-  return assert(atlasrestore.new(o)), t
-end
+local client_on = fake.client
 
 --- A server of `total` jobs, `per_page` of them on a page; `count` is the
 -- totalCount it announces (the truth by default); `latency(page)` in seconds.

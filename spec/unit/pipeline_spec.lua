@@ -1,21 +1,12 @@
 -- The request pipeline and the credential strategies, on the fake transport:
 -- every retry rule, the Digest and token exchanges, in virtual time.
-local atlasrestore = require "atlasrestore"
 local core = require "atlasrestore.core"
 local fake = require "support.fake_transport"
 
 local GROUP = "65a1b2c3d4e5f60718293a4b"
 local PAGE = "/api/atlas/v2/groups/" .. GROUP .. "/serverless/demo/backup/restoreJobs"
 
-local function client_on(handler, opts)
-  local t = fake.new(handler)
-  local o = { transport = t, base_url = "https://atlas.test", access_token = "ready-token-0001",
-    on_warning = function() end }
-  for k, v in pairs(opts or {}) do o[k] = v end
-  if o.public_key or o.client_id then o.access_token = nil end
-  local client = assert(atlasrestore.new(o))
-  return client, t
-end
+local client_on = fake.client
 
 --- A handler that plays `answers` in order, then repeats the last one.
 local function script(answers)

@@ -2,19 +2,12 @@
 -- virtual time: without a deadline of the caller's own, max_attempts attempts; with
 -- one, retries go on (capped exponential backoff) while it leaves room. The jitter
 -- is pinned (math.random) so that every request count is exact.
-local atlasrestore = require "atlasrestore"
 local fake = require "support.fake_transport"
 
 local GROUP = "65a1b2c3d4e5f60718293a4b"
 local START = 1000 -- the fake transport's clock at its start
 
-local function client_on(handler, opts)
-  local t = fake.new(handler)
-  local o = { transport = t, base_url = "https://atlas.test", access_token = "ready-token-0001",
-    on_warning = function() end }
-  for k, v in pairs(opts or {}) do o[k] = v end
-  return assert(atlasrestore.new(o)), t
-end
+local client_on = fake.client
 
 -- Every request fails as `failure` until `seconds` after the start, then succeeds.
 local function outage(seconds, failure)

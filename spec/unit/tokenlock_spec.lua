@@ -55,13 +55,17 @@ describe("the token lock", function()
     end
   end
 
-  -- A lock of a holder of another worker (pid 4242, which counts as alive here) whose
-  -- token request ends `seconds` from now; the stored token is gone.
+  -- A lock of a holder of another worker whose token request ends `seconds` from now;
+  -- the stored token is gone. The holder's pid is this process's, which is alive
+  -- wherever the store can ask the kernel (LuaJIT's FFI) and counts as alive elsewhere.
   local function plant_lock(seconds)
     assert(list())
     local key = assert(token_key())
     dict:delete(key)
-    dict:add(key .. ":lock", ("4242 %.3f 1"):format(stand_in.now() + seconds), seconds + 1)
+    local f = assert(io.open("/proc/self/stat", "r"))
+    local pid = assert(f:read("*l"):match("^%d+"))
+    f:close()
+    dict:add(key .. ":lock", ("%s %.3f 1"):format(pid, stand_in.now() + seconds), seconds + 1)
   end
 
   it("lets a waiter wait for a live holder until its own deadline, and not past it: TIMEOUT", function()

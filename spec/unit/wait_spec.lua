@@ -2,20 +2,13 @@
 -- the wait at once with its own error (not WAIT_TIMEOUT an hour later), unless the
 -- caller tolerates failing polls; on_change gets the unified status of every job, the
 -- wire records of serverless instances included.
-local atlasrestore = require "atlasrestore"
 local fake = require "support.fake_transport"
 
 local GROUP = "65a1b2c3d4e5f60718293a4b"
 local JOB = ("6a"):rep(12)
 local JOB_PATH = "/api/atlas/v2/groups/" .. GROUP .. "/serverless/demo/backup/restoreJobs/" .. JOB
 
-local function client_on(handler, opts)
-  local t = fake.new(handler)
-  local o = { transport = t, base_url = "https://atlas.test", access_token = "ready-token-0001",
-    on_warning = function() end }
-  for k, v in pairs(opts or {}) do o[k] = v end
-  return assert(atlasrestore.new(o)), t
-end
+local client_on = fake.client
 
 local RUNNING = fake.json(200, { id = JOB, deliveryType = "RESTORE", targetClusterName = "t" })
 local function finished(fields)
@@ -87,6 +80,20 @@ describe("wait_restore_job", function()
     assert.matches("last status RUNNING", err.message, 1, true)
     assert.is_true(err.polls >= 2)
     assert.is_true(#t.log > 4)
+  end)
+
+  it("times out as WAIT_TIMEOUT when the wait's end cuts a slow poll short", function()
+    local polls = 0
+    local client = client_on(function()
+      polls = polls + 1
+      if polls == 1 then return RUNNING end
+      -- Every later answer would come after the wait's end.
+      return { status = 200, headers = RUNNING.headers, body = RUNNING.body, latency = 100 }
+    end)
+    local job, err = wait(client, { timeout = 30, interval = 5 })
+    assert.is_nil(job)
+    assert.equal("WAIT_TIMEOUT", err.errorCode)
+    assert.equal(JOB, err.job.id)
   end)
 
   it("ends at a lasting failure even with tolerate_failures", function()
