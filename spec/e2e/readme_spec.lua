@@ -4,6 +4,7 @@
 -- names the spec that runs it or says why it cannot run here, in a comment on the
 -- line before it:
 --   <!-- example: spec/e2e/run_spec.lua -->   or   <!-- example: not run (why) -->
+-- A ```yaml block that names this spec holds Prometheus rules: promtool must accept them.
 -- The README stays short, and every link between these files leads somewhere.
 local emulator = require "support.emulator"
 
@@ -128,7 +129,18 @@ describe("the documents' examples", function()
     for _, block in ipairs(blocks(TEXTS[path])) do
       found = found + 1
       local where = path .. ":" .. block.line
-      if block.lang == "lua" and block.marker == nil then
+      if block.lang == "yaml" and block.marker == "spec/e2e/readme_spec.lua" then
+        it("pass promtool check rules: the yaml block at " .. where, function()
+          local rules = os.tmpname()
+          emulator.write_file(rules, block.body)
+          local p = assert(io.popen(emulator.clean_env("promtool check rules " .. emulator.sh_quote(rules)
+            .. " 2>&1; echo rc=$?")))
+          local output = p:read("*a")
+          p:close()
+          os.remove(rules)
+          assert.equal("0", output:match("rc=(%d+)"), where .. ":\n" .. output)
+        end)
+      elseif block.lang == "lua" and block.marker == nil then
         it("run: the lua block at " .. where, function()
           local script, out = os.tmpname(), os.tmpname()
           local f = assert(io.open(script, "w"))

@@ -10,6 +10,7 @@ local emulator = require "support.emulator"
 local nginx_host = require "support.nginx_host"
 
 local DOC = "docs/nginx.md"
+local PLACEHOLDER_PROJECT = "5f1b2c3d4e5f60718293a4b5"
 local q = emulator.sh_quote
 
 -- The fenced block between <!-- name:begin --> and <!-- name:end --> of the
@@ -88,6 +89,8 @@ describe("docs/nginx.md's set-up in Debian's stock nginx.conf, in a directory of
       :format(q(work), q(work .. "/usr/local"), q(work .. "/make.log")))))
     port = emulator.free_ports(1)
     local site = replace_once(http, "listen 127.0.0.1:8080;", "listen 127.0.0.1:" .. port .. ";")
+    -- The placeholder project of /metrics: the emulator's small team project.
+    site = replace_once(site, '"' .. PLACEHOLDER_PROJECT .. '"', '"' .. emulator.TEAM_ALPHA_ID .. '"')
     site = site:gsub("/usr/local/", work .. "/usr/local/")
     emulator.write_file(work .. "/atlasrestore-env.conf", main)
     emulator.write_file(work .. "/atlasrestore.conf", site)
@@ -154,6 +157,28 @@ describe("docs/nginx.md's set-up in Debian's stock nginx.conf, in a directory of
     assert.equal(200, status)
     assert.equal(8, #cjson.decode(body))
     assert.equal(count, emu:stats().list_requests, "served from what the timer kept")
+  end)
+
+  it("serves the project's restore jobs as metrics on /metrics, refreshed in the background", function()
+    local alpha = emulator.TEAM_ALPHA_ID
+    local refreshed = 'atlasrestore_last_refresh_success_time_seconds{project="' .. alpha .. '"}'
+    local deadline, status, body, headers = socket.gettime() + 10
+    repeat
+      status, body, headers = request(port, "GET", "/metrics")
+      assert.equal(200, status)
+      if body:find(refreshed, 1, true) then break end
+      socket.sleep(0.05)
+    until socket.gettime() > deadline
+    assert.matches("^text/plain; version=0.0.4", headers["content-type"])
+    assert.truthy(body:find(refreshed, 1, true), body)
+    -- orders: the emulator's hand-written serverless jobs; reports: its Flex ones.
+    for _, series in ipairs {
+      'atlasrestore_restore_jobs{project="' .. alpha .. '",instance="orders",source="serverless",status="COMPLETED"}',
+      'atlasrestore_restore_jobs{project="' .. alpha .. '",instance="reports",source="flex",status="FAILED"}',
+    } do
+      assert.truthy(body:find(series, 1, true), series .. " in:\n" .. body)
+    end
+    assert.is_nil(body:find("atlasrestore_refresh_errors_total{", 1, true), body)
   end)
 
   it("writes its pid and logs into its own directory, with no problem in the error log", function()
