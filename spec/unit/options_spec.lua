@@ -102,9 +102,12 @@ describe("atlasrestore.new", function()
       local client = assert(atlasrestore.new { access_token = "t", base_url = url })
       client:close()
     end
-    local client = assert(atlasrestore.new {
-      access_token = "t", base_url = "http://atlas.internal", allow_http = true })
+    local warnings = {}
+    local client = assert(atlasrestore.new { access_token = "t", base_url = "http://atlas.internal", allow_http = true,
+      on_warning = function(message) warnings[#warnings + 1] = message end })
     client:close()
+    assert.equal(1, #warnings)
+    assert.matches("plain http:// to atlas.internal", warnings[1], 1, true)
   end)
 
   it("raises on options of the wrong type or unknown options", function()
