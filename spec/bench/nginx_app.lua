@@ -16,6 +16,8 @@ local core = require "atlasrestore.core"
 local cosocket = require "atlasrestore.transport.cosocket"
 local cjson = require "cjson"
 
+local ngx = rawget(_G, "ngx")
+
 local M = {}
 
 local GROUP = "65a1b2c3d4e5f60718293a4b"
