@@ -309,6 +309,7 @@ packaging: all
 
 # This module against lua-cjson and the plain peers (curl + jq, Python's urllib,
 # luasocket), every figure from one run; the tables also go to build/bench.md.
+# Its nginx figures run the LuaJIT build (build/luajit) inside Debian's nginx.
 # Lua 5.4: the bench's helpers are a command that times a child process and the
 # decoding floor's C module.
 BENCH_TOOLS = build/bench/rusage build/bench/floor.so
@@ -322,6 +323,7 @@ build/bench/floor.so: spec/bench/floor.c
 	$(CC) $(MODFLAGS) $(LIBFLAG) -o $@ $<
 
 bench: all $(BENCH_TOOLS)
+	$(MAKE) all $(call abi_vars,luajit)
 	$(LUA) spec/bench.lua
 
 clean:

@@ -35,7 +35,11 @@
 -- 8. The operators' figures (spec/bench/operators.lua): a project listing's
 --    peak RSS in NDJSON against one instance of the same size, and an
 --    organisation listing against its critical path.
--- BENCH_ONLY=encode,ndjson (any of decode, listing, memory, encode, ndjson, instructions, operators) runs only those.
+-- 9. Inside nginx (spec/bench/nginx.lua; the LuaJIT build, cosockets): a worker's
+--    CPU per page against core.decode of that page, and a trivial location's p99
+--    beside 50 listings in flight against a plain nginx's.
+-- BENCH_ONLY=encode,ndjson (any of decode, listing, memory, encode, ndjson, instructions, operators, nginx) runs only
+-- those.
 package.path = "./lua/?.lua;./lua/?/init.lua;./spec/?.lua;" .. package.path
 package.cpath = "./build/5.4/?.so;./build/bench/?.so;" .. package.cpath
 
@@ -46,6 +50,7 @@ local options = require "atlasrestore.options"
 local emulator = require "support.emulator"
 local floors = require "bench.floors"
 local operators = require "bench.operators"
+local nginx_bench = require "bench.nginx"
 
 local now = socket.gettime
 local q = emulator.sh_quote
@@ -721,7 +726,7 @@ local function against(ratio, target)
   return fmt(digits, ratio), verdict(ratio <= target, "(by " .. fmt(digits, math.abs(target - ratio)) .. ")")
 end
 
-local function print_targets(decode, listing20, memory, encode, ndjson, instructions)
+local function print_targets(decode, listing20, memory, encode, ndjson, instructions, nginx)
   out("")
   out("##### Targets")
   out("")
@@ -793,6 +798,21 @@ local function print_targets(decode, listing20, memory, encode, ndjson, instruct
     rows[#rows + 1] = { fmt("NDJSON, 100,000 jobs: ≤ %.1f× curl + jq (wall)", TARGET_NDJSON_VS_JQ),
       fmt("%s (%s vs %s)", measured, secs(ndjson[1].wall), secs(ndjson[2].wall)), met }
   end
+  for _, c in ipairs(nginx and nginx.costs or {}) do
+    if c.endpoint == "auto" then
+      local measured, met = against(c.ratio, nginx_bench.TARGET_PAGE_VS_DECODE)
+      rows[#rows + 1] = { fmt("nginx: a worker's CPU per page (k = 1, `auto`) ≤ %d× core.decode of it",
+        nginx_bench.TARGET_PAGE_VS_DECODE), fmt("%s (%s ms vs %s ms)", measured, nginx_bench.ms(c.page),
+        nginx_bench.ms(c.decode_alone)), met }
+    end
+  end
+  if nginx and nginx.p99 then
+    local p = nginx.p99
+    local measured, met = against(p.ratio, nginx_bench.TARGET_P99_VS_PLAIN)
+    rows[#rows + 1] = { fmt("nginx: a trivial location's p99 beside 50 listings ≤ %d× a plain nginx's",
+      nginx_bench.TARGET_P99_VS_PLAIN), fmt("%s (%s ms vs %s ms, medians of the waves)", measured,
+      nginx_bench.ms(p.host), nginx_bench.ms(p.plain)), met }
+  end
   -- Requests: 20 pages, plus a challenge (Digest) or a token and its
   -- revocation at close() (service account).
   for _, auth in ipairs{ "Digest", "service account" } do
@@ -846,6 +866,31 @@ local function print_operators(emu)
   if not org.ok then fail("operators: the organisation listing failed or missed jobs") end
 end
 
+local function print_nginx(r)
+  out("")
+  out("##### Inside nginx: a worker's CPU per 500-job page of jobs-10000 (one worker, k = 1, Digest)")
+  out("")
+  md_table({ "what", "ms a page", "÷ core.decode alone" }, r.cost_rows or {})
+  out("")
+  out("Medians (os.clock in the worker, after a listing that warms up). The sections are the transport's")
+  out("request, core.gunzip, core.decode and core.check_jobs as the listing calls them; the rest is the")
+  out("listing's own Lua. core.decode inside the listing costs more than alone: the listing keeps every job,")
+  out("so the collector marks a growing heap and the pages land in new memory. `auto` less `serverless` in")
+  out("the rest is the record shape (shape.lua's mapper, a new table per job).")
+  out("")
+  out(fmt("##### Inside nginx: a trivial location's latency beside %d listings in flight (4 workers)", 50))
+  out("")
+  md_table({ "wave", "samples", "host p50 ms", "host p99 ms", "plain p50 ms", "plain p99 ms", "p99 ratio",
+    "the listings" }, r.p99_rows or {})
+  out("")
+  out("`return 200` on a new connection each, the host and a plain nginx (the same workers, no Lua module)")
+  out("in turn, while 50 listings of jobs-10000 (default k and endpoint) run on the host, the emulator adding")
+  out("100 ms to each request. A worker runs every light thread whose page has arrived before it turns")
+  out("back to its event loop, so a request that lands on it waits for that many pages' CPU: the p99 follows")
+  out("the CPU per page (above) times the pages that arrive together.")
+  for _, p in ipairs(r.problems) do fail("nginx: " .. p) end
+end
+
 local ONLY = os.getenv("BENCH_ONLY")
 local function wanted(section)
   return ONLY == nil or ONLY == "" or ("," .. ONLY .. ","):find("," .. section .. ",", 1, true) ~= nil
@@ -885,7 +930,9 @@ local function main()
     if ndjson then print_ndjson(ndjson) end
     local instructions = wanted("instructions") and bench_instructions(emu)
     if wanted("instructions") then print_instructions(instructions) end
-    print_targets(decode, listings[1] or {}, memory, encode, ndjson, instructions)
+    local nginx = wanted("nginx") and nginx_bench.run(emu, work)
+    if nginx then print_nginx(nginx) end
+    print_targets(decode, listings[1] or {}, memory, encode, ndjson, instructions, nginx)
     if wanted("operators") then print_operators(emu) end
   end)
   emu:stop()

@@ -108,35 +108,45 @@ function Attempt:count(n)
   return true
 end
 
--- What has arrived, at most `max` bytes: the bytes read ahead first, else one
--- bounded read (receiveany returns as soon as any byte is there, so neither
--- a slow line nor a slow body can hold it past the attempt or the stall rule).
--- data, or nil, err, and whether the peer closed.
+-- The bytes read and not yet used are self.buf from self.pos on: one string and
+-- an index, so that taking a line or a chunk from it copies only what is taken.
+
+-- Unused bytes in the buffer, else one bounded read (receiveany returns as soon as
+-- any byte is there, so neither a slow line nor a slow body can hold it past the
+-- attempt or the stall rule): true, or nil, err, and whether the peer closed.
+function Attempt:fill(what)
+  if self.pos <= #self.buf then return true end
+  if not self:arm() then return self:io_error("timeout", what) end
+  local data, err = self.sock:receiveany(READ_CHUNK)
+  if not data then
+    local _, failure = self:io_error(err, what)
+    return nil, failure, err == "closed"
+  end
+  local ok, cerr = self:count(#data)
+  if not ok then return nil, cerr end
+  self.buf, self.pos = data, 1
+  return true
+end
+
+-- The buffer's bytes from self.pos through `stop`, used.
+function Attempt:take(stop)
+  local buf, pos = self.buf, self.pos
+  self.pos = stop + 1
+  if pos == 1 and stop == #buf then return buf end
+  return buf:sub(pos, stop)
+end
+
+-- What has arrived, at most `max` bytes: data, or nil, err, and whether the peer closed.
 function Attempt:some(max, what)
-  local data = self.ahead
-  if data == "" then
-    if not self:arm() then return self:io_error("timeout", what) end
-    local err
-    data, err = self.sock:receiveany(READ_CHUNK)
-    if not data then
-      local _, failure = self:io_error(err, what)
-      return nil, failure, err == "closed"
-    end
-    local ok, cerr = self:count(#data)
-    if not ok then return nil, cerr end
-  end
-  if #data <= max then
-    self.ahead = ""
-    return data
-  end
-  self.ahead = data:sub(max + 1)
-  return data:sub(1, max)
+  local ok, err, closed = self:fill(what)
+  if not ok then return nil, err, closed end
+  return self:take(math.min(#self.buf, self.pos + max - 1))
 end
 
 -- Exactly n bytes into `parts`: true, or nil, err.
 function Attempt:exactly(n, parts, what)
   while n > 0 do
-    local data, err = self:some(math.min(n, READ_CHUNK), what)
+    local data, err = self:some(n, what)
     if not data then return nil, err end
     parts[#parts + 1] = data
     n = n - #data
@@ -145,21 +155,24 @@ function Attempt:exactly(n, parts, what)
 end
 
 -- Bytes through the first match of `ending` (a head's empty line, or a line
--- end), at most `limit` of them: data, or nil, err. `too_long` is the error
--- code past the limit. Only the new bytes (and the two before them) are searched.
+-- end; three bytes at most), at most `limit` of them: data, or nil, err.
+-- `too_long` is the error code past the limit. Only the new bytes (and the
+-- two before them) are searched.
 function Attempt:through(ending, limit, too_long, what)
   local parts, size, tail = {}, 0, ""
   while true do
-    local data, err = self:some(READ_CHUNK, what)
-    if not data then return nil, err end
-    local _, stop = (tail .. data):find(ending)
-    if stop then
-      local used = stop - #tail
-      self.ahead = data:sub(used + 1) .. self.ahead
-      data = data:sub(1, used)
+    local ok, err = self:fill(what)
+    if not ok then return nil, err end
+    local buf, pos, stop = self.buf, self.pos, nil
+    if tail ~= "" then -- a match that begins in the two bytes before these
+      local _, joined_stop = (tail .. buf:sub(pos, pos + 1)):find(ending)
+      if joined_stop then stop = pos + joined_stop - #tail - 1 end
     end
+    if not stop then stop = select(2, buf:find(ending, pos)) end
+    local data = self:take(stop or #buf)
     size = size + #data
     if size > limit then return fail(self, too_long, ("%s passed %d bytes"):format(what, limit), self.status) end
+    if stop and not parts[1] then return data end
     parts[#parts + 1] = data
     if stop then return table.concat(parts) end
     tail = (tail .. data):sub(-2)
@@ -291,7 +304,7 @@ end
 function Attempt:exchange(bytes)
   local ok, err = self:connect()
   if not ok then return nil, err end
-  self.window_start, self.window_bytes, self.received, self.ahead = now(), 0, 0, ""
+  self.window_start, self.window_bytes, self.received, self.buf, self.pos = now(), 0, 0, "", 1
   self.sock:settimeout(millis(math.max(0.001, self.deadline - now())))
   local sent, serr = self.sock:send(bytes)
   if not sent then return nil, select(2, self:io_error(serr, "sending the request")), not self.fresh end
@@ -300,7 +313,7 @@ function Attempt:exchange(bytes)
   local body, keep = self:body()
   if not body then return nil, keep end
   -- Bytes read past the response are not the next one's: that connection goes.
-  if not (keep and self.ahead == "" and self.sock:setkeepalive()) then self.sock:close() end
+  if not (keep and self.pos > #self.buf and self.sock:setkeepalive()) then self.sock:close() end
   self.sock = nil
   return { status = self.status, headers = self.headers, body = body, elapsed = now() - self.started }
 end
