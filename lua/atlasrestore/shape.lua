@@ -14,9 +14,9 @@ shape.STATUSES = { "PENDING", "QUEUED", "RUNNING", "COMPLETED", "FAILED", "CANCE
 shape.FINAL = { COMPLETED = true, FAILED = true, CANCELLED = true, EXPIRED = true }
 
 --- A record's documented fields, in the order JSON output writes them (other fields follow, sorted).
-shape.FIELDS = { "project", "instance", "id", "status", "source", "deliveryType", "snapshotId", "targetClusterName",
-  "targetGroupId", "deliveryUrl", "desiredTimestamp", "oplogTs", "oplogInc", "pointInTimeUTCSeconds", "timestamp",
-  "expiresAt", "finishedAt", "cancelled", "failed", "expired", "links" }
+shape.FIELDS = { "project", "projectName", "instance", "id", "status", "source", "deliveryType", "snapshotId",
+  "targetClusterName", "targetGroupId", "deliveryUrl", "desiredTimestamp", "oplogTs", "oplogInc",
+  "pointInTimeUTCSeconds", "timestamp", "expiresAt", "finishedAt", "cancelled", "failed", "expired", "links" }
 
 --- Flex wire name -> serverless wire name. The README's mapping table mirrors this.
 shape.RENAMED = {

@@ -212,6 +212,14 @@ describe("the command's --all-projects", function()
     end
   end)
 
+  it("takes projectName among --fields, the name the project list gave", function()
+    local r = run("list --all-projects --orgId " .. emulator.TEAM_ORG_ID .. " -o csv --fields projectName,id")
+    assert.equal(12, r.code, r.err) -- team-beta's ledger-broken fails
+    local names = {}
+    for l in r.out:gmatch("[^\r\n]+") do names[l:match("^([^,]*)")] = true end
+    assert.same({ projectName = true, ["team-alpha"] = true, ["team-beta"] = true }, names)
+  end)
+
   it("prints a project's NDJSON per instance, in the order of names", function()
     local r = run("list --projectId " .. emulator.MIXED_GROUP_ID .. " -o ndjson")
     assert.equal(12, r.code)
