@@ -37,6 +37,12 @@
 /* Object keys remembered per decode (a power of two): the keys of a page of
  * same-shaped records are interned once, then pushed from the cache. */
 #define AR_JSON_KEY_CACHE 128
+/* A key's last value is reused while that pays: each repeat scores one (up to
+ * TRUST), each change loses one, and at GIVE_UP the key's values are no longer
+ * compared (ids and times differ from job to job; a project id, a delivery
+ * type in a run of the same, "self" in links, repeat). */
+#define AR_JSON_VALUE_TRUST 8
+#define AR_JSON_VALUE_GIVE_UP (-4)
 /* Lua stack slots needed per nesting level: table, key, and a value that may
  * briefly take two slots (luaL_Buffer placeholder + result). */
 #define AR_JSON_SLOTS 4
@@ -53,12 +59,17 @@ typedef struct ar_json_frame {
  * table on the stack (created at the first key), and its bytes here, so that
  * a hit costs a memcmp and one rawgeti instead of hashing and interning the
  * key again. A hit compares the bytes, so a collision only costs a miss.
- * (Values are not cached: most differ from job to job, and storing each miss
- * costs more than the few repeats save.) */
+ * String values are cached per key, while their key's values repeat. */
 typedef struct ar_json_keys {
   int table; /* stack index of the table, nil until the first key */
+  int last;  /* the slot of the key just read, or -1 (an empty or escaped key) */
   const char *bytes[AR_JSON_KEY_CACHE];
   size_t len[AR_JSON_KEY_CACHE];
+  /* Per key slot, the string value last read under that key (kept alive at
+   * index AR_JSON_KEY_CACHE + slot + 1 of the table), and its score. */
+  const char *value[AR_JSON_KEY_CACHE];
+  size_t value_len[AR_JSON_KEY_CACHE];
+  signed char score[AR_JSON_KEY_CACHE];
 } ar_json_keys;
 
 /* Powers of ten that are exact in a double. */
@@ -93,9 +104,15 @@ static int ar_json_is_ws(unsigned char c) {
   return c == ' ' || c == '\n' || c == '\r' || c == '\t';
 }
 
-static const unsigned char *ar_json_skip_ws(const unsigned char *p, const unsigned char *end) {
+static const unsigned char *ar_json_skip_ws_slow(const unsigned char *p, const unsigned char *end) {
   while (p < end && *p <= ' ' && ar_json_is_ws(*p)) p++;
   return p;
+}
+
+/* Compact JSON (what APIs send) has no whitespace: one test, inline, for that. */
+static inline const unsigned char *ar_json_skip_ws(const unsigned char *p, const unsigned char *end) {
+  if (p<end && * p> ' ') return p;
+  return ar_json_skip_ws_slow(p, end);
 }
 
 static int ar_json_is_digit(unsigned char c) {
@@ -259,16 +276,18 @@ static const unsigned char *ar_json_string_slow(lua_State *L, const unsigned cha
 static void ar_json_push_key(lua_State *L, ar_json_keys *keys, const unsigned char *s, size_t len) {
   size_t slot;
   if (len == 0) {
+    keys->last = -1;
     lua_pushliteral(L, "");
     return;
   }
   slot = (len * 31 + (size_t)s[0] * 7 + s[len - 1]) & (AR_JSON_KEY_CACHE - 1);
+  keys->last = (int)slot;
   if (keys->len[slot] == len && memcmp(keys->bytes[slot], s, len) == 0) {
     lua_rawgeti(L, keys->table, (lua_Integer)slot + 1);
     return;
   }
   if (lua_isnil(L, keys->table)) {
-    lua_createtable(L, AR_JSON_KEY_CACHE, 0);
+    lua_createtable(L, 2 * AR_JSON_KEY_CACHE, 0);
     lua_replace(L, keys->table);
   }
   lua_pushlstring(L, (const char *)s, len);
@@ -276,13 +295,39 @@ static void ar_json_push_key(lua_State *L, ar_json_keys *keys, const unsigned ch
   lua_rawseti(L, keys->table, (lua_Integer)slot + 1);
   keys->bytes[slot] = lua_tostring(L, -1);
   keys->len[slot] = len;
+  keys->value[slot] = NULL;
+  keys->score[slot] = 0;
 }
 
-/* p points at the opening quote. Pushes the string (a key through `keys`,
- * unless it has escapes; a value with keys NULL), returns the byte after the
- * closing quote (NULL on error, nothing pushed that the caller must keep). */
+/* Pushes the value s[0..len) read under the key in keys->last (-1: none), from
+ * the cache when that key's last value had these bytes. */
+static void ar_json_push_value(lua_State *L, ar_json_keys *keys, const unsigned char *s, size_t len) {
+  int slot = keys->last;
+  lua_Integer at;
+  if (slot < 0 || keys->score[slot] <= AR_JSON_VALUE_GIVE_UP) {
+    lua_pushlstring(L, (const char *)s, len);
+    return;
+  }
+  at = (lua_Integer)(AR_JSON_KEY_CACHE + slot + 1);
+  if (keys->value[slot] && keys->value_len[slot] == len && memcmp(keys->value[slot], s, len) == 0) {
+    if (keys->score[slot] < AR_JSON_VALUE_TRUST) keys->score[slot]++;
+    lua_rawgeti(L, keys->table, at);
+    return;
+  }
+  keys->score[slot]--;
+  lua_pushlstring(L, (const char *)s, len);
+  lua_pushvalue(L, -1);
+  lua_rawseti(L, keys->table, at);
+  keys->value[slot] = lua_tostring(L, -1);
+  keys->value_len[slot] = len;
+}
+
+/* p points at the opening quote. Pushes the string (through `keys` unless it
+ * has escapes: a key if is_key, else a value of the key just read; keys NULL:
+ * an array's element), returns the byte after the closing quote (NULL on
+ * error, nothing pushed that the caller must keep). */
 static const unsigned char *ar_json_string(lua_State *L, const unsigned char *start, const unsigned char *p,
-  const unsigned char *end, ar_json_keys *keys, ar_json_error *err) {
+  const unsigned char *end, ar_json_keys *keys, int is_key, ar_json_error *err) {
   const unsigned char *s = p + 1, *q = s;
 
   for (;;) {
@@ -291,12 +336,16 @@ static const unsigned char *ar_json_string(lua_State *L, const unsigned char *st
     if (q >= end) return ar_json_fail_eof(err, start, end);
     switch (ar_json_strclass[*q]) {
       case 1:
-        if (keys)
+        if (!keys)
+          lua_pushlstring(L, (const char *)s, (size_t)(q - s));
+        else if (is_key)
           ar_json_push_key(L, keys, s, (size_t)(q - s));
         else
-          lua_pushlstring(L, (const char *)s, (size_t)(q - s));
+          ar_json_push_value(L, keys, s, (size_t)(q - s));
         return q + 1;
-      case 2: return ar_json_string_slow(L, start, s, q, end, err);
+      case 2:
+        if (keys && is_key) keys->last = -1;
+        return ar_json_string_slow(L, start, s, q, end, err);
       case 3: return ar_json_fail(err, start, q, "control character in string");
       default:
         n = ar_json_utf8_len(q, end);
@@ -572,6 +621,7 @@ int ar_json_decode(lua_State *L, const char *json, size_t len, const ar_json_opt
   /* The key cache's slot; the frames' userdata, if any, goes above it. */
   lua_pushnil(L);
   keys.table = ++base;
+  keys.last = -1;
   memset(keys.len, 0, sizeof keys.len);
 
 value:
@@ -634,7 +684,7 @@ value:
       }
       goto value;
     case '"':
-      p = ar_json_string(L, start, p, end, NULL, err);
+      p = ar_json_string(L, start, p, end, depth > 0 && frames[depth - 1].is_object ? &keys : NULL, 0, err);
       if (p == NULL) goto fail;
       break;
     case 't':
@@ -733,7 +783,7 @@ done:
   goto fail;
 
 key:
-  p = ar_json_string(L, start, p, end, &keys, err);
+  p = ar_json_string(L, start, p, end, &keys, 1, err);
   if (p == NULL) goto fail;
   p = ar_json_skip_ws(p, end);
   if (p >= end) {

@@ -24,26 +24,37 @@
  * "BAD_RESPONSE" (the input came from a server), "RESPONSE_TOO_LARGE", or for
  * core.encode "INVALID_ARGUMENT" (a value of the caller's that has no JSON text). */
 
-/* core.decode(body [, max_depth [, integer_keys]]) -> value | nil, message, "BAD_RESPONSE"
- * integer_keys: a set {name = true} of the keys whose numbers must be integers (see json.h). */
-static int ar_core_decode(lua_State *L) {
-  size_t len;
-  const char *body = luaL_checklstring(L, 1, &len);
-  lua_Integer max_depth = luaL_optinteger(L, 2, AR_DEFAULT_MAX_DEPTH);
-  ar_json_options opts;
+/* The decoder's options from the arguments at `first` (max_depth) and first + 1
+ * (integer_keys: a set {name = true} of the keys whose numbers must be integers,
+ * see json.h); the stack is cut to first + 1. */
+static void ar_core_json_options(lua_State *L, int first, ar_json_options *opts) {
+  lua_Integer max_depth = luaL_optinteger(L, first, AR_DEFAULT_MAX_DEPTH);
+  luaL_argcheck(L, max_depth >= 1 && max_depth <= 1000, first, "max_depth must be in 1..1000");
+  if (!lua_isnoneornil(L, first + 1)) luaL_checktype(L, first + 1, LUA_TTABLE);
+  lua_settop(L, first + 1);
+  opts->max_depth = (int)max_depth;
+  opts->array_mt = lua_upvalueindex(1);
+  opts->sparse_array_mt = lua_upvalueindex(2);
+  opts->integer_keys = lua_isnil(L, first + 1) ? 0 : first + 1;
+}
+
+/* Decodes json[0..len) with opts: pushes the value (returns 1), or nil, message, "BAD_RESPONSE" (returns 3). */
+static int ar_core_push_decoded(lua_State *L, const char *json, size_t len, const ar_json_options *opts) {
   ar_json_error err;
-  luaL_argcheck(L, max_depth >= 1 && max_depth <= 1000, 2, "max_depth must be in 1..1000");
-  if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
-  lua_settop(L, 3);
-  opts.max_depth = (int)max_depth;
-  opts.array_mt = lua_upvalueindex(1);
-  opts.sparse_array_mt = lua_upvalueindex(2);
-  opts.integer_keys = lua_isnil(L, 3) ? 0 : 3;
-  if (ar_json_decode(L, body, len, &opts, &err)) return 1;
+  if (ar_json_decode(L, json, len, opts, &err)) return 1;
   lua_pushnil(L);
   lua_pushfstring(L, "invalid JSON at byte %d: %s", (int)err.offset, err.message);
   lua_pushliteral(L, "BAD_RESPONSE");
   return 3;
+}
+
+/* core.decode(body [, max_depth [, integer_keys]]) -> value | nil, message, "BAD_RESPONSE" */
+static int ar_core_decode(lua_State *L) {
+  size_t len;
+  const char *body = luaL_checklstring(L, 1, &len);
+  ar_json_options opts;
+  ar_core_json_options(L, 2, &opts);
+  return ar_core_push_decoded(L, body, len, &opts);
 }
 
 /* core.encode(value [, key_order [, max_depth]]) -> text | nil, message, "INVALID_ARGUMENT"
@@ -268,6 +279,38 @@ static int ar_core_parse_digest_challenges(lua_State *L) {
   return 1;
 }
 
+/* The size that the gzip body in[0..len) inflates to, checked against `max`:
+ * 0 with *size set, or nil, message, code pushed (returns 3). */
+static int ar_core_gzip_size(lua_State *L, const unsigned char *in, size_t len, lua_Number max, size_t *size) {
+  *size = ar_gzip_promised_size(in, len);
+  if (*size == (size_t)-1) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "the gzip body is too short or has no gzip header");
+    lua_pushliteral(L, "BAD_RESPONSE");
+    return 3;
+  }
+  if ((lua_Number)*size > max) {
+    lua_pushnil(L);
+    lua_pushfstring(
+      L, "the gzip body inflates to %d bytes, past max_body_size", (int)(*size > 0x7fffffff ? 0x7fffffff : *size));
+    lua_pushliteral(L, "RESPONSE_TOO_LARGE");
+    return 3;
+  }
+  return 0;
+}
+
+/* Inflates in[0..len) into out[0..size): 0, or nil, message, code pushed (returns 3). */
+static int ar_core_inflate(lua_State *L, const unsigned char *in, size_t len, unsigned char *out, size_t size) {
+  ar_gzip_status rc = ar_gzip_inflate(in, len, out, size);
+  if (rc == AR_GZIP_OK) return 0;
+  if (rc == AR_GZIP_NO_MEMORY) return luaL_error(L, "not enough memory");
+  lua_pushnil(L);
+  lua_pushstring(L, rc == AR_GZIP_TOO_LARGE ? "the gzip body inflates to more than its trailer says"
+                                            : "the gzip body is corrupt (bad data, CRC-32 or length)");
+  lua_pushstring(L, rc == AR_GZIP_TOO_LARGE ? "RESPONSE_TOO_LARGE" : "BAD_RESPONSE");
+  return 3;
+}
+
 /* core.gunzip(body, max_size) -> string | nil, message, code
  * code: "BAD_RESPONSE" (not gzip, corrupt, a CRC or size mismatch, bytes after
  * the member) or "RESPONSE_TOO_LARGE" (the trailer promises more than max_size
@@ -278,32 +321,71 @@ static int ar_core_gunzip(lua_State *L) {
   const unsigned char *in = (const unsigned char *)luaL_checklstring(L, 1, &len);
   lua_Number max = luaL_checknumber(L, 2);
   unsigned char *out;
-  ar_gzip_status rc;
-  size = ar_gzip_promised_size(in, len);
-  lua_pushnil(L);
-  if (size == (size_t)-1) {
-    lua_pushliteral(L, "the gzip body is too short or has no gzip header");
-    lua_pushliteral(L, "BAD_RESPONSE");
-    return 3;
-  }
-  if ((lua_Number)size > max) {
-    lua_pushfstring(
-      L, "the gzip body inflates to %d bytes, past max_body_size", (int)(size > 0x7fffffff ? 0x7fffffff : size));
-    lua_pushliteral(L, "RESPONSE_TOO_LARGE");
-    return 3;
-  }
+  if (ar_core_gzip_size(L, in, len, max, &size)) return 3;
   out = (unsigned char *)lua_newuserdata(L, size ? size : 1);
-  rc = ar_gzip_inflate(in, len, out, size);
-  if (rc == AR_GZIP_OK) {
-    lua_pushlstring(L, (const char *)out, size);
-    return 1;
+  if (ar_core_inflate(L, in, len, out, size)) return 3;
+  lua_pushlstring(L, (const char *)out, size);
+  return 1;
+}
+
+/* gunzip_decode inflates into one buffer that the state keeps between calls (in
+ * the registry, taken out while in use so that a nested call gets its own), so a
+ * page costs no string of its text and no new block; a body past this size gets
+ * a buffer of its own, so the one kept stays small. */
+#define AR_SCRATCH_KEY "atlasrestore.core.scratch"
+#define AR_SCRATCH_KEPT ((size_t)1 << 20)
+#define AR_SCRATCH_STEP ((size_t)1 << 16)
+
+/* Pushes a buffer of at least `size` bytes (the kept one when it fits) and returns it. */
+static unsigned char *ar_core_scratch(lua_State *L, size_t size) {
+  void *kept;
+  lua_getfield(L, LUA_REGISTRYINDEX, AR_SCRATCH_KEY);
+  kept = lua_touserdata(L, -1);
+  if (kept && lua_rawlen(L, -1) >= size) {
+    lua_pushnil(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, AR_SCRATCH_KEY);
+    return (unsigned char *)kept;
   }
-  if (rc == AR_GZIP_NO_MEMORY) return luaL_error(L, "not enough memory");
-  lua_settop(L, 3);
-  lua_pushstring(L, rc == AR_GZIP_TOO_LARGE ? "the gzip body inflates to more than its trailer says"
-                                            : "the gzip body is corrupt (bad data, CRC-32 or length)");
-  lua_pushstring(L, rc == AR_GZIP_TOO_LARGE ? "RESPONSE_TOO_LARGE" : "BAD_RESPONSE");
-  return 3;
+  lua_pop(L, 1);
+  if (size <= AR_SCRATCH_KEPT) size = (size / AR_SCRATCH_STEP + 1) * AR_SCRATCH_STEP;
+  return (unsigned char *)lua_newuserdata(L, size ? size : 1);
+}
+
+/* Keeps the buffer at idx for the next call, unless it is one of its own. */
+static void ar_core_keep_scratch(lua_State *L, int idx) {
+  if (lua_rawlen(L, idx) > AR_SCRATCH_KEPT) return;
+  lua_pushvalue(L, idx);
+  lua_setfield(L, LUA_REGISTRYINDEX, AR_SCRATCH_KEY);
+}
+
+/* core.gunzip_decode(body, max_size [, max_depth [, integer_keys]]) -> value
+ *   | nil, message, code, stage
+ * core.decode of core.gunzip's text, without that text as a string. stage: "gzip"
+ * (core.gunzip's refusals) or "json" (core.decode's). */
+static int ar_core_gunzip_decode(lua_State *L) {
+  size_t len, size;
+  const unsigned char *in = (const unsigned char *)luaL_checklstring(L, 1, &len);
+  lua_Number max = luaL_checknumber(L, 2);
+  ar_json_options opts;
+  unsigned char *out;
+  int pushed, buffer;
+  ar_core_json_options(L, 3, &opts);
+  if (ar_core_gzip_size(L, in, len, max, &size)) {
+    lua_pushliteral(L, "gzip");
+    return 4;
+  }
+  out = ar_core_scratch(L, size);
+  buffer = lua_gettop(L);
+  if (ar_core_inflate(L, in, len, out, size)) {
+    ar_core_keep_scratch(L, buffer);
+    lua_pushliteral(L, "gzip");
+    return 4;
+  }
+  pushed = ar_core_push_decoded(L, (const char *)out, size, &opts);
+  ar_core_keep_scratch(L, buffer);
+  if (pushed == 1) return 1;
+  lua_pushliteral(L, "json");
+  return 4;
 }
 
 static const luaL_Reg ar_core_funcs[] = {
@@ -314,6 +396,7 @@ static const luaL_Reg ar_core_funcs[] = {
   { "decode", ar_core_decode },
   { "encode", ar_core_encode },
   { "gunzip", ar_core_gunzip },
+  { "gunzip_decode", ar_core_gunzip_decode },
   { "digest_authorization", ar_core_digest_authorization },
   { "parse_head", ar_core_parse_head },
   { "parse_chunk_size", ar_lua_chunk_size },

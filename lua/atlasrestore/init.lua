@@ -8,17 +8,15 @@ local errors = require "atlasrestore.errors"
 local events = require "atlasrestore.events"
 local listing = require "atlasrestore.listing"
 local options = require "atlasrestore.options"
-local organisation = require "atlasrestore.organisation"
 local pipeline = require "atlasrestore.pipeline"
 local platform = require "atlasrestore.platform"
 local probe = require "atlasrestore.probe"
-local project = require "atlasrestore.project"
 local random = require "atlasrestore.random"
 local redact = require "atlasrestore.redact"
 local routes = require "atlasrestore.routes"
 local shape = require "atlasrestore.shape"
 local shared = require "atlasrestore.shared"
-local single = require "atlasrestore.single"
+-- single, project and organisation are required where used: a listing loads none of them.
 
 local atlasrestore = { _VERSION = "0.2.0" }
 
@@ -200,7 +198,7 @@ function Client:restore_jobs_page(group_id, name, query)
   local query_string, endpoint = options.routed_query("restore_jobs_page", query, st.settings)
   if not query_string then err = err or endpoint end
   if err then return st.pipe:fail(err, 0) end
-  return single.page(st, group_id, name, query_string, endpoint, query)
+  return require("atlasrestore.single").page(st, group_id, name, query_string, endpoint, query)
 end
 
 ---------------------------------------------------------------------------
@@ -273,7 +271,7 @@ function Client:project_restore_jobs(group_id, opts)
     { on_instance = "function" })
   err = err or perr
   if err then return st.pipe:fail(err, 0) end
-  return project.list(st, group_id, plan, opts and opts.on_instance)
+  return require("atlasrestore.project").list(st, group_id, plan, opts and opts.on_instance)
 end
 
 --- The projects the credentials see (opts.org_id: one organisation's), as Atlas
@@ -282,7 +280,7 @@ function Client:projects(opts)
   local st = open_state(self, "projects")
   local plan, err = options.projects("projects", opts)
   if not plan then return st.pipe:fail(err, 0) end
-  return organisation.projects(st, plan.org_id, plan.per_page)
+  return require("atlasrestore.organisation").projects(st, plan.org_id, plan.per_page)
 end
 
 --- Every job of every project the credentials see (opts.org_id: of one
@@ -293,7 +291,7 @@ function Client:organisation_restore_jobs(opts)
   local st = open_state(self, "organisation_restore_jobs")
   local plan, err = options.organisation("organisation_restore_jobs", opts, st.settings)
   if not plan then return st.pipe:fail(err, 0) end
-  return organisation.list(st, plan)
+  return require("atlasrestore.organisation").list(st, plan)
 end
 
 ---------------------------------------------------------------------------
@@ -313,7 +311,7 @@ end
 function Client:restore_job(group_id, name, job_id, opts)
   local st, plan, err = job_call(self, "restore_job", group_id, name, job_id, opts, false)
   if err then return st.pipe:fail(err, 0) end
-  return single.job(st, group_id, name, job_id, plan.endpoint)
+  return require("atlasrestore.single").job(st, group_id, name, job_id, plan.endpoint)
 end
 
 --- Polls a restore job until its status is final: the final job, or nil, err
@@ -321,7 +319,7 @@ end
 function Client:wait_restore_job(group_id, name, job_id, opts)
   local st, plan, err = job_call(self, "wait_restore_job", group_id, name, job_id, opts, true)
   if err then return st.pipe:fail(err, 0) end
-  return single.wait(st, group_id, name, job_id, plan)
+  return require("atlasrestore.single").wait(st, group_id, name, job_id, plan)
 end
 
 ---------------------------------------------------------------------------

@@ -44,11 +44,17 @@ end
 
 -- Bodies are inflated here, once, whichever transport carried them: both ask
 -- for gzip and hand over the bytes as they came (core.gunzip refuses a bomb
--- from its trailer, before inflating). Returns res, or nil, err.
-local function inflated(res, max_body)
+-- from its trailer, before inflating). Returns res, or nil, err. With `later`,
+-- a 2xx gzip body stays as it came, res.gzip set: Pipeline:get inflates and
+-- decodes it in one step, without its text as a string.
+local function inflated(res, max_body, later)
   local coding = res.headers["content-encoding"]
   coding = coding and coding:lower():match("^%s*(.-)%s*$")
   if coding == nil or coding == "identity" or res.body == "" then return res end
+  if later and coding == "gzip" and res.status >= 200 and res.status < 300 then
+    res.gzip = true
+    return res
+  end
   if coding ~= "gzip" then
     return nil, errors.new(errors.BAD_RESPONSE, { status = res.status,
       message = ("a body in Content-Encoding %q, which was not asked for"):format(coding:sub(1, 40)) })
@@ -61,8 +67,8 @@ end
 
 --- Sends one HTTP request (path relative to the base URL) within the call's
 -- deadline. `purpose`: "token" or "revoke" for a strategy's request (see run).
--- Returns a response or nil, err.
-function Pipeline:send(ctx, attempt, method, path, headers, body, purpose)
+-- Returns a response or nil, err. `later`: see inflated.
+function Pipeline:send(ctx, attempt, method, path, headers, body, purpose, later)
   local remaining = ctx.deadline - self.transport:now()
   if remaining < 0.001 then
     return nil, errors.new(errors.TIMEOUT, { message = "the call's deadline passed" })
@@ -90,7 +96,7 @@ function Pipeline:send(ctx, attempt, method, path, headers, body, purpose)
     self:emit { type = "response", method = method, path = path, attempt = attempt, purpose = purpose,
       elapsed = res.elapsed or 0, status = res.status, bytes = #res.body }
   end
-  return inflated(res, s.max_body_size)
+  return inflated(res, s.max_body_size, later)
 end
 
 --- Sends a request that a strategy described ({ method, path, headers, body }), once.
@@ -163,7 +169,7 @@ end
 -- means: res, verdict (strategy:refused's; nil for any other answer) | nil, err.
 local function send_once(self, ctx, attempt, path, headers, exchange)
   local strategy = self.strategy
-  local res, err = self:send(ctx, attempt, "GET", path, headers)
+  local res, err = self:send(ctx, attempt, "GET", path, headers, nil, nil, true)
   if not res then return nil, err end
   if res.status ~= 401 then
     strategy:accepted()
@@ -264,14 +270,18 @@ function Pipeline:get(ctx, path, accept, decode)
     attempt = attempt + 1
     obey_pause(self, ctx)
     local res, err = self:exchange(ctx, attempt, path, accept)
-    local retry_after
+    local retry_after, doc, stage
+    -- A gzip body that does not inflate fails as it would have before decoding.
+    if res and res.gzip then
+      doc, err, stage = parse(res.status, res.body, decode, s.max_body_size)
+      if stage == "gzip" then res = nil end
+    end
     if res then
       local remaining = tonumber(res.headers["ratelimit-remaining"])
       if remaining then ctx.budget.remaining = remaining end
       if res.status >= 200 and res.status < 300 then
         notice_deprecation(decode, res, nil, path)
-        local doc
-        doc, err = parse(res.status, res.body, decode)
+        if not res.gzip then doc, err = parse(res.status, res.body, decode) end
         if doc then return doc end
         if err.limit then return self:fail(err, attempt) end
         -- A broken 2xx body is worth another try; an enveloped error only when its status is.

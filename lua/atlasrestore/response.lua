@@ -88,9 +88,17 @@ local function error_of(status, headers, body, doc, envelope)
   return errors.new(code, fields)
 end
 
--- Decodes a 2xx body: the document, or nil, err.
-local function decode_body(status, body, max_depth)
-  local doc, why = core.decode(body, max_depth, INTEGER_KEYS)
+-- Decodes a 2xx body: the document, or nil, err. With `gzip` (the max_body_size)
+-- the body is gzip, inflated and decoded at once: a body it cannot inflate is
+-- nil, err, "gzip" (core.gunzip's error, as the pipeline gives it for any other body).
+local function decode_body(status, body, max_depth, gzip)
+  local doc, why, code, stage
+  if gzip then
+    doc, why, code, stage = core.gunzip_decode(body, gzip, max_depth, INTEGER_KEYS)
+    if stage == "gzip" then return nil, errors.new(code, { status = status, message = why }), stage end
+  else
+    doc, why = core.decode(body, max_depth, INTEGER_KEYS)
+  end
   if not why then return doc end
   local err = bad(status, why)
   -- The caller's own limit: the same answer would come back, so it is not retried.
@@ -99,11 +107,11 @@ local function decode_body(status, body, max_depth)
 end
 
 --- Decodes a 2xx list body into a page.
--- opts: include_count (false drops totalCount), envelope, max_depth.
-function response.page(status, body, opts)
+-- opts: include_count (false drops totalCount), envelope, max_depth. gzip: see decode_body.
+function response.page(status, body, opts, gzip)
   opts = opts or {}
-  local doc, err = decode_body(status, body, opts.max_depth)
-  if err then return nil, err end
+  local doc, err, stage = decode_body(status, body, opts.max_depth, gzip)
+  if err then return nil, err, stage end
   -- With envelope=true a client that cannot see statuses gets HTTP 200 and
   -- reads the real status from the body.
   if opts.envelope and is_object(doc) and is_integer(doc.status) and doc.status >= 400 then
@@ -135,11 +143,11 @@ function response.page(status, body, opts)
 end
 
 --- Decodes a 2xx body that holds one record (one restore job): the record, or nil, err.
--- opts: envelope ({status, content}: the record is the content), max_depth.
-function response.entity(status, body, opts)
+-- opts: envelope ({status, content}: the record is the content), max_depth. gzip: see decode_body.
+function response.entity(status, body, opts, gzip)
   opts = opts or {}
-  local doc, err = decode_body(status, body, opts.max_depth)
-  if err then return nil, err end
+  local doc, err, stage = decode_body(status, body, opts.max_depth, gzip)
+  if err then return nil, err, stage end
   if opts.envelope and is_object(doc) then
     if is_integer(doc.status) and doc.status >= 400 then return nil, error_of(status, nil, body, doc, true) end
     if not is_object(doc.content) then return nil, bad(status, "the envelope has no content object") end

@@ -62,3 +62,43 @@ describe("core.gunzip", function()
     assert.is_nil((core.gunzip(gz .. gz, 2 * #page))) -- two members: not what a server sends
   end)
 end)
+
+describe("core.gunzip_decode", function()
+  local function page_of(n, id)
+    local jobs = {}
+    for i = 1, n do jobs[i] = ('{"id":"%s%016x","oplogTs":%d}'):format(id, i, i) end
+    return '{"results":[' .. table.concat(jobs, ",") .. '],"totalCount":' .. n .. '}'
+  end
+
+  it("gives what core.decode gives for the inflated text, call after call", function()
+    local small, large = page_of(3, "5f000001"), page_of(30000, "5f000002") -- large: past the buffer kept
+    local docs = {}
+    for i, text in ipairs { small, large, small, page_of(2, "5f000003") } do
+      docs[i] = { text = text, doc = assert(core.gunzip_decode(gzip(text), #text)) }
+    end
+    for _, d in ipairs(docs) do assert.same(core.decode(d.text), d.doc) end
+    assert.equal(30000, #docs[2].doc.results)
+    assert.equal("5f0000030000000000000002", docs[4].doc.results[2].id)
+    assert.equal(getmetatable(core.decode("[]")), getmetatable(docs[1].doc.results))
+  end)
+
+  it("refuses what core.gunzip refuses, stage gzip, and what core.decode refuses, stage json", function()
+    local text = page_of(2, "5f000001")
+    local ok, message, code, stage = core.gunzip_decode(gzip(("\0"):rep(4096)), 1024)
+    assert.same({ nil, "RESPONSE_TOO_LARGE", "gzip" }, { ok, code, stage })
+    assert.matches("past max_body_size", message, 1, true)
+    ok, message, code, stage = core.gunzip_decode(text, 1e6)
+    assert.same({ nil, "the gzip body is too short or has no gzip header", "BAD_RESPONSE", "gzip" },
+      { ok, message, code, stage })
+    ok, message, code, stage = core.gunzip_decode(gzip(text .. "]"), 1e6)
+    assert.same({ nil, select(2, core.decode(text .. "]")), "BAD_RESPONSE", "json" },
+      { ok, message, code, stage })
+    ok, message, code, stage = core.gunzip_decode(gzip("[[[1]]]"), 1e6, 2)
+    assert.same({ nil, select(2, core.decode("[[[1]]]", 2)), "BAD_RESPONSE", "json" }, { ok, message, code, stage })
+  end)
+
+  it("refuses a non-integer under an integer key as core.decode does", function()
+    local text = '{"results":[{"oplogTs":1.5}]}'
+    assert.same(core.decode(text, 64, { oplogTs = true }), core.gunzip_decode(gzip(text), 1e6, 64, { oplogTs = true }))
+  end)
+end)

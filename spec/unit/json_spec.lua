@@ -752,3 +752,34 @@ describe("core.encode", function()
     assert.matches('"deliveryUrl":[]', text, 1, true)
   end)
 end)
+
+describe("core.decode of many same-shaped objects", function()
+  -- Values that repeat under a key, change under another, come escaped, empty,
+  -- under keys that share a cache slot, and under a key that appears twice.
+  local keys = { "p", "q", "pq", "qp", "x1", "y1", "delivery", "deliveryType", "" }
+  local function object(i)
+    local fields = {
+      p = "same", q = "v" .. i, pq = ({ "a", "b", "c" })[i % 3 + 1], qp = i % 7 == 0 and "same" or "Same",
+      x1 = i % 2 == 0 and "" or "e\\u0301", y1 = "same", delivery = ("d"):rep(i % 50), deliveryType = "RESTORE",
+      [""] = i < 300 and "early" or "late",
+    }
+    local parts = {}
+    for _, k in ipairs(keys) do parts[#parts + 1] = ('"%s":"%s"'):format(k, fields[k]) end
+    parts[#parts + 1] = '"p":"again"'
+    return "{" .. table.concat(parts, ",") .. "}", fields
+  end
+
+  it("gives every object its own values", function()
+    local texts, expected = {}, {}
+    for i = 1, 600 do
+      local text, fields = object(i)
+      texts[i] = text
+      fields.p = "again"
+      fields.x1 = i % 2 == 0 and "" or "e" .. U(0x301)
+      expected[i] = fields
+    end
+    local doc = assert(decode("[" .. table.concat(texts, ",") .. "]"))
+    assert.equal(600, #doc)
+    for i = 1, 600 do assert.same(expected[i], setmetatable(doc[i], nil)) end
+  end)
+end)
