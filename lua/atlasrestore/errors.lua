@@ -27,7 +27,7 @@ local KIND_OF_CODE = {
   invalid_request = "auth", invalid_scope = "auth", unsupported_grant_type = "auth",
 }
 
---- The stable category of an error, the one a script branches on (see the README's table).
+--- The stable category of an error, the one a script branches on (docs/api.md's table of categories).
 local function kind_of(code, status)
   local kind = KIND_OF_CODE[code]
   if kind then return kind end

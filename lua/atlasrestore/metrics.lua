@@ -10,7 +10,7 @@ local metrics = {}
 metrics.CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 metrics.OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 
---- The metric families, in the order they are rendered. The README's table mirrors this.
+--- The metric families, in the order they are rendered. docs/metrics.md's table mirrors this.
 metrics.FAMILIES = {
   { name = "atlasrestore_restore_jobs", type = "gauge", labels = "project, instance, source, status",
     help = "Restore jobs by unified status." },

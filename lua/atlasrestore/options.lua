@@ -22,7 +22,7 @@ options.DEFAULTS = {
   max_body_size = 64 * 1024 * 1024,
   max_depth = 64,
   max_pages = 10000,      -- 5 million jobs at 500 a page
-  concurrency = 4,      -- pages in flight at once; see the README for why 4
+  concurrency = 4,      -- pages in flight at once; docs/performance.md says why 4
   api_version = "v2",
   endpoint = endpoints.AUTO,
 }

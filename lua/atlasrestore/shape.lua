@@ -18,7 +18,7 @@ shape.FIELDS = { "project", "projectName", "instance", "id", "status", "source",
   "targetClusterName", "targetGroupId", "deliveryUrl", "desiredTimestamp", "oplogTs", "oplogInc",
   "pointInTimeUTCSeconds", "timestamp", "expiresAt", "finishedAt", "cancelled", "failed", "expired", "links" }
 
---- Flex wire name -> serverless wire name. The README's mapping table mirrors this.
+--- Flex wire name -> serverless wire name. docs/sunset.md's mapping table mirrors this.
 shape.RENAMED = {
   targetDeploymentItemName = "targetClusterName",
   targetProjectId = "targetGroupId",

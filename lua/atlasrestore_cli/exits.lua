@@ -1,4 +1,4 @@
---- The command's exit codes: fixed, because scripts branch on them (the README's table).
+--- The command's exit codes: fixed, because scripts branch on them (docs/command.md, "Exit codes").
 local exits = {
   OK = 0,
   FAILURE = 1,

@@ -75,7 +75,7 @@
 --   log = { {method, uri, status, auth, user_agent, fault, time}, ... } }
 --   (the newest 20,000 log entries).  Admin calls and the trap are not counted.
 --
--- Projects, instances and job ids: README.md, "The local Atlas emulator".
+-- Projects, instances and job ids: docs/emulator.md, "Projects and instances".
 --
 -- Scripts: the emulator is a daemon, so the caller must make sure stop() runs.
 -- Use emulator.with(opts, fn), which stops it even if fn raises, or
