@@ -84,8 +84,8 @@ local function ms(s) return s and fmt("%.2f", s * 1000) or "-" end
 
 local SECTIONS = {
   { "transport", "the cosocket transport's request (connect or pool, send, head, body assembly)" },
-  { "gunzip", "core.gunzip" },
-  { "decode", "core.decode, inside the listing" },
+  { "gunzip_decode", "core.gunzip_decode: inflating and decoding a page at once, inside the listing" },
+  { "decode", "core.decode (a page that came without gzip), inside the listing" },
   { "check_jobs", "core.check_jobs" },
 }
 
