@@ -1,5 +1,5 @@
 --- One record shape for every endpoint, used by `endpoint = "auto"`, the project
--- listing and the filters. Every job carries the seed's (serverless) field names,
+-- listing and the filters. Every job carries the original (serverless) endpoint's field names,
 -- `cancelled`, `failed` and `expired` as booleans, plus `status` (one vocabulary
 -- for every source), `source` and `raw` (the wire record, untouched).
 local core = require "atlasrestore.core"
@@ -46,10 +46,6 @@ function shape.flex_expired(job, now)
   return at ~= nil and at <= now
 end
 
---- A serverless or dedicated (cloud backup) wire record of `source`, unified:
--- it already carries the seed's names (a dedicated one also `components` on
--- sharded clusters). The module's own fields are set last: a wire field of the
--- same name never replaces them (the wire value stays in `raw`).
 -- A record that already has room for the module's own fields: built by a
 -- constructor, its hash part is sized once instead of growing field by field
 -- (about a fifth of the mapping's cost on Lua 5.4, a third on LuaJIT, measured on a 500-job page).
@@ -57,6 +53,10 @@ local function new_record()
   return { cancelled = false, failed = false, expired = false, source = false, raw = false }
 end
 
+--- A serverless or dedicated (cloud backup) wire record of `source`, unified:
+-- it already carries the original endpoint's names (a dedicated one also `components` on
+-- sharded clusters). The module's own fields are set last: a wire field of the
+-- same name never replaces them (the wire value stays in `raw`).
 function shape.from_booleans(job, _, source)
   local record = new_record()
   for k, v in pairs(job) do record[k] = v end
