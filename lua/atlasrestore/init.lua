@@ -262,16 +262,17 @@ function Client:all_restore_jobs(group_id, cluster_name, opts)
 end
 
 --- Every job of every instance of a project that can have them: jobs, failures; or nil, err.
--- With opts.on_instance(name, jobs): each instance's jobs as its listing completes,
--- and the number of jobs instead of the jobs.
+-- With opts.on_instance(name, jobs): each instance's jobs as its listing completes;
+-- with opts.on_jobs(name, jobs): a page at a time, as they come; either way, the
+-- number of jobs instead of the jobs.
 function Client:project_restore_jobs(group_id, opts)
   local st = open_state(self, "project_restore_jobs")
   local err = options.group("project_restore_jobs", group_id)
   local plan, perr = options.listing("project_restore_jobs", 2, opts, st.settings, endpoints.AUTO,
-    { on_instance = "function" })
+    { on_instance = "function", on_jobs = "function" })
   err = err or perr
   if err then return st.pipe:fail(err, 0) end
-  return require("atlasrestore.project").list(st, group_id, plan, opts and opts.on_instance)
+  return require("atlasrestore.project").list(st, group_id, plan, opts and opts.on_instance, opts and opts.on_jobs)
 end
 
 --- The projects the credentials see (opts.org_id: one organisation's), as Atlas

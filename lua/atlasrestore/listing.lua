@@ -16,9 +16,11 @@ local listing = {}
 local function fetch(self, ctx, endpoint, page_num, include_count, notice)
   local path, accept = routes.restore_jobs(endpoint, self.api_version, self.group_id, self.name,
     routes.page_query(page_num, self.per_page, include_count))
-  return self.pipe:get(ctx, path, accept, { include_count = include_count, notice = notice or function(signals)
-    probe.warn(self.pipe, endpoint, signals, self.routed)
-  end })
+  self.sending = self.sending + 1
+  local page, err = self.pipe:get(ctx, path, accept, { include_count = include_count, notice = notice or
+    function(signals) probe.warn(self.pipe, endpoint, signals, self.routed) end })
+  self.sending = self.sending - 1
+  return page, err
 end
 
 --- The first page, routed (for "auto", through the probe table): page, endpoint or nil, err.
@@ -36,7 +38,9 @@ Listing.__index = Listing
 -- sets the pace between pages, so the deadline is per page), unified (jobs in
 -- the unified shape), clock (shape.mapper's), filter (filter.keeps's), ctx (a
 -- call's context to share, budget included), routed (the module chose the
--- endpoint, as "auto" does: no advice to use "auto" in a warning).
+-- endpoint, as "auto" does: no advice to use "auto" in a warning), pace (when
+-- listings share their requests: pace(listing) -> how many pages it may have
+-- ahead now, at most `concurrency`).
 function listing.new(cfg)
   local self = setmetatable(cfg, Listing)
   self.routed = cfg.routed or self.endpoint == endpoints.AUTO
@@ -47,6 +51,7 @@ function listing.new(cfg)
   self.released = 0  -- the last page handed out
   self.requested = 1 -- the last page requested
   self.listed = 0    -- new jobs released so far
+  self.sending = 0   -- requests of this listing on their way
   return self
 end
 
@@ -77,10 +82,11 @@ function Listing:fail(err, attempts)
   return false, err
 end
 
--- How many pages may be in flight: `concurrency`, fewer while Atlas says its
--- bucket holds fewer tokens, and none past the page the count announces.
+-- How many pages may be in flight: `concurrency` (or what the pace allows), fewer
+-- while Atlas says its bucket holds fewer tokens, and none past the page the count announces.
 function Listing:window()
   local k = self.concurrency
+  if self.pace then k = math.min(k, self.pace(self)) end
   local remaining = self.budget.remaining
   if remaining and remaining < k then k = math.max(1, remaining) end
   local last = self.released + k

@@ -16,15 +16,17 @@ local unpack = rawget(table, "unpack") or rawget(_G, "unpack") -- 5.2+, or 5.1 a
 
 local function pack(...) return { n = select("#", ...), ... } end
 
--- Runs work(i) for i = 1..n as tasks, at most k at once, and hands each one's
--- results to emit(i, ...) in the order of i, as soon as it and those before it
--- are done: at most k results are held at once, whatever n is.
+-- Runs work(i, previous) for i = 1..n as tasks, at most k at once, and hands
+-- each one's results to emit(i, ...) in the order of i, as soon as it and those
+-- before it are done: at most k results are held at once, whatever n is.
+-- `previous` is the task of i - 1 (nil once it was handed out), for a work
+-- that waits for its turn.
 function project.in_order(transport, k, n, work, emit)
   local tasks, spawned = {}, 0
   local function spawn_up_to(last)
     while spawned < math.min(n, last) do
       spawned = spawned + 1
-      tasks[spawned] = transport:spawn(work, spawned)
+      tasks[spawned] = transport:spawn(work, spawned, tasks[spawned - 1])
     end
   end
   local function cancel_after(i)
@@ -120,41 +122,109 @@ local function instances(st, ctx, group_id, concurrency)
   return out
 end
 
+-- An instance's listing, in the unified shape, paced by the project's listing.
+local function instance_listing(st, ctx, group_id, inst, plan, pace)
+  local settings = st.settings
+  return listing.new {
+    pipe = st.pipe, memory = st.memory, api_version = settings.api_version, max_pages = settings.max_pages,
+    group_id = group_id, name = inst.name, endpoint = inst.endpoint, per_page = plan.per_page,
+    concurrency = plan.concurrency, unified = true, routed = true, clock = st.clock, filter = plan.filter, ctx = ctx,
+    owner = st, pace = pace,
+  }
+end
+
 --- Lists a project's instances. plan: per_page, concurrency, filter
 -- (options.listing's). on_instance(name, jobs), when given, receives each
--- instance's jobs as its listing completes, in the order of instance names, and
--- the call returns the number of jobs handed out; without it, the call returns
--- every job (unified, with `instance`, by instance name, then in Atlas's order).
--- Either comes with failures: { instance =, endpoint =, error = } for each instance
--- whose listing failed. Or nil, err when the instance lists failed.
-function project.list(st, group_id, plan, on_instance)
-  local pipe, settings = st.pipe, st.settings
+-- instance's jobs as its listing completes, in the order of instance names;
+-- on_jobs(name, jobs), when given, receives them a page at a time as they come,
+-- every page of an instance before the next instance's. With either, the call
+-- returns the number of jobs handed out; without, every job (unified, with
+-- `instance`, by instance name, then in Atlas's order). Either comes with
+-- failures: { instance =, endpoint =, error = } for each instance whose listing
+-- failed. Or nil, err when the instance lists failed.
+--
+-- The instance at the head of the order is listed with up to `concurrency`
+-- pages in flight; each instance behind it, up to concurrency - 1 of them, lists
+-- its first page and asks for the next, then waits for its turn: the requests
+-- in flight stay within `concurrency`, and what is held is a few pages an instance.
+function project.list(st, group_id, plan, on_instance, on_jobs)
+  local pipe = st.pipe
   local ctx = pipe:context()
   local todo, err = instances(st, ctx, group_id, plan.concurrency)
   if not todo then return nil, err end
-  local jobs, count, failures = {}, 0, {}
-  project.in_order(pipe.transport, plan.concurrency, #todo, function(i)
-    return listing.collect(listing.new {
-      pipe = pipe, memory = st.memory, api_version = settings.api_version, max_pages = settings.max_pages,
-      group_id = group_id, name = todo[i].name, endpoint = todo[i].endpoint, per_page = plan.per_page,
-      concurrency = 1, unified = true, routed = true, clock = st.clock, filter = plan.filter, ctx = ctx, owner = st,
-    })
-  end, function(i, found, failure)
-    local inst = todo[i]
-    if not found then
-      failures[#failures + 1] = { instance = inst.name, endpoint = inst.endpoint, error = failure }
-      return
+  local transport, k = pipe.transport, plan.concurrency
+  local open, head, turn = {}, nil, 0 -- the listings not handed out yet; the one being handed out, its number
+  -- The head takes the requests that those behind it do not: one for each that
+  -- is on its way, or about to start its first page.
+  local function pace(source)
+    if source ~= head then return 1 end
+    local behind, sending = 0, 0
+    for other in pairs(open) do
+      if other ~= source then
+        behind = behind + 1
+        if not other.done then sending = sending + other.sending end
+      end
     end
+    local starting = math.max(0, math.min(k - 1, #todo - turn) - behind)
+    return math.max(1, k - sending - starting)
+  end
+  local function stop_all()
+    for source in pairs(open) do source:stop() end
+  end
+  local keep = on_instance ~= nil or on_jobs == nil -- whole instances: for on_instance or the jobs returned
+  -- Instance i: its first page, its turn, then every page; the jobs kept
+  -- (or their number) and the failure, for the emit below.
+  local function list_instance(i, previous)
+    local inst = todo[i]
+    local source = instance_listing(st, ctx, group_id, inst, plan, pace)
+    open[source] = true
+    local page, failure = listing.take(source)
+    if previous and not transport:wait(previous) then -- an instance before failed: the call stops
+      open[source] = nil
+      source:stop()
+      return nil
+    end
+    head, turn = source, i
+    if page and not source.done then source:request_ahead() end
+    local found, handed = keep and {} or nil, 0
+    while page do
+      for _, job in ipairs(page) do job.instance = inst.name end
+      handed = handed + #page
+      if on_jobs then
+        local ok, why = pcall(on_jobs, inst.name, page)
+        if not ok then
+          stop_all()
+          error(why, 0)
+        end
+      end
+      if found then
+        for _, job in ipairs(page) do found[#found + 1] = job end
+      end
+      page, failure = listing.take(source)
+    end
+    open[source], head = nil, nil
+    if page == false then return found, handed, failure end
     probe.remember(st.memory, group_id, inst.name, inst.endpoint)
-    for _, job in ipairs(found) do job.instance = inst.name end
-    if on_instance then
-      count = count + #found
-      on_instance(inst.name, found)
-    else
+    return found, handed
+  end
+  local jobs, count, failures = {}, 0, {}
+  project.in_order(transport, k, #todo, list_instance, function(i, found, handed, failure)
+    local inst = todo[i]
+    if on_jobs then count = count + handed end
+    if failure then
+      failures[#failures + 1] = { instance = inst.name, endpoint = inst.endpoint, error = failure }
+    elseif on_instance then
+      if not on_jobs then count = count + #found end
+      local ok, why = pcall(on_instance, inst.name, found)
+      if not ok then
+        stop_all()
+        error(why, 0)
+      end
+    elseif not on_jobs then
       for _, job in ipairs(found) do jobs[#jobs + 1] = job end
     end
   end)
-  if on_instance then return count, failures end
+  if on_instance or on_jobs then return count, failures end
   return jobs, failures
 end
 

@@ -286,7 +286,7 @@ function Run:list_page(group, name, writer)
   return exits.OK
 end
 
--- Each instance's jobs as its listing completes.
+-- Each instance's jobs, or a page of them, written.
 local function instance_writer(writer)
   return function(_, jobs)
     for _, job in ipairs(jobs) do writer:row(job) end
@@ -311,13 +311,18 @@ function Run:partial(writer, failures, project_of)
   return #failures > 0 and exits.PARTIAL or exits.OK
 end
 
--- Every instance of the project: the jobs of those that answered as each one
--- completes, then each failure on stderr.
+-- The formats printed as the jobs come, a page at a time; the others take whole
+-- instances, so that an instance that fails midway leaves none of its jobs.
+local STREAMED = { ndjson = true, csv = true }
+
+-- Every instance of the project, in the order of names: the jobs of those that
+-- answered, then each failure on stderr.
 function Run:list_project(group, writer)
   local args = self.args
   self.progress:pages_only()
-  local count, failures = self.client:project_restore_jobs(group, filters(args, { concurrency = args.concurrency,
-    on_instance = instance_writer(writer) }))
+  local opts = filters(args, { concurrency = args.concurrency })
+  opts[STREAMED[args.output] and "on_jobs" or "on_instance"] = instance_writer(writer)
+  local count, failures = self.client:project_restore_jobs(group, opts)
   self.progress:clear()
   if not count then return self:report(failures) end
   if self.collector then self.collector:succeeded(group, os.time()) end

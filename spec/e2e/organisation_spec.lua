@@ -173,4 +173,101 @@ describe("a project listing handed out per instance", function()
     assert.equal(7, #assert(client:all_restore_jobs(emulator.GROUP_ID, "demo")))
     client:close()
   end)
+
+  describe("a page at a time (on_jobs)", function()
+    before_each(function() emu:reset() end)
+
+    -- The real libcurl transport, counting the requests in flight at once and the
+    -- restore-job pages that came back.
+    local function counting_transport()
+      local inner = require("atlasrestore.transport.curl").new {}
+      local t = { version = inner.version, in_flight = 0, most = 0, pages = 0 }
+      function t.request(_, req)
+        t.in_flight = t.in_flight + 1
+        t.most = math.max(t.most, t.in_flight)
+        local res, err = inner:request(req)
+        t.in_flight = t.in_flight - 1
+        if res and res.status == 200 and req.url:find("/backup/restoreJobs", 1, true) then t.pages = t.pages + 1 end
+        return res, err
+      end
+      for _, method in ipairs { "now", "sleep", "spawn", "wait", "cancel", "close" } do
+        t[method] = function(_, ...) return inner[method](inner, ...) end
+      end
+      return t
+    end
+
+    it("hands out the same jobs as the whole listing, every page of an instance before the next's", function()
+      local client = emu:client { concurrency = 2 }
+      local whole, whole_failures = client:project_restore_jobs(emulator.MIXED_GROUP_ID)
+      local names, streamed = {}, {}
+      local count, failures = client:project_restore_jobs(emulator.MIXED_GROUP_ID, {
+        on_jobs = function(name, jobs)
+          if names[#names] ~= name then names[#names + 1] = name end
+          for _, job in ipairs(jobs) do
+            assert.equal(name, job.instance)
+            streamed[#streamed + 1] = job.id
+          end
+        end })
+      assert.same({ "mixed-dedicated", "mixed-flex", "mixed-migrated", "mixed-serverless", "mixed-sharded" }, names)
+      assert.equal(#whole, count)
+      local whole_ids = {}
+      for i, job in ipairs(whole) do whole_ids[i] = job.id end
+      assert.same(whole_ids, streamed)
+      assert.equal(#whole_failures, #failures)
+      assert.equal("mixed-broken", failures[1].instance)
+      client:close()
+    end)
+
+    it("holds a few pages an instance, with `concurrency` requests in flight and none past the end", function()
+      -- 5 Flex clusters of 5 pages of 500 jobs, 3 at a time.
+      local INSTANCES, PAGES, K = 5, 5, 3
+      emu:config { fleet = { projects = 1, instances = INSTANCES, jobs = PAGES * 500 }, latency = { request = 0.01 } }
+      local transport = counting_transport()
+      local client = emu:client { transport = transport, concurrency = K }
+      local order, handed, most_ahead = {}, 0, 0
+      local count, failures = client:project_restore_jobs(emulator.FLEET_PREFIX .. "00000001", {
+        on_jobs = function(name, jobs)
+          assert.equal(500, #jobs)
+          if order[#order] ~= name then order[#order + 1] = name end
+          handed = handed + 1
+          -- Ahead of this page: the head's window (K) and two pages of each instance behind it.
+          most_ahead = math.max(most_ahead, transport.pages - handed)
+        end })
+      assert.equal(INSTANCES * PAGES * 500, count)
+      assert.same({}, failures)
+      assert.same({ "fleet-1", "fleet-2", "fleet-3", "fleet-4", "fleet-5" }, order)
+      assert.is_true(most_ahead <= K + 2 * (K - 1), "pages fetched ahead of those handed out: " .. most_ahead)
+      assert.equal(K, transport.most)
+      assert.equal(INSTANCES * PAGES, emu:stats().list_requests)
+      client:close()
+    end)
+
+    it("stops and raises what the callback raises, with nothing left in flight", function()
+      emu:config { fleet = { projects = 1, instances = 4, jobs = 2000 }, latency = { request = 0.01 } }
+      local client = emu:client { concurrency = 3 }
+      local calls = 0
+      local ok, err = pcall(client.project_restore_jobs, client, emulator.FLEET_PREFIX .. "00000001", {
+        on_jobs = function()
+          calls = calls + 1
+          error({ stop = true }, 0)
+        end })
+      assert.is_false(ok)
+      assert.same({ stop = true }, err)
+      assert.equal(1, calls)
+      socket.sleep(0.1) -- what was cancelled on its way has reached the emulator
+      local function fleet_requests()
+        local n = 0
+        for _, entry in ipairs(emu:stats().log) do
+          if entry.uri:find("/fleet-", 1, true) then n = n + 1 end
+        end
+        return n
+      end
+      local stopped = fleet_requests()
+      assert.is_true(stopped <= 3 * 2, "at most two pages an instance: " .. stopped)
+      -- The client still works, and nothing of the stopped listing is asked for when it runs again.
+      assert.equal(7, #assert(client:all_restore_jobs(emulator.GROUP_ID, "demo")))
+      assert.equal(stopped, fleet_requests())
+      client:close()
+    end)
+  end)
 end)
