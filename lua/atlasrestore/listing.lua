@@ -16,10 +16,16 @@ local listing = {}
 local function fetch(self, ctx, endpoint, page_num, include_count, notice)
   local path, accept = routes.restore_jobs(endpoint, self.api_version, self.group_id, self.name,
     routes.page_query(page_num, self.per_page, include_count))
-  self.sending = self.sending + 1
-  local page, err = self.pipe:get(ctx, path, accept, { include_count = include_count, notice = notice or
-    function(signals) probe.warn(self.pipe, endpoint, signals, self.routed) end })
+  return self.pipe:get(ctx, path, accept, { include_count = include_count, notice = notice or function(signals)
+    probe.warn(self.pipe, endpoint, signals, self.routed)
+  end })
+end
+
+-- A page asked for ahead: on its way (`sending`) from the moment it is asked for.
+local function fetch_ahead(self, ...)
+  local page, err = fetch(self, ...)
   self.sending = self.sending - 1
+  if self.arrived then self.arrived(self) end
   return page, err
 end
 
@@ -38,9 +44,10 @@ Listing.__index = Listing
 -- sets the pace between pages, so the deadline is per page), unified (jobs in
 -- the unified shape), clock (shape.mapper's), filter (filter.keeps's), ctx (a
 -- call's context to share, budget included), routed (the module chose the
--- endpoint, as "auto" does: no advice to use "auto" in a warning), pace (when
--- listings share their requests: pace(listing) -> how many pages it may have
--- ahead now, at most `concurrency`).
+-- endpoint, as "auto" does: no advice to use "auto" in a warning); when
+-- listings share their requests, pace(listing) -> how many pages it may have
+-- ahead now (at most `concurrency`), and arrived(listing) after each page asked
+-- for ahead came back.
 function listing.new(cfg)
   local self = setmetatable(cfg, Listing)
   self.routed = cfg.routed or self.endpoint == endpoints.AUTO
@@ -51,7 +58,7 @@ function listing.new(cfg)
   self.released = 0  -- the last page handed out
   self.requested = 1 -- the last page requested
   self.listed = 0    -- new jobs released so far
-  self.sending = 0   -- requests of this listing on their way
+  self.sending = 0   -- pages asked for and not come yet
   return self
 end
 
@@ -103,7 +110,8 @@ function Listing:request_ahead()
   while self.requested < last do
     self.requested = self.requested + 1
     local page_num = self.requested
-    self.inflight[page_num] = transport:spawn(fetch, self, self:context(), self.resolved, page_num, false)
+    self.sending = self.sending + 1
+    self.inflight[page_num] = transport:spawn(fetch_ahead, self, self:context(), self.resolved, page_num, false)
   end
 end
 
@@ -133,7 +141,9 @@ function Listing:next()
   if page_num == 1 then
     -- With parallel pages, the count plans how many to ask for at once.
     local include_count = self.concurrency > 1
+    self.sending = 1
     page, err = first_page(self, self:context(), include_count)
+    self.sending = 0
     if page then
       self.resolved, err = err, nil
       if include_count and page.totalCount then

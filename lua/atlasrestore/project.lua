@@ -11,6 +11,8 @@ local routes = require "atlasrestore.routes"
 local project = {}
 
 local PER_PAGE = routes.MAX_ITEMS_PER_PAGE
+-- Pages an instance behind the head may ask for ahead of its first one.
+local AHEAD = 2
 
 local unpack = rawget(table, "unpack") or rawget(_G, "unpack") -- 5.2+, or 5.1 and LuaJIT
 
@@ -123,13 +125,13 @@ local function instances(st, ctx, group_id, concurrency)
 end
 
 -- An instance's listing, in the unified shape, paced by the project's listing.
-local function instance_listing(st, ctx, group_id, inst, plan, pace)
+local function instance_listing(st, ctx, group_id, inst, plan, pace, arrived)
   local settings = st.settings
   return listing.new {
     pipe = st.pipe, memory = st.memory, api_version = settings.api_version, max_pages = settings.max_pages,
     group_id = group_id, name = inst.name, endpoint = inst.endpoint, per_page = plan.per_page,
     concurrency = plan.concurrency, unified = true, routed = true, clock = st.clock, filter = plan.filter, ctx = ctx,
-    owner = st, pace = pace,
+    owner = st, pace = pace, arrived = arrived,
   }
 end
 
@@ -143,49 +145,71 @@ end
 -- failures: { instance =, endpoint =, error = } for each instance whose listing
 -- failed. Or nil, err when the instance lists failed.
 --
--- The instance at the head of the order is listed with up to `concurrency`
--- pages in flight; each instance behind it, up to concurrency - 1 of them, lists
--- its first page and asks for the next, then waits for its turn: the requests
--- in flight stay within `concurrency`, and what is held is a few pages an instance.
+-- The instances share `concurrency` requests. The one at the head of the order
+-- is handed out as its pages come; up to concurrency - 1 behind it list their
+-- first page and wait for their turn with the pages asked for ahead: up to
+-- `concurrency` for the next in line, AHEAD for the others, when the requests
+-- the head leaves free allow. What is held is a few pages an instance.
 function project.list(st, group_id, plan, on_instance, on_jobs)
   local pipe = st.pipe
   local ctx = pipe:context()
   local todo, err = instances(st, ctx, group_id, plan.concurrency)
   if not todo then return nil, err end
   local transport, k = pipe.transport, plan.concurrency
-  local open, head, turn = {}, nil, 0 -- the listings not handed out yet; the one being handed out, its number
-  -- The head takes the requests that those behind it do not: one for each that
-  -- is on its way, or about to start its first page.
-  local function pace(source)
-    if source ~= head then return 1 end
-    local behind, sending = 0, 0
-    for other in pairs(open) do
-      if other ~= source then
-        behind = behind + 1
-        if not other.done then sending = sending + other.sending end
-      end
+  -- The listings not handed out yet, by instance number; the one being handed out and its number.
+  local open, head, turn = {}, nil, 0
+  -- The instances that start without a request coming back: when the head asks
+  -- for no more pages, one as it finishes, and one more for each listing behind it
+  -- that is over too (while instances remain); less the head's requests on their way.
+  local function successors()
+    local over = 0
+    for i = turn, math.min(#todo, turn + k - 1) do
+      local source = open[i]
+      if not source or not (source.done or source.requested >= (source.estimated_pages or math.huge)) then break end
+      over = over + 1
     end
-    local starting = math.max(0, math.min(k - 1, #todo - turn) - behind)
-    return math.max(1, k - sending - starting)
+    over = math.min(over, #todo - (turn + k - 1))
+    return math.max(0, over - (head and not head.done and head.sending or 0))
+  end
+  -- The requests free for `source`: k, less those on their way and one for each
+  -- instance about to start its first page; the head and the next one may have
+  -- k pages ahead, the others AHEAD.
+  local function pace(source)
+    local behind, sending = 0, 0
+    for _, other in pairs(open) do
+      if other ~= head then behind = behind + 1 end
+      if not other.done then sending = sending + other.sending end
+    end
+    local starting = math.max(0, math.min(k - 1, #todo - turn) - behind) + successors()
+    local free = k - sending - starting
+    local most = (source == head or source == open[turn + 1]) and k or AHEAD
+    return math.min(most, source.requested - source.released + free)
   end
   local function stop_all()
-    for source in pairs(open) do source:stop() end
+    for _, source in pairs(open) do source:stop() end
+  end
+  -- When a request is done: the head asks for what it may, then those behind it, in order.
+  local function share()
+    for i = turn, turn + k - 1 do
+      local source = open[i]
+      if source and source.released > 0 and not source.done then source:request_ahead() end
+    end
   end
   local keep = on_instance ~= nil or on_jobs == nil -- whole instances: for on_instance or the jobs returned
   -- Instance i: its first page, its turn, then every page; the jobs kept
   -- (or their number) and the failure, for the emit below.
   local function list_instance(i, previous)
     local inst = todo[i]
-    local source = instance_listing(st, ctx, group_id, inst, plan, pace)
-    open[source] = true
+    local source = instance_listing(st, ctx, group_id, inst, plan, pace, share)
+    open[i] = source
     local page, failure = listing.take(source)
     if previous and not transport:wait(previous) then -- an instance before failed: the call stops
-      open[source] = nil
+      open[i] = nil
       source:stop()
       return nil
     end
     head, turn = source, i
-    if page and not source.done then source:request_ahead() end
+    share()
     local found, handed = keep and {} or nil, 0
     while page do
       for _, job in ipairs(page) do job.instance = inst.name end
@@ -201,8 +225,9 @@ function project.list(st, group_id, plan, on_instance, on_jobs)
         for _, job in ipairs(page) do found[#found + 1] = job end
       end
       page, failure = listing.take(source)
+      share()
     end
-    open[source], head = nil, nil
+    open[i], head = nil, nil
     if page == false then return found, handed, failure end
     probe.remember(st.memory, group_id, inst.name, inst.endpoint)
     return found, handed
