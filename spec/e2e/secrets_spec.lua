@@ -679,7 +679,7 @@ describe("secrets", function()
 
     local function json(v) return (cjson.encode(v)) end
 
-    --- The secret forms the brief asks for, and an "Authorization: ..." echo.
+    --- Every form a secret must never appear in, and an "Authorization: ..." echo.
     local function echo_of(secret, user)
       local b = base64(secret)
       return {
