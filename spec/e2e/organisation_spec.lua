@@ -122,19 +122,23 @@ describe("a project listing handed out per instance", function()
   lazy_setup(function() emu = emulator.start() end)
   lazy_teardown(function() if emu then emu:stop() end end)
 
-  it("gives every instance's jobs once, in the order of names, the same jobs as the whole listing", function()
+  -- The mixed project handed out through the option `callback` ("on_instance" or "on_jobs"): the
+  -- same jobs as the whole listing, each instance's together, instances in the order of names.
+  local function hands_out_the_whole_listing(callback)
     local client = emu:client { concurrency = 2 }
     local whole, whole_failures = client:project_restore_jobs(emulator.MIXED_GROUP_ID)
-    local names, streamed = {}, {}
+    local names, streamed, calls = {}, {}, 0
     local count, failures = client:project_restore_jobs(emulator.MIXED_GROUP_ID, {
-      on_instance = function(name, jobs)
-        names[#names + 1] = name
+      [callback] = function(name, jobs)
+        calls = calls + 1
+        if names[#names] ~= name then names[#names + 1] = name end
         for _, job in ipairs(jobs) do
           assert.equal(name, job.instance)
           streamed[#streamed + 1] = job.id
         end
       end })
     assert.same({ "mixed-dedicated", "mixed-flex", "mixed-migrated", "mixed-serverless", "mixed-sharded" }, names)
+    if callback == "on_instance" then assert.equal(#names, calls) end -- whole instances, each once
     assert.equal(#whole, count)
     local whole_ids = {}
     for i, job in ipairs(whole) do whole_ids[i] = job.id end
@@ -142,6 +146,10 @@ describe("a project listing handed out per instance", function()
     assert.equal(#whole_failures, #failures)
     assert.equal("mixed-broken", failures[1].instance)
     client:close()
+  end
+
+  it("gives every instance's jobs once, in the order of names, the same jobs as the whole listing", function()
+    hands_out_the_whole_listing("on_instance")
   end)
 
   it("hands out the first instances before the last one is listed", function()
@@ -197,25 +205,7 @@ describe("a project listing handed out per instance", function()
     end
 
     it("hands out the same jobs as the whole listing, every page of an instance before the next's", function()
-      local client = emu:client { concurrency = 2 }
-      local whole, whole_failures = client:project_restore_jobs(emulator.MIXED_GROUP_ID)
-      local names, streamed = {}, {}
-      local count, failures = client:project_restore_jobs(emulator.MIXED_GROUP_ID, {
-        on_jobs = function(name, jobs)
-          if names[#names] ~= name then names[#names + 1] = name end
-          for _, job in ipairs(jobs) do
-            assert.equal(name, job.instance)
-            streamed[#streamed + 1] = job.id
-          end
-        end })
-      assert.same({ "mixed-dedicated", "mixed-flex", "mixed-migrated", "mixed-serverless", "mixed-sharded" }, names)
-      assert.equal(#whole, count)
-      local whole_ids = {}
-      for i, job in ipairs(whole) do whole_ids[i] = job.id end
-      assert.same(whole_ids, streamed)
-      assert.equal(#whole_failures, #failures)
-      assert.equal("mixed-broken", failures[1].instance)
-      client:close()
+      hands_out_the_whole_listing("on_jobs")
     end)
 
     it("holds a few pages an instance, with `concurrency` requests in flight and none past the end", function()
