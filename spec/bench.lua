@@ -99,19 +99,12 @@ local DEFAULT_ARG = DEFAULT_K > 1 and "default" or "4"
 local DEFAULT_LABEL = DEFAULT_K > 1 and fmt("%d (default)", DEFAULT_K) or "4"
 local KS = { { arg = "1", label = "1" }, { arg = DEFAULT_ARG, label = DEFAULT_LABEL }, { arg = "8", label = "8" } }
 
+local median = require("bench.stats").median
+
 local failures = {}
 local function fail(msg)
   failures[#failures + 1] = msg
   io.stderr:write("bench: FAILED: ", msg, "\n")
-end
-
-local function median(xs)
-  local s = table.move(xs, 1, #xs, 1, {})
-  table.sort(s)
-  local n = #s
-  if n == 0 then return nil end
-  if n % 2 == 1 then return s[(n + 1) // 2] end
-  return (s[n // 2] + s[n // 2 + 1]) / 2
 end
 
 local function capture(cmd)

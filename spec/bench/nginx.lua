@@ -13,6 +13,7 @@ local socket = require "socket"
 local cjson = require "cjson"
 local emulator = require "support.emulator"
 local nginx_host = require "support.nginx_host"
+local stats = require "bench.stats"
 
 local M = {}
 
@@ -61,22 +62,6 @@ http {
 }
 ]]
 
-local function median(xs)
-  local s = table.move(xs, 1, #xs, 1, {})
-  table.sort(s)
-  local n = #s
-  if n == 0 then return nil end
-  if n % 2 == 1 then return s[(n + 1) // 2] end
-  return (s[n // 2] + s[n // 2 + 1]) / 2
-end
-
-local function percentile(xs, p)
-  local s = table.move(xs, 1, #xs, 1, {})
-  table.sort(s)
-  if #s == 0 then return nil end
-  return s[math.max(1, math.ceil(#s * p))]
-end
-
 local function ms(s) return s and fmt("%.2f", s * 1000) or "-" end
 
 ---------------------------------------------------------------------------
@@ -103,7 +88,7 @@ local function cost(host, endpoint)
   local function med(get)
     local xs = {}
     for _, f in ipairs(figures) do xs[#xs + 1] = get(f) end
-    return median(xs)
+    return stats.median(xs)
   end
   local r = { endpoint = endpoint, page = med(function(f) return f.page end),
     decode_alone = med(function(f) return f.decode_alone end), sections = {} }
@@ -178,8 +163,9 @@ local function wave(host, plain, work, index)
   while socket.gettime() < deadline and not io.open(done, "r") do socket.sleep(0.05) end
   local listed = tonumber((emulator.read_file(result) or ""):match("listed=(%d+)")) or 0
   if #mine == 0 or #theirs == 0 then return nil, "no sample while the listings ran" end
-  return { host = percentile(mine, 0.99), plain = percentile(theirs, 0.99), host_p50 = percentile(mine, 0.5),
-    plain_p50 = percentile(theirs, 0.5), n = #mine, failed = failed, listed = listed,
+  return { host = stats.percentile(mine, 0.99), plain = stats.percentile(theirs, 0.99),
+    host_p50 = stats.percentile(mine, 0.5),
+    plain_p50 = stats.percentile(theirs, 0.5), n = #mine, failed = failed, listed = listed,
     load = (emulator.read_file(result) or ""):gsub("%s+$", "") }
 end
 
@@ -232,7 +218,9 @@ function M.run(emu, work)
       ratios[#ratios + 1], hosts[#hosts + 1], plains[#plains + 1] = w.ratio, w.host, w.plain
     end
     r.p99_rows = rows
-    if #ratios > 0 then r.p99 = { ratio = median(ratios), host = median(hosts), plain = median(plains) } end
+    if #ratios > 0 then
+      r.p99 = { ratio = stats.median(ratios), host = stats.median(hosts), plain = stats.median(plains) }
+    end
     local problems = host:problems()
     if #problems > 0 then problem("the host's error log: " .. problems[1]) end
   end)

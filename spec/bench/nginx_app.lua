@@ -15,6 +15,7 @@ local app = require "app"
 local atlasrestore = require "atlasrestore"
 local core = require "atlasrestore.core"
 local cosocket = require "atlasrestore.transport.cosocket"
+local median = require("bench.stats").median
 local cjson = require "cjson"
 
 local ngx = rawget(_G, "ngx")
@@ -24,16 +25,6 @@ local M = {}
 local GROUP = "65a1b2c3d4e5f60718293a4b"
 local clock = os.clock
 local DECODE_SECONDS = 0.2 -- how long core.decode of the page is timed, at least
-
-local function median(xs)
-  local s = {}
-  for i, x in ipairs(xs) do s[i] = x end
-  table.sort(s)
-  local n = #s
-  if n == 0 then return nil end
-  if n % 2 == 1 then return s[(n + 1) / 2] end
-  return (s[n / 2] + s[n / 2 + 1]) / 2
-end
 
 -- Replaces tbl[name] by a function that adds its CPU to sections[label]; returns the undo.
 local function timed(tbl, name, label, sections, keep)
