@@ -185,8 +185,13 @@ function project.list(st, group_id, plan, on_instance, on_jobs)
     local most = (source == head or source == open[turn + 1]) and k or AHEAD
     return math.min(most, source.requested - source.released + free)
   end
-  local function stop_all()
-    for _, source in pairs(open) do source:stop() end
+  -- A caller's callback: what it raises stops every listing, then goes on up.
+  local function hand_out(callback, name, jobs)
+    local ok, why = pcall(callback, name, jobs)
+    if not ok then
+      for _, source in pairs(open) do source:stop() end
+      error(why, 0)
+    end
   end
   -- When a request is done: the head asks for what it may, then those behind it, in order.
   local function share()
@@ -214,13 +219,7 @@ function project.list(st, group_id, plan, on_instance, on_jobs)
     while page do
       for _, job in ipairs(page) do job.instance = inst.name end
       handed = handed + #page
-      if on_jobs then
-        local ok, why = pcall(on_jobs, inst.name, page)
-        if not ok then
-          stop_all()
-          error(why, 0)
-        end
-      end
+      if on_jobs then hand_out(on_jobs, inst.name, page) end
       if found then
         for _, job in ipairs(page) do found[#found + 1] = job end
       end
@@ -240,11 +239,7 @@ function project.list(st, group_id, plan, on_instance, on_jobs)
       failures[#failures + 1] = { instance = inst.name, endpoint = inst.endpoint, error = failure }
     elseif on_instance then
       if not on_jobs then count = count + #found end
-      local ok, why = pcall(on_instance, inst.name, found)
-      if not ok then
-        stop_all()
-        error(why, 0)
-      end
+      hand_out(on_instance, inst.name, found)
     elseif not on_jobs then
       for _, job in ipairs(found) do jobs[#jobs + 1] = job end
     end
