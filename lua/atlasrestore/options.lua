@@ -250,8 +250,13 @@ end
 -- The arguments of each call
 ---------------------------------------------------------------------------
 
+--- True when `value` has the form of an Atlas id: 24 lowercase hexadecimal characters.
+function options.is_id(value)
+  return type(value) == "string" and #value == 24 and value:match("^[0-9a-f]+$") ~= nil
+end
+
 local function check_id(value, what)
-  if not (#value == 24 and value:match("^[0-9a-f]+$")) then
+  if not options.is_id(value) then
     return errors.invalid(what .. " must be 24 lowercase hexadecimal characters")
   end
 end

@@ -2,12 +2,11 @@
 -- organisation's, every page), and their restore jobs, `project_concurrency`
 -- projects at a time, each with its own deadline and rate-limit budget (Atlas
 -- keeps a bucket per project), each project's instances as project.list runs them.
+local options = require "atlasrestore.options"
 local project = require "atlasrestore.project"
 local routes = require "atlasrestore.routes"
 
 local organisation = {}
-
-local function is_id(v) return type(v) == "string" and #v == 24 and v:match("^[0-9a-f]+$") ~= nil end
 
 --- Every project record ({ id, name, orgId, ... } as Atlas sends them) of the
 -- credentials, or of organisation `org_id`; or nil, err.
@@ -17,7 +16,7 @@ function organisation.projects(st, org_id, per_page)
     what = "the project list", per_page = per_page, max_pages = st.settings.max_pages,
     route = function(page_num) return routes.projects(org_id, routes.page_query(page_num, per_page, false)) end,
     -- The id goes into every path that follows: only Atlas's form of one.
-    valid = function(record) return is_id(record.id) end, invalid = "without a valid id",
+    valid = function(record) return options.is_id(record.id) end, invalid = "without a valid id",
   })
 end
 
