@@ -86,7 +86,8 @@ describe("the token lock", function()
     assert.equal(2, issued())
   end)
 
-  it("lasts no longer than the holder's token request may: timeout, or what is left of the deadline", function()
+  -- The lock as the token request finds it: { value, ttl }.
+  local function lock_during_token_request()
     local seen
     local inner = handler
     handler = function(req, t)
@@ -97,9 +98,20 @@ describe("the token lock", function()
       end
       return inner(req, t)
     end
+    return function() return seen end
+  end
+
+  it("lasts no longer than the holder's token request may: timeout, or what is left of the deadline", function()
+    local seen = lock_during_token_request()
     assert(list { timeout = 20, deadline = 8 })
-    assert.matches("^100 %d+%.%d+ %d+$", seen.value)
-    assert.is_true(math.abs(seen.ttl - 9) < 0.01, ("the lock lasts %.3f s"):format(seen.ttl))
+    assert.matches("^100 %d+%.%d+ %d+$", seen().value)
+    assert.is_true(math.abs(seen().ttl - 9) < 0.01, ("the lock lasts %.3f s"):format(seen().ttl))
     assert.is_nil(dict:get(token_key() .. ":lock"), "released")
+  end)
+
+  it("lasts for two requests of the holder, the old token's revocation and the new one's request", function()
+    local seen = lock_during_token_request()
+    assert(list { timeout = 3, deadline = 30 })
+    assert.is_true(math.abs(seen().ttl - (2 * 3 + 1)) < 0.01, ("the lock lasts %.3f s"):format(seen().ttl))
   end)
 end)
