@@ -728,8 +728,10 @@ describe("the atlasrestore command", function()
 
     it("watch --tolerate-failures polls on through a 5xx storm until its timeout (11)", function()
       emu:config { faults = { rate = 1, kinds = { "503" }, retry_after = 0 } }
+      -- 1.5 s leaves room for two polls of two attempts whatever the jittered backoff
+      -- (up to 0.5 s before each poll's second attempt) draws.
       local r = run("watch polling " .. POLL.serverless.completes .. " --interval 0.05 --max-attempts 2 "
-        .. "--watch-timeout 0.5 --tolerate-failures", key_env())
+        .. "--watch-timeout 1.5 --tolerate-failures", key_env())
       assert.equal(11, r.code, r.err)
       assert.matches("WAIT_TIMEOUT", r.err, 1, true)
       assert.is_true(emu:stats().requests >= 4, "more than one poll")
