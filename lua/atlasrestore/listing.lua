@@ -118,7 +118,7 @@ end
 -- Jobs not listed yet, in the page's order, in the caller's shape. Jobs can
 -- shift between pages while Atlas adds new ones: each is listed once by its
 -- id, which must be Atlas's form; a page of nothing new means a server that loops.
-function Listing:new_jobs(page, page_num)
+local function new_jobs(self, page, page_num)
   local jobs, problem = self.seen:select(page.results, page_num)
   if not jobs then return nil, problem end
   if self.unified then
@@ -162,7 +162,7 @@ function Listing:next()
   end
   self.released = page_num
   if not page then return self:fail(err) end
-  local jobs, problem = self:new_jobs(page, page_num)
+  local jobs, problem = self.pipe:work(new_jobs, self, page, page_num)
   if not jobs then
     return self:fail(errors.new(errors.BAD_RESPONSE, { status = 200, message = problem }), 1)
   end

@@ -259,6 +259,13 @@ local function obey_pause(self, ctx)
   if ctx.budget.paused_until > now then self.transport:sleep(ctx.budget.paused_until - now) end
 end
 
+--- fn(...): a response's CPU work, as the transport paces it (transport/contract.lua).
+function Pipeline:work(fn, ...)
+  local pace = self.transport.pace
+  if pace then return pace(self.transport, fn, ...) end
+  return fn(...)
+end
+
 --- GETs one page with retries. decode: include_count, envelope; entity = true
 -- for one record instead of a page; notice, function(signals) (see notice_deprecation).
 function Pipeline:get(ctx, path, accept, decode)
@@ -273,7 +280,7 @@ function Pipeline:get(ctx, path, accept, decode)
     local retry_after, doc, stage
     -- A gzip body that does not inflate fails as it would have before decoding.
     if res and res.gzip then
-      doc, err, stage = parse(res.status, res.body, decode, s.max_body_size)
+      doc, err, stage = self:work(parse, res.status, res.body, decode, s.max_body_size)
       if stage == "gzip" then res = nil end
     end
     if res then
@@ -281,7 +288,7 @@ function Pipeline:get(ctx, path, accept, decode)
       if remaining then ctx.budget.remaining = remaining end
       if res.status >= 200 and res.status < 300 then
         notice_deprecation(decode, res, nil, path)
-        if not res.gzip then doc, err = parse(res.status, res.body, decode) end
+        if not res.gzip then doc, err = self:work(parse, res.status, res.body, decode) end
         if doc then return doc end
         if err.limit then return self:fail(err, attempt) end
         -- A broken 2xx body is worth another try; an enveloped error only when its status is.

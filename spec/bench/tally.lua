@@ -5,7 +5,8 @@
 local tally = {}
 tally.__index = tally
 
-local format, clock = string.format, os.clock
+local format, find, clock = string.format, string.find, os.clock
+local WRAPS = math.type ~= nil -- integers that wrap: tonumber(id, 16) is exact in its low 64 bits
 
 function tally.new()
   return setmetatable({ n = 0, bad = 0, decode_cpu = 0 }, tally)
@@ -35,7 +36,13 @@ function tally:add(id)
     return
   end
   if n == 1 then self.prefix = id:sub(1, 8) end
-  if id ~= self.prefix .. format("%016x", n) then self.bad = self.bad + 1 end
+  -- Without a new string a job, as the check runs inside the processes that
+  -- bench.lua measures: the last 16 hex digits are the low 64 bits of the id's
+  -- value, which Lua 5.3+ integers wrap to, and the first 8 are the prefix.
+  if not (#id == 24 and find(id, self.prefix, 1, true) == 1
+    and (WRAPS and tonumber(id, 16) == n or id == self.prefix .. format("%016x", n))) then
+    self.bad = self.bad + 1
+  end
 end
 
 -- The line spec/bench.lua reads; `cpu` is the CPU seconds of the listing.

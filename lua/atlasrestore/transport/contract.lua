@@ -55,6 +55,9 @@
 --   transport:progress()                         optional: lets tasks and transfers move
 --     without waiting, for a transport where nothing runs between calls (libcurl);
 --     the lazy iterator calls it as the caller consumes a page.
+--   transport:pace(fn, ...) -> fn(...)            optional: runs a response's CPU work (decoding,
+--     shaping) when it suits the host: inside nginx, a worker's event loop turns in between
+--     (transport/cosocket.lua); without it, fn runs at once.
 --   transport:close()                            (frees connections; idempotent)
 local errors = require "atlasrestore.errors"
 

@@ -10,7 +10,8 @@ local errors = require "atlasrestore.errors"
 local semaphore = require "ngx.semaphore"
 
 local ngx = rawget(_G, "ngx")
-local tcp, spawn, kill, sleep = ngx.socket.tcp, ngx.thread.spawn, ngx.thread.kill, ngx.sleep
+local tcp, spawn, kill, sleep, timer_at = ngx.socket.tcp, ngx.thread.spawn, ngx.thread.kill, ngx.sleep, ngx.timer.at
+local clock = os.clock
 local unpack = rawget(table, "unpack") or rawget(_G, "unpack")
 
 local transport = {}
@@ -392,6 +393,49 @@ function transport:cancel(task)
 end
 
 function transport.now() return now() end
+
+---------------------------------------------------------------------------
+-- Pacing: a response's CPU work (decoding a page, shaping its jobs) waits in
+-- no socket, so a worker that ran every page that arrived in one turn of its
+-- event loop would keep every other request of the worker waiting that long.
+-- A turn runs at most TURN_BUDGET seconds of it (at least one piece); the rest
+-- waits for the next turn, which a zero-delay timer marks: timers expire after
+-- the turn's I/O events, so the worker's other requests move in between.
+---------------------------------------------------------------------------
+
+local TURN_BUDGET = 0.001
+local pacer = { spent = 0, waiting = 0, ticking = false } -- the worker's, shared by every client
+
+local function next_turn()
+  pacer.ticking, pacer.spent = false, 0
+  if pacer.waiting > 0 then pacer.sema:post(pacer.waiting) end
+end
+
+-- Waits until this turn of the event loop has budget left. Without a timer
+-- (the worker exits, or lua_max_pending_timers is reached), the work runs now.
+local function turn_with_budget()
+  while pacer.spent >= TURN_BUDGET do
+    if not pacer.ticking then
+      pacer.ticking = timer_at(0, next_turn) ~= nil
+      if not pacer.ticking then return end
+    end
+    pacer.sema = pacer.sema or semaphore.new()
+    pacer.waiting = pacer.waiting + 1
+    pacer.sema:wait(WAIT_SLICE)
+    pacer.waiting = pacer.waiting - 1
+  end
+end
+
+local function spent_since(t0, ...)
+  pacer.spent = pacer.spent + clock() - t0
+  return ...
+end
+
+--- See transport/contract.lua: fn(...) in a turn of the worker's event loop that has budget left.
+function transport.pace(_, fn, ...)
+  turn_with_budget()
+  return spent_since(clock(), fn(...))
+end
 
 -- ngx.sleep counts whole milliseconds: less than one would be ngx.sleep(0), which
 -- logs a warning in an nginx without the delayed-events patch (Debian's).

@@ -153,6 +153,30 @@ function app.contract()
   app.say(ok and obs or { raised = tostring(obs) })
 end
 
+--- /pace?pieces=: that many pieces of CPU work (3 ms each, as a page's decoding) that
+-- arrive at once, each in a light thread, run through the cosocket transport's pace;
+-- after each piece a zero-delay timer is set. Answers the order in which pieces and
+-- timers ran: a timer set after a piece runs before the next piece when the worker's
+-- event loop turns between them.
+function app.pace()
+  local transport = require("atlasrestore.transport.cosocket").new()
+  local order = {}
+  local function piece(label)
+    local t0 = os.clock()
+    while os.clock() - t0 < 0.003 do end
+    order[#order + 1] = label
+    assert(ngx.timer.at(0, function() order[#order + 1] = "after " .. label end))
+    return label
+  end
+  local threads, results = {}, {}
+  for i = 1, tonumber(ngx.var.arg_pieces) or 3 do
+    threads[i] = ngx.thread.spawn(function() return transport:pace(piece, "piece " .. i) end)
+  end
+  for i = 1, #threads do results[i] = select(2, ngx.thread.wait(threads[i])) end
+  ngx.sleep(0.01) -- the last piece's timer
+  app.say { order = order, results = results }
+end
+
 ---------------------------------------------------------------------------
 -- The fixture server: answers that the emulator does not give
 ---------------------------------------------------------------------------
