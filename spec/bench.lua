@@ -878,9 +878,9 @@ local function print_nginx(r)
   out("")
   out("`return 200` on a new connection each, the host and a plain nginx (the same workers, no Lua module)")
   out("in turn, while 50 listings of jobs-10000 (default k and endpoint) run on the host, the emulator adding")
-  out("100 ms to each request. A worker runs every light thread whose page has arrived before it turns")
-  out("back to its event loop, so a request that lands on it waits for that many pages' CPU: the p99 follows")
-  out("the CPU per page (above) times the pages that arrive together.")
+  out("100 ms to each request. A worker paces its page work (about 1 ms a turn of its event loop, at least")
+  out("one page), so a request that lands on it waits for one page's CPU, not for every page that arrived;")
+  out("a page's CPU, though, grows with the worker's heap (the listings' jobs), as the collector's work does.")
   for _, p in ipairs(r.problems) do fail("nginx: " .. p) end
 end
 
