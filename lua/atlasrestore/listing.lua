@@ -13,20 +13,22 @@ local listing = {}
 
 --- Fetches one page of one endpoint: the page, or nil, err. `notice`: the
 -- first page's (probe.route's); a later page's answer is used, so it warns.
-local function fetch(self, ctx, endpoint, page_num, include_count, notice)
+-- later: a page asked for ahead comes back as nil, nil, held (Pipeline:get), for
+-- fetch(..., held) to decode once it is handed out.
+local function fetch(self, ctx, endpoint, page_num, include_count, notice, later, held)
   local path, accept = routes.restore_jobs(endpoint, self.api_version, self.group_id, self.name,
     routes.page_query(page_num, self.per_page, include_count))
-  return self.pipe:get(ctx, path, accept, { include_count = include_count, notice = notice or function(signals)
-    probe.warn(self.pipe, endpoint, signals, self.routed)
-  end })
+  return self.pipe:get(ctx, path, accept, { include_count = include_count, later = later,
+    notice = notice or function(signals) probe.warn(self.pipe, endpoint, signals, self.routed) end }, held)
 end
 
 -- A page asked for ahead: on its way (`sending`) from the moment it is asked for.
-local function fetch_ahead(self, ...)
-  local page, err = fetch(self, ...)
+local function fetch_ahead(self, ctx, endpoint, page_num)
+  local page, err, held = fetch(self, ctx, endpoint, page_num, false, nil, true)
   self.sending = self.sending - 1
   if self.arrived then self.arrived(self) end
-  return page, err
+  if held then held.ctx, held.endpoint = ctx, endpoint end
+  return page, err, held
 end
 
 --- The first page, routed (for "auto", through the probe table): page, endpoint or nil, err.
@@ -111,7 +113,7 @@ function Listing:request_ahead()
     self.requested = self.requested + 1
     local page_num = self.requested
     self.sending = self.sending + 1
-    self.inflight[page_num] = transport:spawn(fetch_ahead, self, self:context(), self.resolved, page_num, false)
+    self.inflight[page_num] = transport:spawn(fetch_ahead, self, self:context(), self.resolved, page_num)
   end
 end
 
@@ -153,12 +155,13 @@ function Listing:next()
   else
     local task = self.inflight[page_num]
     self.inflight[page_num] = nil
-    local ok
-    ok, page, err = self.pipe.transport:wait(task)
+    local ok, held
+    ok, page, err, held = self.pipe.transport:wait(task)
     if not ok then
       self:stop()
       error(page, 0)
     end
+    if held then page, err = fetch(self, held.ctx, held.endpoint, page_num, false, nil, false, held) end
   end
   self.released = page_num
   if not page then return self:fail(err) end

@@ -266,17 +266,38 @@ function Pipeline:work(fn, ...)
   return fn(...)
 end
 
+-- A 2xx answer that a get with decode.later hands back undecoded.
+local function hold(self, ctx, decode, res, path, attempt)
+  local remaining = tonumber(res.headers["ratelimit-remaining"])
+  if remaining then ctx.budget.remaining = remaining end
+  notice_deprecation(decode, res, nil, path)
+  return nil, nil, { response = res, attempt = attempt }
+end
+
 --- GETs one page with retries. decode: include_count, envelope; entity = true
--- for one record instead of a page; notice, function(signals) (see notice_deprecation).
-function Pipeline:get(ctx, path, accept, decode)
+-- for one record instead of a page; notice, function(signals) (see notice_deprecation);
+-- later = true: a 2xx answer comes back undecoded, as nil, nil, held, and
+-- get(ctx, path, accept, decode, held) decodes it when it is needed, with the
+-- attempts left should it not decode (a page held while others are handed out
+-- costs its body's bytes, not its decoded tables).
+function Pipeline:get(ctx, path, accept, decode, held)
   local s = self.settings
   decode.max_depth = s.max_depth
   local parse = decode.entity and response.entity or response.page
-  local attempt = 0
+  local attempt = held and held.attempt or 0
   while true do
-    attempt = attempt + 1
-    obey_pause(self, ctx)
-    local res, err = self:exchange(ctx, attempt, path, accept)
+    local res, err
+    local noticed = held ~= nil
+    if held then
+      res, held = held.response, nil
+    else
+      attempt = attempt + 1
+      obey_pause(self, ctx)
+      res, err = self:exchange(ctx, attempt, path, accept)
+      if res and decode.later and res.status >= 200 and res.status < 300 then
+        return hold(self, ctx, decode, res, path, attempt)
+      end
+    end
     local retry_after, doc, stage
     -- A gzip body that does not inflate fails as it would have before decoding.
     if res and res.gzip then
@@ -287,7 +308,7 @@ function Pipeline:get(ctx, path, accept, decode)
       local remaining = tonumber(res.headers["ratelimit-remaining"])
       if remaining then ctx.budget.remaining = remaining end
       if res.status >= 200 and res.status < 300 then
-        notice_deprecation(decode, res, nil, path)
+        if not noticed then notice_deprecation(decode, res, nil, path) end
         if not res.gzip then doc, err = self:work(parse, res.status, res.body, decode) end
         if doc then return doc end
         if err.limit then return self:fail(err, attempt) end

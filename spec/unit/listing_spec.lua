@@ -160,6 +160,51 @@ describe("parallel pages", function()
     assert.equal(0, t.in_flight)
   end)
 
+  it("hold the pages they ask for ahead undecoded until each is handed out", function()
+    local core = require "atlasrestore.core"
+    local decode, decoded = core.decode, 0
+    core.decode = function(...)
+      decoded = decoded + 1
+      return decode(...)
+    end
+    local ok, err = pcall(function()
+      local client, t = client_on(paged_server(1000), { concurrency = 4 })
+      local next_job = client:restore_jobs(GROUP, "demo", { items_per_page = 100 })
+      for _ = 1, 101 do next_job() end
+      assert.equal(1 + 4 + 1, #t.log, "page 1, pages 2..5 asked for at once, then page 6")
+      assert.equal(2, decoded, "only the pages handed out were decoded")
+      client:close()
+    end)
+    core.decode = decode
+    assert(ok, err)
+  end)
+
+  it("ask again for a page asked ahead whose body does not decode, within max_attempts", function()
+    for _, max_attempts in ipairs { 1, 3 } do
+      local serve, broken = paged_server(1000), false
+      local client, t = client_on(function(req)
+        if req.query.pageNum == "3" and not broken then
+          broken = true
+          return { status = 200, headers = {}, body = '{"results": [' }
+        end
+        return serve(req)
+      end, { concurrency = 4, max_attempts = max_attempts })
+      local jobs, err = client:all_restore_jobs(GROUP, "demo", { items_per_page = 100 })
+      local page3 = 0
+      for _, r in ipairs(t.log) do if r.query.pageNum == "3" then page3 = page3 + 1 end end
+      if max_attempts == 1 then
+        assert.is_nil(jobs)
+        assert.equal("BAD_RESPONSE", err.errorCode)
+        assert.equal(1, err.attempts)
+        assert.equal(1, page3)
+      else
+        assert.same(expected_ids(1000), ids_of(jobs))
+        assert.equal(2, page3)
+      end
+      assert.equal(0, t.in_flight)
+    end
+  end)
+
   it("share one token fetch between concurrent 401s", function()
     local issued, accepted = 0, nil
     local serve = paged_server(5000)
