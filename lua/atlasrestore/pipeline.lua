@@ -267,7 +267,7 @@ function Pipeline:work(fn, ...)
 end
 
 -- A 2xx answer that a get with decode.later hands back undecoded.
-local function hold(self, ctx, decode, res, path, attempt)
+local function hold(ctx, decode, res, path, attempt)
   local remaining = tonumber(res.headers["ratelimit-remaining"])
   if remaining then ctx.budget.remaining = remaining end
   notice_deprecation(decode, res, nil, path)
@@ -295,7 +295,7 @@ function Pipeline:get(ctx, path, accept, decode, held)
       obey_pause(self, ctx)
       res, err = self:exchange(ctx, attempt, path, accept)
       if res and decode.later and res.status >= 200 and res.status < 300 then
-        return hold(self, ctx, decode, res, path, attempt)
+        return hold(ctx, decode, res, path, attempt)
       end
     end
     local retry_after, doc, stage
