@@ -369,16 +369,22 @@ function transport:spawn(fn, ...)
   return task
 end
 
+-- Sleeps at most WAIT_SLICE on the semaphore of `on` (a task, the pacer), made
+-- when first needed; on.waiters counts the sleepers for the post that wakes them.
+local function wait_a_slice(on)
+  on.sema = on.sema or semaphore.new()
+  on.waiters = on.waiters + 1
+  on.sema:wait(WAIT_SLICE)
+  on.waiters = on.waiters - 1
+end
+
 function transport.wait(_, task)
   while not task.done do
     local status = task.co and coroutine.status(task.co)
     if status == "dead" or status == "zombie" then
       finish(task, false, "atlasrestore: the task's light thread was killed")
     else
-      task.sema = task.sema or semaphore.new()
-      task.waiters = task.waiters + 1
-      task.sema:wait(WAIT_SLICE)
-      task.waiters = task.waiters - 1
+      wait_a_slice(task)
     end
   end
   return unpack(task.results, 1, task.results.n)
@@ -404,11 +410,11 @@ function transport.now() return now() end
 ---------------------------------------------------------------------------
 
 local TURN_BUDGET = 0.001
-local pacer = { spent = 0, waiting = 0, ticking = false } -- the worker's, shared by every client
+local pacer = { spent = 0, waiters = 0, ticking = false } -- the worker's, shared by every client
 
 local function next_turn()
   pacer.ticking, pacer.spent = false, 0
-  if pacer.waiting > 0 then pacer.sema:post(pacer.waiting) end
+  if pacer.waiters > 0 then pacer.sema:post(pacer.waiters) end
 end
 
 -- Waits until this turn of the event loop has budget left. Without a timer
@@ -419,10 +425,7 @@ local function turn_with_budget()
       pacer.ticking = timer_at(0, next_turn) ~= nil
       if not pacer.ticking then return end
     end
-    pacer.sema = pacer.sema or semaphore.new()
-    pacer.waiting = pacer.waiting + 1
-    pacer.sema:wait(WAIT_SLICE)
-    pacer.waiting = pacer.waiting - 1
+    wait_a_slice(pacer)
   end
 end
 
