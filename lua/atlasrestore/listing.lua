@@ -27,7 +27,6 @@ local function fetch_ahead(self, ctx, endpoint, page_num)
   local page, err, held = fetch(self, ctx, endpoint, page_num, false, nil, true)
   self.sending = self.sending - 1
   if self.arrived then self.arrived(self) end
-  if held then held.ctx, held.endpoint = ctx, endpoint end
   return page, err, held
 end
 
@@ -161,7 +160,9 @@ function Listing:next()
       self:stop()
       error(page, 0)
     end
-    if held then page, err = fetch(self, held.ctx, held.endpoint, page_num, false, nil, false, held) end
+    -- Decoded now; should it not decode, asked for again within what is left of its
+    -- attempts, under a deadline of its own when the caller sets the pace.
+    if held then page, err = fetch(self, self:context(), self.resolved, page_num, false, nil, false, held) end
   end
   self.released = page_num
   if not page then return self:fail(err) end
