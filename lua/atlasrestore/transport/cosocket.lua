@@ -369,22 +369,16 @@ function transport:spawn(fn, ...)
   return task
 end
 
--- Sleeps at most WAIT_SLICE on the semaphore of `on` (a task, the pacer), made
--- when first needed; on.waiters counts the sleepers for the post that wakes them.
-local function wait_a_slice(on)
-  on.sema = on.sema or semaphore.new()
-  on.waiters = on.waiters + 1
-  on.sema:wait(WAIT_SLICE)
-  on.waiters = on.waiters - 1
-end
-
 function transport.wait(_, task)
   while not task.done do
     local status = task.co and coroutine.status(task.co)
     if status == "dead" or status == "zombie" then
       finish(task, false, "atlasrestore: the task's light thread was killed")
     else
-      wait_a_slice(task)
+      task.sema = task.sema or semaphore.new()
+      task.waiters = task.waiters + 1
+      task.sema:wait(WAIT_SLICE)
+      task.waiters = task.waiters - 1
     end
   end
   return unpack(task.results, 1, task.results.n)
@@ -410,22 +404,25 @@ function transport.now() return now() end
 ---------------------------------------------------------------------------
 
 local TURN_BUDGET = 0.001
-local pacer = { spent = 0, waiters = 0, ticking = false } -- the worker's, shared by every client
+local pacer = { spent = 0, ticking = false } -- the worker's, shared by every client
 
 local function next_turn()
   pacer.ticking, pacer.spent = false, 0
-  if pacer.waiters > 0 then pacer.sema:post(pacer.waiters) end
+  -- count() is minus the threads waiting: the semaphore forgets one whose request ended.
+  local waiting = -pacer.sema:count()
+  if waiting > 0 then pacer.sema:post(waiting) end
 end
 
 -- Waits until this turn of the event loop has budget left. Without a timer
 -- (the worker exits, or lua_max_pending_timers is reached), the work runs now.
 local function turn_with_budget()
   while pacer.spent >= TURN_BUDGET do
+    pacer.sema = pacer.sema or semaphore.new()
     if not pacer.ticking then
       pacer.ticking = timer_at(0, next_turn) ~= nil
       if not pacer.ticking then return end
     end
-    wait_a_slice(pacer)
+    pacer.sema:wait(WAIT_SLICE)
   end
 end
 
