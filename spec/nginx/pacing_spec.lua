@@ -3,6 +3,7 @@
 -- else the worker serves moves in between. A zero-delay timer set after a piece
 -- shows the turn: it runs before the next piece, never after all of them.
 local nginx_host = require "support.nginx_host"
+local sleep = require("socket").sleep
 
 describe("one nginx worker pacing the work of responses", function()
   local host
@@ -15,5 +16,18 @@ describe("one nginx worker pacing the work of responses", function()
     assert.same({ "piece 1", "piece 2", "piece 3", "piece 4" }, out.results)
     assert.same({ "piece 1", "after piece 1", "piece 2", "after piece 2", "piece 3", "after piece 3", "piece 4",
       "after piece 4" }, out.order)
+  end)
+
+  it("runs the work at once when no timer can mark the next turn", function()
+    local status, out = host:json("/pace?pieces=4&exhaust=1")
+    assert.equal(200, status)
+    assert.is_true(out.timers_taken > 0)
+    assert.same({ "piece 1", "piece 2", "piece 3", "piece 4" }, out.results)
+    assert.same({ "piece 1", "piece 2", "piece 3", "piece 4" }, out.order)
+    -- The worker's timers are its own again once those taken have run.
+    sleep(0.4)
+    status, out = host:json("/pace?pieces=2")
+    assert.equal(200, status)
+    assert.same({ "piece 1", "after piece 1", "piece 2", "after piece 2" }, out.order)
   end)
 end)
