@@ -287,7 +287,8 @@ function Pipeline:get(ctx, path, accept, decode, held)
   local attempt = held and held.attempt or 0
   while true do
     local res, err
-    local noticed = held ~= nil
+    -- A held answer's headers were read when it came (see hold).
+    local was_held = held ~= nil
     if held then
       res, held = held.response, nil
     else
@@ -305,10 +306,10 @@ function Pipeline:get(ctx, path, accept, decode, held)
       if stage == "gzip" then res = nil end
     end
     if res then
-      local remaining = tonumber(res.headers["ratelimit-remaining"])
+      local remaining = not was_held and tonumber(res.headers["ratelimit-remaining"])
       if remaining then ctx.budget.remaining = remaining end
       if res.status >= 200 and res.status < 300 then
-        if not noticed then notice_deprecation(decode, res, nil, path) end
+        if not was_held then notice_deprecation(decode, res, nil, path) end
         if not res.gzip then doc, err = self:work(parse, res.status, res.body, decode) end
         if doc then return doc end
         if err.limit then return self:fail(err, attempt) end
