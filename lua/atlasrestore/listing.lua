@@ -162,7 +162,12 @@ function Listing:next()
     end
     -- Decoded now; should it not decode, asked for again within what is left of its
     -- attempts, under a deadline of its own when the caller sets the pace.
-    if held then page, err = fetch(self, self:context(), self.resolved, page_num, false, nil, false, held) end
+    if held then
+      -- On its way again should it be asked for again: a project's shared budget counts it.
+      self.sending = self.sending + 1
+      page, err = fetch(self, self:context(), self.resolved, page_num, false, nil, false, held)
+      self.sending = self.sending - 1
+    end
   end
   self.released = page_num
   if not page then return self:fail(err) end

@@ -266,12 +266,17 @@ function Pipeline:work(fn, ...)
   return fn(...)
 end
 
--- A 2xx answer that a get with decode.later hands back undecoded.
+-- A 2xx answer that a get with decode.later hands back undecoded. Its headers
+-- are read now, except a gzip one's: those count once its body inflates, as for
+-- any answer (one that does not inflate fails like a broken connection).
 local function hold(ctx, decode, res, path, attempt)
-  local remaining = tonumber(res.headers["ratelimit-remaining"])
-  if remaining then ctx.budget.remaining = remaining end
-  notice_deprecation(decode, res, nil, path)
-  return nil, nil, { response = res, attempt = attempt }
+  local read = not res.gzip
+  if read then
+    local remaining = tonumber(res.headers["ratelimit-remaining"])
+    if remaining then ctx.budget.remaining = remaining end
+    notice_deprecation(decode, res, nil, path)
+  end
+  return nil, nil, { response = res, attempt = attempt, read = read }
 end
 
 --- GETs one page with retries. decode: include_count, envelope; entity = true
@@ -286,11 +291,9 @@ function Pipeline:get(ctx, path, accept, decode, held)
   local parse = decode.entity and response.entity or response.page
   local attempt = held and held.attempt or 0
   while true do
-    local res, err
-    -- A held answer's headers were read when it came (see hold).
-    local was_held = held ~= nil
+    local res, err, read -- read: a held answer whose headers were read when it came (see hold)
     if held then
-      res, held = held.response, nil
+      res, read, held = held.response, held.read, nil
     else
       attempt = attempt + 1
       obey_pause(self, ctx)
@@ -306,10 +309,10 @@ function Pipeline:get(ctx, path, accept, decode, held)
       if stage == "gzip" then res = nil end
     end
     if res then
-      local remaining = not was_held and tonumber(res.headers["ratelimit-remaining"])
+      local remaining = not read and tonumber(res.headers["ratelimit-remaining"])
       if remaining then ctx.budget.remaining = remaining end
       if res.status >= 200 and res.status < 300 then
-        if not was_held then notice_deprecation(decode, res, nil, path) end
+        if not read then notice_deprecation(decode, res, nil, path) end
         if not res.gzip then doc, err = self:work(parse, res.status, res.body, decode) end
         if doc then return doc end
         if err.limit then return self:fail(err, attempt) end

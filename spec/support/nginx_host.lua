@@ -13,6 +13,7 @@
 --   nginx_host.run(prefix, ports, conf, env, nginx_prefix) -> a Host of an nginx.conf of your own (see below)
 --   host:get(path), host:request(method, path) -> status, body, headers;  host:json(path) -> status, decoded body
 --   host:burst(requests, timeout) -> one answer a request, sent on connections of their own
+--   host:kept(name) -> what a phase that runs after the answer (log_by_lua) kept as /result?name=
 --   host:problems(allowed) -> the error log's lines above warn that no pattern of `allowed` matches
 --   host:stop()
 local socket = require "socket"
@@ -68,6 +69,18 @@ function Host:json(path, timeout)
   local ok, doc = pcall(cjson.decode, body or "")
   if not ok then error(("host: %s answered %s: %s"):format(path, tostring(status), tostring(body)), 2) end
   return status, doc
+end
+
+--- What another phase kept under `name` (the /result location of host.conf.in); a
+-- log phase runs after the answer went out, so it is asked for up to a second.
+function Host:kept(name)
+  local kept
+  for _ = 1, 100 do
+    kept = select(2, self:get("/result?name=" .. name))
+    if kept ~= "\n" then break end
+    socket.sleep(0.01)
+  end
+  return kept
 end
 
 --- Sends each request ({ path = ..., before = function() ... end }) on a connection

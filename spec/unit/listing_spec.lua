@@ -6,6 +6,8 @@ local GROUP = "65a1b2c3d4e5f60718293a4b"
 
 local client_on = fake.client
 
+local function core_array_mt() return require("atlasrestore.core").array_mt end
+
 --- A server of `total` jobs, `per_page` of them on a page; `count` is the
 -- totalCount it announces (the truth by default); `latency(page)` in seconds.
 local function paged_server(total, opts)
@@ -203,6 +205,32 @@ describe("parallel pages", function()
       end
       assert.equal(0, t.in_flight)
     end
+  end)
+
+  it("ask once more for a project's page that came ahead and does not decode, beside at most k others", function()
+    local endpoints = require "atlasrestore.endpoints"
+    local lists = {}
+    for _, kind in ipairs(endpoints.listed()) do lists["/api/atlas/v2" .. kind.instances.path:format(GROUP)] = {} end
+    lists["/api/atlas/v2" .. endpoints.of("serverless").instances.path:format(GROUP)] =
+      { { name = "a" }, { name = "b" }, { name = "c" } }
+    local serve, broken = paged_server(600, { latency = function(page) return 0.01 * page end }), false
+    local client, t = client_on(function(req)
+      if lists[req.path] then return fake.json(200, { results = setmetatable(lists[req.path], core_array_mt()) }) end
+      if req.path:find("/serverless/a/", 1, true) and req.query.pageNum == "3" and not broken then
+        broken = true
+        return { status = 200, headers = {}, body = '{"results": [' }
+      end
+      return serve(req)
+    end, { concurrency = 2 })
+    local jobs = assert(client:project_restore_jobs(GROUP, { items_per_page = 100 }))
+    assert.equal(1800, #jobs)
+    local asked = 0
+    for _, r in ipairs(t.log) do
+      if r.path:find("/serverless/a/", 1, true) and r.query.pageNum == "3" then asked = asked + 1 end
+    end
+    assert.equal(2, asked)
+    -- The second request may go out while k others are in flight, as the first one's place was given on.
+    assert.is_true(t.max_in_flight <= 2 + 1, t.max_in_flight .. " requests in flight")
   end)
 
   it("share one token fetch between concurrent 401s", function()

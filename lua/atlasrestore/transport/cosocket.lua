@@ -414,7 +414,10 @@ local function next_turn()
 end
 
 -- Waits until this turn of the event loop has budget left. Without a timer
--- (the worker exits, or lua_max_pending_timers is reached), the work runs now.
+-- (the worker exits, or lua_max_pending_timers is reached), the work runs now;
+-- so it does when no turn came within WAIT_SLICE (a timer accepted but not run,
+-- as past lua_max_running_timers) or when this phase cannot wait: the next
+-- piece of work sets a timer of its own.
 local function turn_with_budget()
   while pacer.spent >= TURN_BUDGET do
     pacer.sema = pacer.sema or semaphore.new()
@@ -422,7 +425,10 @@ local function turn_with_budget()
       pacer.ticking = timer_at(0, next_turn) ~= nil
       if not pacer.ticking then return end
     end
-    pacer.sema:wait(WAIT_SLICE)
+    if not pacer.sema:wait(WAIT_SLICE) then
+      pacer.ticking, pacer.spent = false, 0
+      return
+    end
   end
 end
 
