@@ -320,7 +320,7 @@ describe("hostile sizes", function()
   it("refuse a 10 MB token from its size, before any work on its bytes", function()
     local big = ("t"):rep(10 * 1024 * 1024)
     local client, t = client_on(script { fake.json(200, { access_token = big, expires_in = 3600 }) },
-      { client_id = "mdb_sa_id_x", client_secret = "mdb_sa_sk_secret", max_attempts = 2, deadline = 8 })
+      { client_id = "mdb_sa_id_x", client_secret = "mdb_sa_sk_secret", max_attempts = 2 })
     local _, err = list(client)
     assert.equal("BAD_RESPONSE", err.errorCode)
     assert.matches("more than the 16384 allowed", err.message, 1, true)
