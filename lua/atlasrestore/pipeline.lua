@@ -266,14 +266,19 @@ function Pipeline:work(fn, ...)
   return fn(...)
 end
 
+-- Atlas's count of the requests its bucket still holds, for the call's window.
+local function note_remaining(ctx, res)
+  local remaining = tonumber(res.headers["ratelimit-remaining"])
+  if remaining then ctx.budget.remaining = remaining end
+end
+
 -- A 2xx answer that a get with decode.later hands back undecoded. Its headers
 -- are read now, except a gzip one's: those count once its body inflates, as for
 -- any answer (one that does not inflate fails like a broken connection).
 local function hold(ctx, decode, res, path, attempt)
   local read = not res.gzip
   if read then
-    local remaining = tonumber(res.headers["ratelimit-remaining"])
-    if remaining then ctx.budget.remaining = remaining end
+    note_remaining(ctx, res)
     notice_deprecation(decode, res, nil, path)
   end
   return nil, nil, { response = res, attempt = attempt, read = read }
@@ -309,8 +314,7 @@ function Pipeline:get(ctx, path, accept, decode, held)
       if stage == "gzip" then res = nil end
     end
     if res then
-      local remaining = not read and tonumber(res.headers["ratelimit-remaining"])
-      if remaining then ctx.budget.remaining = remaining end
+      if not read then note_remaining(ctx, res) end
       if res.status >= 200 and res.status < 300 then
         if not read then notice_deprecation(decode, res, nil, path) end
         if not res.gzip then doc, err = self:work(parse, res.status, res.body, decode) end

@@ -124,6 +124,19 @@ describe("a project listing handed out per instance", function()
 
   -- The mixed project handed out through the option `callback` ("on_instance" or "on_jobs"): the
   -- same jobs as the whole listing, each instance's together, instances in the order of names.
+  -- project_restore_jobs with `callback` raising on its first call: the listing
+  -- stops there and raises what the callback raised.
+  local function stops_at_the_first_raise(client, group_id, callback)
+    local calls = 0
+    local ok, err = pcall(client.project_restore_jobs, client, group_id, { [callback] = function()
+      calls = calls + 1
+      error({ stop = true }, 0)
+    end })
+    assert.is_false(ok)
+    assert.same({ stop = true }, err)
+    assert.equal(1, calls)
+  end
+
   local function hands_out_the_whole_listing(callback)
     local client = emu:client { concurrency = 2 }
     local whole, whole_failures = client:project_restore_jobs(emulator.MIXED_GROUP_ID)
@@ -168,15 +181,7 @@ describe("a project listing handed out per instance", function()
 
   it("stops and raises what the callback raises, with nothing left in flight", function()
     local client = emu:client { concurrency = 3 }
-    local calls = 0
-    local ok, err = pcall(client.project_restore_jobs, client, emulator.MIXED_GROUP_ID, {
-      on_instance = function()
-        calls = calls + 1
-        error({ stop = true }, 0)
-      end })
-    assert.is_false(ok)
-    assert.same({ stop = true }, err)
-    assert.equal(1, calls)
+    stops_at_the_first_raise(client, emulator.MIXED_GROUP_ID, "on_instance")
     -- The client still works: nothing of the stopped listing comes back.
     assert.equal(7, #assert(client:all_restore_jobs(emulator.GROUP_ID, "demo")))
     client:close()
@@ -185,23 +190,15 @@ describe("a project listing handed out per instance", function()
   describe("a page at a time (on_jobs)", function()
     before_each(function() emu:reset() end)
 
-    -- The real libcurl transport, counting the requests in flight at once and the
-    -- restore-job pages that came back.
-    local function counting_transport()
-      local inner = require("atlasrestore.transport.curl").new {}
-      local t = { version = inner.version, in_flight = 0, most = 0, pages = 0 }
-      function t.request(_, req)
-        t.in_flight = t.in_flight + 1
-        t.most = math.max(t.most, t.in_flight)
-        local res, err = inner:request(req)
-        t.in_flight = t.in_flight - 1
-        if res and res.status == 200 and req.url:find("/backup/restoreJobs", 1, true) then t.pages = t.pages + 1 end
-        return res, err
+    local counting_transport = require("support.curl_spy").counting
+
+    -- The restore-job pages that came back so far.
+    local function pages_of(transport)
+      local n = 0
+      for _, entry in ipairs(transport.log) do
+        if entry.status == 200 and entry.url:find("/backup/restoreJobs", 1, true) then n = n + 1 end
       end
-      for _, method in ipairs { "now", "sleep", "spawn", "wait", "cancel", "close" } do
-        t[method] = function(_, ...) return inner[method](inner, ...) end
-      end
-      return t
+      return n
     end
 
     it("hands out the same jobs as the whole listing, every page of an instance before the next's", function()
@@ -221,7 +218,7 @@ describe("a project listing handed out per instance", function()
           if order[#order] ~= name then order[#order + 1] = name end
           handed = handed + 1
           -- Ahead of this page: the head's window (K) and two pages of each instance behind it.
-          most_ahead = math.max(most_ahead, transport.pages - handed)
+          most_ahead = math.max(most_ahead, pages_of(transport) - handed)
         end })
       assert.equal(INSTANCES * PAGES * 500, count)
       assert.same({}, failures)
@@ -235,15 +232,7 @@ describe("a project listing handed out per instance", function()
     it("stops and raises what the callback raises, with nothing left in flight", function()
       emu:config { fleet = { projects = 1, instances = 4, jobs = 2000 }, latency = { request = 0.01 } }
       local client = emu:client { concurrency = 3 }
-      local calls = 0
-      local ok, err = pcall(client.project_restore_jobs, client, emulator.FLEET_PREFIX .. "00000001", {
-        on_jobs = function()
-          calls = calls + 1
-          error({ stop = true }, 0)
-        end })
-      assert.is_false(ok)
-      assert.same({ stop = true }, err)
-      assert.equal(1, calls)
+      stops_at_the_first_raise(client, emulator.FLEET_PREFIX .. "00000001", "on_jobs")
       socket.sleep(0.1) -- what was cancelled on its way has reached the emulator
       local function fleet_requests()
         local n = 0

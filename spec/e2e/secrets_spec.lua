@@ -5,7 +5,7 @@
 -- Bearer), each also in its base64 and URL-encoded forms and inside the Basic
 -- credentials. The public key and the client id may appear.
 local atlasrestore = require "atlasrestore"
-local curl_transport = require "atlasrestore.transport.curl"
+local curl_spy = require "support.curl_spy"
 local emulator = require "support.emulator"
 local socket = require "socket"
 local cjson = require "cjson"
@@ -138,9 +138,8 @@ end
 --- A transport that hands everything to libcurl and notes what the client sent
 -- and which tokens it received, so that the grep knows every value to look for.
 local function recording_transport(secrets, opts)
-  local inner = curl_transport.new(opts or {})
-  local spy = setmetatable({ requests = 0, tokens = {} }, { __index = inner })
-  function spy.request(_, req)
+  local spy
+  spy = curl_spy.around(function(inner, req)
     spy.requests = spy.requests + 1
     for _, line in ipairs(req.headers) do
       local value = line:match("^Authorization: (.*)$")
@@ -158,11 +157,8 @@ local function recording_transport(secrets, opts)
       spy.tokens[#spy.tokens + 1] = token
     end
     return res, err
-  end
-  -- Every other method is the libcurl transport's own, on the inner object.
-  for _, name in ipairs { "now", "sleep", "spawn", "wait", "cancel", "close" } do
-    spy[name] = function(_, ...) return inner[name](inner, ...) end
-  end
+  end, opts)
+  spy.requests, spy.tokens = 0, {}
   return spy
 end
 

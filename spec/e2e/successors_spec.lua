@@ -542,25 +542,7 @@ describe("after the sunset", function()
       c:close()
     end)
 
-    -- The real libcurl transport, counting the requests the module has in flight
-    -- at once, and logging when each one started and when its answer came back.
-    local function counting_transport()
-      local inner = require("atlasrestore.transport.curl").new {}
-      local t = { version = inner.version, in_flight = 0, most = 0, log = {} }
-      function t.request(_, req)
-        t.in_flight = t.in_flight + 1
-        t.most = math.max(t.most, t.in_flight)
-        local start = inner:now()
-        local res, err = inner:request(req)
-        t.in_flight = t.in_flight - 1
-        t.log[#t.log + 1] = { start = start, finish = inner:now(), status = res and res.status }
-        return res, err
-      end
-      for _, method in ipairs { "now", "sleep", "spawn", "wait", "cancel", "close" } do
-        t[method] = function(_, ...) return inner[method](inner, ...) end
-      end
-      return t
-    end
+    local counting_transport = require("support.curl_spy").counting
 
     for _, k in ipairs { 2, 3 } do
       it(("keeps at most %d requests in flight with concurrency = %d"):format(k, k), function()

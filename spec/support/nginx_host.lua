@@ -11,6 +11,7 @@
 --   nginx_host.query(args) -> "a=1&b=2"
 --   host.url, host.fixture_url
 --   nginx_host.run(prefix, ports, conf, env, nginx_prefix) -> a Host of an nginx.conf of your own (see below)
+--   nginx_host.at(port) -> a Host of an nginx that another process started (requests only)
 --   host:get(path), host:request(method, path) -> status, body, headers;  host:json(path) -> status, decoded body
 --   host:burst(requests, timeout) -> one answer a request, sent on connections of their own
 --   host:kept(name) -> what a phase that runs after the answer (log_by_lua) kept as /result?name=
@@ -165,6 +166,10 @@ function M.prefix()
   assert(prefix:match("^/tmp/atlas%-host%.[%w]+$"), "host: mktemp failed: " .. prefix)
   os.execute(emulator.clean_env("mkdir -p " .. emulator.sh_quote(prefix .. "/tmp")))
   return prefix
+end
+
+function M.at(port)
+  return setmetatable({ port = port, url = "http://127.0.0.1:" .. port }, Host)
 end
 
 --- Starts nginx on prefix/nginx.conf, written by conf(ports) for the free ports it
