@@ -13,12 +13,12 @@ local listing = {}
 
 --- Fetches one page of one endpoint: the page, or nil, err. `notice`: the
 -- first page's (probe.route's); a later page's answer is used, so it warns.
--- later: a page asked for ahead comes back as nil, nil, held (Pipeline:get), for
+-- hold: a page asked for ahead comes back as nil, nil, held (Pipeline:get), for
 -- fetch(..., held) to decode once it is handed out.
-local function fetch(self, ctx, endpoint, page_num, include_count, notice, later, held)
+local function fetch(self, ctx, endpoint, page_num, include_count, notice, hold, held)
   local path, accept = routes.restore_jobs(endpoint, self.api_version, self.group_id, self.name,
     routes.page_query(page_num, self.per_page, include_count))
-  return self.pipe:get(ctx, path, accept, { include_count = include_count, later = later,
+  return self.pipe:get(ctx, path, accept, { include_count = include_count, hold = hold,
     notice = notice or function(signals) probe.warn(self.pipe, endpoint, signals, self.routed) end }, held)
 end
 
@@ -162,12 +162,7 @@ function Listing:next()
     end
     -- Decoded now; should it not decode, asked for again within what is left of its
     -- attempts, under a deadline of its own when the caller sets the pace.
-    if held then
-      -- On its way again should it be asked for again: a project's shared budget counts it.
-      self.sending = self.sending + 1
-      page, err = fetch(self, self:context(), self.resolved, page_num, false, nil, false, held)
-      self.sending = self.sending - 1
-    end
+    if held then page, err = fetch(self, self:context(), self.resolved, page_num, false, nil, false, held) end
   end
   self.released = page_num
   if not page then return self:fail(err) end

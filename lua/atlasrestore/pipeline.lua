@@ -272,10 +272,10 @@ local function note_remaining(ctx, res)
   if remaining then ctx.budget.remaining = remaining end
 end
 
--- A 2xx answer that a get with decode.later hands back undecoded. Its headers
+-- A 2xx answer that a get with decode.hold hands back undecoded. Its headers
 -- are read now, except a gzip one's: those count once its body inflates, as for
 -- any answer (one that does not inflate fails like a broken connection).
-local function hold(ctx, decode, res, path, attempt)
+local function holding(ctx, decode, res, path, attempt)
   local read = not res.gzip
   if read then
     note_remaining(ctx, res)
@@ -286,7 +286,7 @@ end
 
 --- GETs one page with retries. decode: include_count, envelope; entity = true
 -- for one record instead of a page; notice, function(signals) (see notice_deprecation);
--- later = true: a 2xx answer comes back undecoded, as nil, nil, held, and
+-- hold = true: a 2xx answer comes back undecoded, as nil, nil, held, and
 -- get(ctx, path, accept, decode, held) decodes it when it is needed, with the
 -- attempts left should it not decode (a page held while others are handed out
 -- costs its body's bytes, not its decoded tables).
@@ -296,15 +296,15 @@ function Pipeline:get(ctx, path, accept, decode, held)
   local parse = decode.entity and response.entity or response.page
   local attempt = held and held.attempt or 0
   while true do
-    local res, err, read -- read: a held answer whose headers were read when it came (see hold)
+    local res, err, read -- read: a held answer whose headers were read when it came (see holding)
     if held then
       res, read, held = held.response, held.read, nil
     else
       attempt = attempt + 1
       obey_pause(self, ctx)
       res, err = self:exchange(ctx, attempt, path, accept)
-      if res and decode.later and res.status >= 200 and res.status < 300 then
-        return hold(ctx, decode, res, path, attempt)
+      if res and decode.hold and res.status >= 200 and res.status < 300 then
+        return holding(ctx, decode, res, path, attempt)
       end
     end
     local retry_after, doc, stage

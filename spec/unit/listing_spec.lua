@@ -207,6 +207,25 @@ describe("parallel pages", function()
     end
   end)
 
+  it("give no warning for a gzip page asked ahead that does not inflate, and ask for it again", function()
+    local serve, broken = paged_server(1000), false
+    local warnings = {}
+    local client, t = client_on(function(req)
+      if req.query.pageNum == "3" and not broken then
+        broken = true
+        return { status = 200, body = "not gzip", headers = { ["content-encoding"] = "gzip",
+          deprecation = "Wed, 10 Dec 2025", sunset = "Thu, 22 Jan 2026" } }
+      end
+      return serve(req)
+    end, { concurrency = 4, on_warning = function(message) warnings[#warnings + 1] = message end })
+    local jobs = assert(client:all_restore_jobs(GROUP, "demo", { items_per_page = 100, endpoint = "serverless" }))
+    assert.same(expected_ids(1000), ids_of(jobs))
+    local page3 = 0
+    for _, r in ipairs(t.log) do if r.query.pageNum == "3" then page3 = page3 + 1 end end
+    assert.equal(2, page3)
+    assert.same({}, warnings)
+  end)
+
   it("ask once more for a project's page that came ahead and does not decode, beside at most k others", function()
     local endpoints = require "atlasrestore.endpoints"
     local lists = {}
